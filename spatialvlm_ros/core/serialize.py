@@ -1,0 +1,97 @@
+"""JSON documents the nodes publish (std_msgs/String) and the offline tools write.
+
+One schema for live topics, ``facts.jsonl`` and labelled bags, so a consumer written against
+one works on the others. Every document carries the source frame's stamp and frame_id.
+
+objects document::
+
+    {"stamp": {"sec": s, "nanosec": ns}, "stamp_ns": int, "frame_id": str,
+     "objects": [{"name", "center_m": [x, y, z], "extent_m": [dx, dy, dz], "points": n, "pixels": n}],
+     "missing": [names not found in this frame]}
+
+facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]``.
+reward document: same header keys plus ``RewardSample.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from .errors import SpatialError
+from .types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp
+
+__all__ = ['header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 'reward_to_doc', 'dumps', 'loads']
+
+
+def header_dict(stamp_ns: int, frame_id: str) -> dict:
+    sec, nanosec = ns_to_stamp(stamp_ns)
+    return {'stamp': {'sec': sec, 'nanosec': nanosec}, 'stamp_ns': int(stamp_ns), 'frame_id': frame_id}
+
+
+def objects_to_doc(objects: Mapping[str, Optional[ObjectObservation]], stamp_ns: int, frame_id: str) -> dict:
+    doc = header_dict(stamp_ns, frame_id)
+    doc['objects'] = [
+        {
+            'name': name,
+            'center_m': [round(float(v), 6) for v in obs.center],
+            'extent_m': [round(float(v), 6) for v in obs.extent],
+            'points': obs.point_count,
+            'pixels': int(obs.pixel_count),
+        }
+        for name, obs in objects.items()
+        if obs is not None
+    ]
+    doc['missing'] = [name for name, obs in objects.items() if obs is None]
+    return doc
+
+
+def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectObservation]]]:
+    """Inverse of :func:`objects_to_doc` (points are not carried: ``points`` is empty)."""
+    try:
+        stamp_ns = int(doc['stamp_ns'])
+        frame_id = str(doc['frame_id'])
+        out: dict[str, Optional[ObjectObservation]] = {}
+        for o in doc['objects']:
+            out[str(o['name'])] = ObjectObservation(
+                name=str(o['name']),
+                center=np.asarray(o['center_m'], dtype=np.float64).reshape(3),
+                extent=np.asarray(o['extent_m'], dtype=np.float64).reshape(3),
+                points=np.empty((0, 3), np.float32),
+                pixel_count=int(o.get('pixels', 0)),
+                frame_id=frame_id,
+                stamp_ns=stamp_ns,
+            )
+        for name in doc.get('missing', []):
+            out[str(name)] = None
+    except (KeyError, TypeError, ValueError) as err:
+        raise SpatialError(f'malformed objects document ({err!r}); expected the schema of core.serialize') from err
+    return stamp_ns, frame_id, out
+
+
+def facts_to_doc(facts: Sequence[SpatialFact], stamp_ns: int, frame_id: str) -> dict:
+    doc = header_dict(stamp_ns, frame_id)
+    doc['facts'] = [f.to_dict() for f in facts]
+    return doc
+
+
+def reward_to_doc(sample: RewardSample, frame_id: str) -> dict:
+    doc = header_dict(sample.stamp_ns, frame_id)
+    doc.update(sample.to_dict())
+    return doc
+
+
+def dumps(doc: Mapping) -> str:
+    return json.dumps(doc, separators=(',', ':'), allow_nan=False)
+
+
+def loads(text: str) -> dict:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SpatialError(f'not a JSON document: {err}') from err
+    if not isinstance(doc, dict):
+        raise SpatialError(f'expected a JSON object, got {type(doc).__name__}')
+    return doc

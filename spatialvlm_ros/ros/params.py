@@ -1,0 +1,75 @@
+"""Parameter declaration with defaults that live once, in ``config/<node>.yaml``.
+
+Each node lists a description per parameter; the default value and type come from the
+package's params file, so the YAML a user copies is the single source of truth and a test
+can check that the two agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+__all__ = ['config_dir', 'load_defaults', 'declare_parameters', 'read_parameters']
+
+
+def config_dir() -> Path:
+    """``share/spatialvlm_ros/config`` of an installed package, else the source tree's ``config/``."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        try:
+            share = Path(get_package_share_directory('spatialvlm_ros')) / 'config'
+            if share.is_dir():
+                return share
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    src = Path(__file__).resolve().parents[2] / 'config'
+    if src.is_dir():
+        return src
+    msg = 'cannot find the spatialvlm_ros config directory; build with colcon or run from the source tree'
+    raise FileNotFoundError(msg)
+
+
+def load_defaults(file_name: str, node_name: str) -> dict:
+    """The ``ros__parameters`` of ``node_name`` in ``config/<file_name>``."""
+    path = config_dir() / file_name
+    doc = yaml.safe_load(path.read_text())
+    try:
+        return dict(doc[node_name]['ros__parameters'])
+    except (KeyError, TypeError) as err:
+        raise KeyError(f'{path} has no {node_name}: ros__parameters: section') from err
+
+
+def _descriptor(description: str, value):
+    from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+
+    kinds = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+    if isinstance(value, list):
+        elem = type(value[0]) if value else str
+        arrays = {bool: ParameterType.PARAMETER_BOOL_ARRAY, int: ParameterType.PARAMETER_INTEGER_ARRAY,
+                  float: ParameterType.PARAMETER_DOUBLE_ARRAY, str: ParameterType.PARAMETER_STRING_ARRAY}
+        ptype = arrays[elem]
+    else:
+        ptype = kinds[type(value)]
+    return ParameterDescriptor(description=description, type=ptype)
+
+
+def declare_parameters(node, descriptions: Mapping[str, str], defaults: Mapping[str, object]) -> None:
+    """Declare every parameter in ``descriptions`` with its default from ``defaults``."""
+    missing = sorted(set(descriptions) - set(defaults))
+    extra = sorted(set(defaults) - set(descriptions))
+    if missing or extra:
+        raise KeyError(f'parameter defaults and descriptions disagree: no default for {missing}, undocumented {extra}')
+    for name, description in descriptions.items():
+        node.declare_parameter(name, defaults[name], _descriptor(description, defaults[name]))
+
+
+def read_parameters(node, names) -> dict:
+    """Current values of ``names`` as plain Python values."""
+    return {n: node.get_parameter(n).value for n in names}

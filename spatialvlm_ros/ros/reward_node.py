@@ -1,0 +1,103 @@
+"""reward node: measured objects in, a dense staged reward out.
+
+Subscribes:
+    objects    std_msgs/String (JSON objects document from spatial_facts; remap in launch)
+Publishes:
+    ~/reward   std_msgs/Float32   the scalar, only for frames where it is defined
+    ~/detail   std_msgs/String    JSON: stamp, reward, stage, terms, distances, success, valid, missing
+    /diagnostics
+
+Why a separate node: perception (heavy, per camera) and reward (a task's business, cheap) scale
+and restart independently; several reward nodes with different tasks can share one perception
+node, and the reward node can be swapped for a VLM-backed one without touching perception.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from std_msgs.msg import Float32, String
+
+from ..core import serialize
+from ..core.errors import SpatialError
+from ..core.reward import load_task, reward_from_observations
+from .health import NodeHealth
+from .params import config_dir, declare_parameters, load_defaults, read_parameters
+from .qos import results_qos
+
+__all__ = ['RewardNode', 'PARAMETERS', 'resolve_task_path', 'main']
+
+NODE_NAME = 'reward'
+PARAMS_FILE = 'reward.yaml'
+
+PARAMETERS = {
+    'task': 'Task spec: a YAML path, or the name of one in the package config/tasks/ (e.g. pick_and_place).',
+    'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
+}
+
+
+def resolve_task_path(task: str) -> Path:
+    """A path as given, else ``config/tasks/<task>.yaml`` of the package."""
+    path = Path(task).expanduser()
+    if path.suffix in ('.yaml', '.yml') or path.exists():
+        return path
+    return config_dir() / 'tasks' / f'{task}.yaml'
+
+
+class RewardNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
+        p = read_parameters(self, PARAMETERS)
+        self.task = load_task(resolve_task_path(p['task']))
+        self.health = NodeHealth(self, 'reward')
+        self.reward_pub = self.create_publisher(Float32, '~/reward', results_qos())
+        self.detail_pub = self.create_publisher(String, '~/detail', results_qos())
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(String, 'objects', self._on_objects, results_qos())
+        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        stages = ' -> '.join(s.name for s in self.task.stages)
+        self.get_logger().info(f'task {self.task.name!r}: {stages}')
+
+    def _on_objects(self, msg: String) -> None:
+        t0 = time.perf_counter()
+        try:
+            stamp_ns, frame_id, objects = serialize.objects_from_doc(serialize.loads(msg.data))
+            sample = reward_from_observations(self.task, objects, stamp_ns)
+        except SpatialError as err:
+            self.health.reject('bad_objects', str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - report, never die on one message
+            self.health.reject('internal', f'{type(err).__name__}: {err}')
+            return
+        if sample.valid:
+            self.reward_pub.publish(Float32(data=float(sample.reward)))
+        else:
+            self.health.note('frames_without_reward', f'no reward for frame {stamp_ns}: missing {list(sample.missing)}')
+        self.detail_pub.publish(String(data=serialize.dumps(serialize.reward_to_doc(sample, frame_id))))
+        self.health.ok((time.perf_counter() - t0) * 1e3)
+
+    def _publish_diagnostics(self) -> None:
+        self.health.publish(self.diag_pub, {'task': self.task.name})
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RewardNode()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

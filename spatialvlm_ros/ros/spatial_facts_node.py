@@ -1,0 +1,177 @@
+"""spatial_facts node: RGB-D in, 3D objects, spatial facts and RViz markers out.
+
+Subscribes (relative names; remap in launch):
+    color/image_raw    sensor_msgs/Image        rgb8/bgr8/rgba8/bgra8/mono8
+    depth/image_raw    sensor_msgs/Image        16UC1 mm or 32FC1 m, registered to colour
+    color/camera_info  sensor_msgs/CameraInfo   of the colour stream
+Publishes:
+    ~/objects   std_msgs/String (JSON, core.serialize objects document)
+    ~/facts     std_msgs/String (JSON, core.serialize facts document)
+    ~/markers   visualization_msgs/MarkerArray
+    /diagnostics
+Every output carries the colour image's header stamp and frame_id.
+"""
+
+from __future__ import annotations
+
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from ..core import serialize
+from ..core.errors import FrameError, GroundingError, SpatialError
+from ..core.facts import FactsConfig
+from ..core.grounding import ObjectQuery
+from ..core.lifting import LiftConfig
+from ..core.pipeline import PipelineConfig, SpatialPipeline
+from ..core.sync import ApproximateTimeSync
+from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
+from .health import NodeHealth
+from .params import declare_parameters, load_defaults, read_parameters
+from .qos import results_qos, sensor_qos
+
+__all__ = ['SpatialFactsNode', 'PARAMETERS', 'main']
+
+NODE_NAME = 'spatial_facts'
+PARAMS_FILE = 'spatial_facts.yaml'
+
+PARAMETERS = {
+    'object_names': 'Names of the objects to find; facts and rewards refer to objects by these names.',
+    'object_prompts': 'One grounding prompt per object name, e.g. "red block" (colour grounder).',
+    'grounder': "Grounder kind: 'color' (HSV colour words) or 'mask' (instance-mask image).",
+    'min_saturation': 'Colour grounder: minimum HSV saturation (0-255) of a coloured pixel.',
+    'min_value': 'Colour grounder: minimum HSV value (0-255) of a coloured pixel.',
+    'min_pixels': 'Fewest mask pixels for an object to count as found.',
+    'erode_px': 'Mask erosion in pixels before lifting, against flying pixels at object edges.',
+    'min_depth_m': 'Depth readings closer than this (metres) are invalid.',
+    'max_depth_m': 'Depth readings farther than this (metres) are invalid.',
+    'min_points': 'Fewest valid 3D points for an object to be measured.',
+    'center_mode': "Object centre: 'amodal' (corrected for the unseen back) or 'centroid' (visible surface).",
+    'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',
+    'slop_s': 'Largest stamp difference (seconds) between colour, depth and camera_info of one frame.',
+    'sync_queue_size': 'Messages kept per input stream while waiting for partners.',
+    'qos_reliability': "Camera subscriptions: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
+    'qos_depth': 'Camera subscription queue depth.',
+    'publish_markers': 'Publish RViz markers on ~/markers.',
+    'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
+}
+
+
+class SpatialFactsNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
+        p = read_parameters(self, PARAMETERS)
+        self.pipeline = SpatialPipeline(self._pipeline_config(p))
+        self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
+        self.publish_markers = bool(p['publish_markers'])
+        self.health = NodeHealth(self, 'spatial facts')
+        self.sync = ApproximateTimeSync(
+            ('color', 'depth', 'info'), slop_ns=int(p['slop_s'] * 1e9), queue_size=int(p['sync_queue_size'])
+        )
+
+        qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
+        self.create_subscription(Image, 'color/image_raw', lambda m: self._on_input('color', m), qos)
+        self.create_subscription(Image, 'depth/image_raw', lambda m: self._on_input('depth', m), qos)
+        self.create_subscription(CameraInfo, 'color/camera_info', lambda m: self._on_input('info', m), qos)
+        out_qos = results_qos()
+        self.objects_pub = self.create_publisher(String, '~/objects', out_qos)
+        self.facts_pub = self.create_publisher(String, '~/facts', out_qos)
+        self.markers_pub = self.create_publisher(MarkerArray, '~/markers', out_qos)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
+        self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
+
+    def _pipeline_config(self, p: dict) -> PipelineConfig:
+        names, prompts = list(p['object_names']), list(p['object_prompts'])
+        if len(names) != len(prompts):
+            raise ValueError(
+                f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name'
+            )
+        grounder_config = {'min_pixels': int(p['min_pixels'])}
+        if p['grounder'] == 'color':
+            grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
+        return PipelineConfig(
+            queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
+            grounder=p['grounder'],
+            grounder_config=grounder_config,
+            lift=LiftConfig(
+                erode_px=int(p['erode_px']),
+                min_depth_m=float(p['min_depth_m']),
+                max_depth_m=float(p['max_depth_m']),
+                min_points=int(p['min_points']),
+                center_mode=str(p['center_mode']),
+            ),
+            facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
+        )
+
+    def _on_input(self, stream: str, msg) -> None:
+        try:
+            stamp = header_stamp_ns(msg)
+        except Exception as err:  # noqa: BLE001 - a malformed message must not kill the node
+            self.health.reject('malformed', f'{stream}: {err!r}')
+            return
+        matched = self.sync.add(stream, stamp, msg)
+        if matched is not None:
+            self._process(*matched)
+
+    def _process(self, color, depth, info) -> None:
+        t0 = time.perf_counter()
+        try:
+            frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
+            result = self.pipeline.process(frame)
+        except FrameError as err:
+            self.health.reject('bad_frame', str(err))
+            return
+        except GroundingError as err:
+            self.health.reject('grounding', str(err))
+            return
+        except SpatialError as err:
+            self.health.reject('spatial', str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - report, never die on one frame
+            self.health.reject('internal', f'{type(err).__name__}: {err}')
+            return
+        header = color.header
+        self.objects_pub.publish(
+            String(data=serialize.dumps(serialize.objects_to_doc(result.objects, frame.stamp_ns, frame.frame_id)))
+        )
+        self.facts_pub.publish(
+            String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
+        )
+        if self.publish_markers:
+            self.markers_pub.publish(markers_from_objects(result.objects, result.facts, header))
+        for name in result.missing:
+            self.health.note(f'not_found_{name}', f'object {name!r} not found in frame {frame.stamp_ns}')
+        self.health.ok((time.perf_counter() - t0) * 1e3)
+
+    def _publish_diagnostics(self) -> None:
+        s = self.sync.stats
+        self.health.publish(
+            self.diag_pub,
+            {'sync_matched': s.matched, 'sync_dropped': s.dropped, 'sync_out_of_order': s.out_of_order},
+        )
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SpatialFactsNode()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
