@@ -29,10 +29,12 @@ from .health import NodeHealth
 from .params import config_dir, declare_parameters, load_defaults, read_parameters
 from .qos import results_qos
 
-__all__ = ['RewardNode', 'PARAMETERS', 'resolve_task_path', 'main']
+__all__ = ['RewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'resolve_task_path', 'main']
 
 NODE_NAME = 'reward'
 PARAMS_FILE = 'reward.yaml'
+
+INPUT_TOPICS = {'objects': 'objects'}
 
 PARAMETERS = {
     'task': 'Task spec: a YAML path, or the name of one in the package config/tasks/ (e.g. pick_and_place).',
@@ -58,7 +60,7 @@ class RewardNode(Node):
         self.reward_pub = self.create_publisher(Float32, '~/reward', results_qos())
         self.detail_pub = self.create_publisher(String, '~/detail', results_qos())
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_subscription(String, 'objects', self._on_objects, results_qos())
+        self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, results_qos())
         self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
         stages = ' -> '.join(s.name for s in self.task.stages)
         self.get_logger().info(f'task {self.task.name!r}: {stages}')

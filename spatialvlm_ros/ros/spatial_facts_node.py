@@ -35,10 +35,13 @@ from .health import NodeHealth
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 
-__all__ = ['SpatialFactsNode', 'PARAMETERS', 'main']
+__all__ = ['SpatialFactsNode', 'PARAMETERS', 'INPUT_TOPICS', 'main']
 
 NODE_NAME = 'spatial_facts'
 PARAMS_FILE = 'spatial_facts.yaml'
+
+# Relative input names (remap them in launch), by stream.
+INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 'color/camera_info'}
 
 PARAMETERS = {
     'object_names': 'Names of the objects to find; facts and rewards refer to objects by these names.',
@@ -76,9 +79,10 @@ class SpatialFactsNode(Node):
         )
 
         qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
-        self.create_subscription(Image, 'color/image_raw', lambda m: self._on_input('color', m), qos)
-        self.create_subscription(Image, 'depth/image_raw', lambda m: self._on_input('depth', m), qos)
-        self.create_subscription(CameraInfo, 'color/camera_info', lambda m: self._on_input('info', m), qos)
+        for stream, msg_type in (('color', Image), ('depth', Image), ('info', CameraInfo)):
+            self.create_subscription(
+                msg_type, INPUT_TOPICS[stream], lambda m, s=stream: self._on_input(s, m), qos
+            )
         out_qos = results_qos()
         self.objects_pub = self.create_publisher(String, '~/objects', out_qos)
         self.facts_pub = self.create_publisher(String, '~/facts', out_qos)
