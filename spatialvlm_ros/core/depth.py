@@ -36,9 +36,9 @@ def depth_to_metres(
             f'unsupported depth encoding {encoding!r}; expected 16UC1 (millimetres) or 32FC1 (metres) '
             'as REP 118 specifies; check that the depth topic is not a colourised depth image'
         )
-        raise FrameError(msg)
+        raise FrameError(msg, kind='encoding')
     if depth.ndim != 2:
-        raise FrameError(f'depth must be one channel HxW, got shape {depth.shape}')
+        raise FrameError(f'depth must be one channel HxW, got shape {depth.shape}', kind='encoding')
     metres_per_unit = _DEPTH_SCALE[encoding] if scale is None else float(scale)
     out = depth.astype(np.float32, copy=True)
     if metres_per_unit != 1.0:
@@ -62,7 +62,9 @@ def rgb_from_encoding(image: np.ndarray, encoding: str) -> np.ndarray:
         return image[:, :, 2::-1]
     if encoding in ('mono8', '8UC1'):
         return np.repeat(image[:, :, None], 3, axis=2)
-    raise FrameError(f'unsupported colour encoding {encoding!r}; expected rgb8, bgr8, rgba8, bgra8 or mono8')
+    raise FrameError(
+        f'unsupported colour encoding {encoding!r}; expected rgb8, bgr8, rgba8, bgra8 or mono8', kind='encoding'
+    )
 
 
 def resample_depth(depth: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -103,21 +105,24 @@ def make_frame(
     if (intrinsics.width, intrinsics.height) != (w, h):
         raise FrameError(
             f'camera_info is for {intrinsics.width}x{intrinsics.height} but the colour image is {w}x{h}; '
-            'remap camera_info to the colour stream'
+            'remap camera_info to the colour stream',
+            kind='size_mismatch',
         )
     if metres.shape != (h, w):
         if not resample:
-            raise FrameError(f'depth {metres.shape[1]}x{metres.shape[0]} does not match colour {w}x{h}')
+            raise FrameError(f'depth {metres.shape[1]}x{metres.shape[0]} does not match colour {w}x{h}', kind='size_mismatch')
         dh, dw = metres.shape
         if abs(dw / w - dh / h) > 0.01:
             raise FrameError(
                 f'depth {dw}x{dh} and colour {w}x{h} have different aspect ratios, so depth is not registered '
-                'to colour; use the aligned depth topic (e.g. /camera/aligned_depth_to_color/image_raw)'
+                'to colour; use the aligned depth topic (e.g. /camera/aligned_depth_to_color/image_raw)',
+                kind='size_mismatch',
             )
         metres = resample_depth(metres, w, h)
     if not np.isfinite(metres).any():
         raise FrameError(
             f'depth has no valid pixel in [{min_depth_m}, {max_depth_m}] m; check the depth encoding/scale '
-            'and the min/max depth parameters'
+            'and the min/max depth parameters',
+            kind='no_valid_depth',
         )
     return Frame(rgb=rgb, depth=metres, intrinsics=intrinsics, stamp_ns=int(stamp_ns), frame_id=frame_id)

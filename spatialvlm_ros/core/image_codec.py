@@ -41,18 +41,19 @@ def decode_image(encoding: str, height: int, width: int, step: int, data, is_big
     """
     if encoding not in ENCODINGS:
         msg = f'unsupported image encoding {encoding!r}; expected one of {sorted(ENCODINGS)}'
-        raise FrameError(msg)
+        raise FrameError(msg, kind='encoding')
     dtype, channels = ENCODINGS[encoding]
     if height <= 0 or width <= 0:
-        raise FrameError(f'image size must be positive, got {width}x{height}')
+        raise FrameError(f'image size must be positive, got {width}x{height}', kind='size')
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
-        raise FrameError(f'step {step} is smaller than one row of {width}x{encoding} ({row_bytes} bytes)')
+        raise FrameError(f'step {step} is smaller than one row of {width}x{encoding} ({row_bytes} bytes)', kind='size')
     buf = np.frombuffer(memoryview(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
     if buf.size < step * height:
         raise FrameError(
             f'image data has {buf.size} bytes but {width}x{height} {encoding} with step {step} needs '
-            f'{step * height}; the message is truncated or its width/height/step are wrong'
+            f'{step * height}; the message is truncated or its width/height/step are wrong',
+            kind='truncated',
         )
     rows = buf[: step * height].reshape(height, step)[:, :row_bytes]
     big = bool(is_bigendian)

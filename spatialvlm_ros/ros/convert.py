@@ -36,9 +36,13 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     if k.size != 9 or not np.all(np.isfinite(k)) or k[0] <= 0 or k[4] <= 0:
         raise FrameError(
             f'camera_info has an unusable K {list(np.round(k, 3))} (focal lengths must be positive and finite); '
-            'calibrate the camera or check the camera_info topic'
+            'calibrate the camera or check the camera_info topic',
+            kind='intrinsics',
         )
-    return Intrinsics.from_k(k, int(info.width), int(info.height))
+    try:
+        return Intrinsics.from_k(k, int(info.width), int(info.height))
+    except FrameError as err:
+        raise FrameError(str(err), kind='intrinsics') from err
 
 
 def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: float = 10.0) -> Frame:

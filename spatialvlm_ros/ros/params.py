@@ -24,7 +24,7 @@ def config_dir() -> Path:
             share = Path(get_package_share_directory('spatialvlm_ros')) / 'config'
             if share.is_dir():
                 return share
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset (no sourced install)
             pass
     except ImportError:
         pass

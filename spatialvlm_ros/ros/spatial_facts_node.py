@@ -24,7 +24,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from ..core import serialize
-from ..core.errors import FrameError, GroundingError, SpatialError
+from ..core.errors import SpatialError
 from ..core.facts import FactsConfig
 from ..core.grounding import ObjectQuery
 from ..core.lifting import LiftConfig
@@ -130,14 +130,8 @@ class SpatialFactsNode(Node):
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
             result = self.pipeline.process(frame)
-        except FrameError as err:
-            self.health.reject('bad_frame', str(err))
-            return
-        except GroundingError as err:
-            self.health.reject('grounding', str(err))
-            return
         except SpatialError as err:
-            self.health.reject('spatial', str(err))
+            self.health.reject(err.kind, str(err))
             return
         except Exception as err:  # noqa: BLE001 - report, never die on one frame
             self.health.reject('internal', f'{type(err).__name__}: {err}')
