@@ -1,0 +1,9 @@
+"""One module per ``spatialvlm`` subcommand, each with ``register(subparsers)``.
+
+To add a command: write ``commands/<name>.py`` with ``register`` (which sets ``func`` on its
+parser) and list the module in :data:`COMMANDS`.
+"""
+
+COMMANDS = ['demo', 'sim']
+
+__all__ = ['COMMANDS']
