@@ -120,15 +120,16 @@ def test_block_centre_projects_onto_the_red_block(episode, index):
     assert r > 2 * g and r > 2 * b and r > 60, f'pixel at the block is not red: {(r, g, b)}'
 
 
-def test_target_sphere_centroid_matches_projection_to_subpixel(episode):
-    # A sphere's silhouette is centred on its projected centre to well under a pixel at this
-    # size, so this pins down focal length and the (W-1)/2 principal-point convention.
+def test_target_disc_centroid_matches_projection_to_subpixel(episode):
+    # The flat target disc's silhouette is centred on its projected centre to a small fraction of
+    # a pixel across the image (x); along y, perspective (the near half of the tilted disc looks
+    # bigger) shifts it by ~0.4 px at this size. This pins down focal length and the (W-1)/2
+    # principal-point convention (an error there is 0.5 px in x).
     frame = episode[0]
     ys, xs = np.nonzero(frame.segmentation == TARGET)
-    assert xs.size > 20, 'target sphere not visible'
+    assert xs.size > 20, 'target disc not visible'
     u, v = _project(frame, frame.target)
-    # Perspective shifts the silhouette centroid by ~0.1 px; a half-pixel convention error is 0.5.
-    assert abs(xs.mean() - u) < 0.3 and abs(ys.mean() - v) < 0.3, (xs.mean(), ys.mean(), u, v)
+    assert abs(xs.mean() - u) < 0.2 and abs(ys.mean() - v) < 1.0, (xs.mean(), ys.mean(), u, v)
 
 
 def test_gripper_ground_truth_matches_end_effector_in_world(episode):
@@ -296,7 +297,7 @@ def test_bag_content_matches_a_direct_rollout(bags):
     assert gt == [json.loads(json.dumps(f.ground_truth())) for f in frames]
     assert gt[0]['frame_id'] == 'camera_color_optical_frame'
     assert gt[0]['block_size_m'] == pytest.approx([0.05, 0.05, 0.05])
-    assert gt[0]['target_radius_m'] == pytest.approx(0.02)
+    assert gt[0]['target_radius_m'] == pytest.approx(0.05)  # the flat target disc
 
 
 def test_16uc1_depth_is_millimetres_matching_32fc1(bags):

@@ -1,7 +1,7 @@
 """Simulated registered RGB-D camera over the Fetch pick-and-place task, with ground truth.
 
 Built on gymnasium-robotics ``FetchPickAndPlace-v4`` (MuJoCo). The scene is recoloured so
-that colour grounding by hue is unambiguous: the block is red, the target sphere blue, the
+that colour grounding by hue is unambiguous: the block is red, the target a flat blue disc, the
 gripper fingers yellow, and everything else (robot, table, floor, sky) neutral grey.
 
 Frames come from the fixed camera ``external_camera_0``, which sees gripper, block and
@@ -76,6 +76,8 @@ SEGMENTATION_LABELS: dict[str, int] = {
 
 _BLOCK_GEOM = 'object0'
 _TARGET_SITE = 'target0'
+TARGET_DISC_RADIUS_M = 0.05
+TARGET_DISC_HALF_THICKNESS_M = 0.002
 _GRIP_SITE = 'robot0:grip'
 _FINGER_GEOMS = ('robot0:r_gripper_finger_link', 'robot0:l_gripper_finger_link')
 _TABLE_BODY = 'table0'
@@ -128,7 +130,7 @@ class SimFrame:
     depth: HxW float32 metres, planar (along the optical axis); NaN where nothing was hit.
     intrinsics: pinhole intrinsics of ``rgb`` and ``depth`` (registered, same camera).
     gripper, block, target: (3,) float64 metres in the optical frame: the grip site between
-        the fingers, the block centre, the target sphere centre.
+        the fingers, the block centre, the target disc centre.
     block_size: (3,) float64 metres, full edge lengths of the block in its own frame.
     block_rotation: 3x3 float64, block axes in the optical frame (columns).
     target_radius: metres.
@@ -265,12 +267,16 @@ class FetchPickPlaceScene:
         mocap_bodies = np.flatnonzero(m.body_mocapid >= 0)
         for gid in np.flatnonzero(np.isin(m.geom_bodyid, mocap_bodies)):
             m.geom_group[gid] = _HIDDEN_GROUP
-        # Only the target sphere is a visible site; the red marker inside the block and the
+        # Only the target is a visible site; the red marker inside the block and the
         # grip site are helpers.
         for sid in range(m.nsite):
             if sid != self._target_site:
                 m.site_group[sid] = _HIDDEN_GROUP
         m.site_rgba[self._target_site] = COLOURS['target']
+        # A flat disc wider than the block, not the stock 2 cm sphere: a block placed on the target
+        # hides a sphere completely, while a ring of the disc stays visible around it.
+        m.site_type[self._target_site] = mj.mjtGeom.mjGEOM_CYLINDER
+        m.site_size[self._target_site] = (TARGET_DISC_RADIUS_M, TARGET_DISC_HALF_THICKNESS_M, 0.0)
         # The skybox is a green gradient: make it neutral. Textures are uploaded when the
         # renderer is created, which happens after this.
         for tid in range(m.ntex):
