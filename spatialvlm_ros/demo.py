@@ -23,12 +23,16 @@ from .bag import read_messages
 from .core import serialize
 from .core.reward import load_task
 from .report import plot_rewards, score_run
+from .ros.params import config_dir
 
 __all__ = ['DemoError', 'ros_environment', 'start_nodes', 'stream_bag', 'run_demo']
 
 log = logging.getLogger(__name__)
 
 COLOR, DEPTH, INFO, GT = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info', '/sim/ground_truth'
+
+
+ROS_ENV_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'RMW_IMPLEMENTATION', 'FASTDDS_DEFAULT_PROFILES_FILE')
 
 
 class DemoError(Exception):
@@ -40,8 +44,9 @@ def ros_environment(domain_id: int | None = None) -> dict:
     env = dict(os.environ)
     env['ROS_DOMAIN_ID'] = str(domain_id if domain_id is not None else random.randint(120, 200))
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    env['ROS_LOCALHOST_ONLY'] = '1'  # pre-Jazzy spelling of the same thing
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    # Shared memory for images between processes (UDP loopback is ~5x slower for 1 MB messages).
+    env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(config_dir() / 'fastdds_localhost_shm.xml'))
     env['PYTHONUNBUFFERED'] = '1'
     return env
 
@@ -132,8 +137,7 @@ def run_demo(
         raise DemoError(f'bag {bag} has no complete colour/depth/camera_info frames')
 
     env = ros_environment(domain_id)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY',
-                                           'RMW_IMPLEMENTATION')})
+    os.environ.update({k: env[k] for k in ROS_ENV_KEYS})
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 

@@ -45,7 +45,12 @@ thickness estimate cannot see. The centroid is biased by 2R/3 for a sphere (plus
 the erosion removes) and by w/2 for a face-on box.
 
 'amodal' assumes a compact object; for a flat object seen face-on (a plate, a sheet of
-paper) it pushes by half the object's width, so use 'centroid' for such objects.
+paper) it pushes by half the object's width, so use 'flat' for such objects: a plane fitted to
+the visible points, the mask filled to its convex hull (whatever rests on the object hides part
+of it) and
+the filled region's rays intersected with that plane. On the Fetch scene with the block placed
+on the 10 cm target disc, the disc centre is off by ~2 cm with 'centroid' (the visible ring
+is mostly the near half) and by a few mm with 'flat'.
 """
 
 from __future__ import annotations
@@ -94,7 +99,8 @@ class LiftConfig:
     # Medians and percentiles use at most this many evenly strided points: their cost grows with
     # N log N, and 8k samples put a percentile within ~0.15 % of the object's size.
     stats_max_points: int = 8192
-    # 'amodal' (estimated object centre) or 'centroid' (mean of the visible points); see module doc.
+    # 'amodal' (estimated object centre), 'centroid' (mean of the visible points) or 'flat'
+    # (plane-completed centre of a flat object); see module doc.
     center_mode: str = 'amodal'
     # Object depth along the ray = this ratio * its smaller lateral size (1.0: as deep as wide).
     amodal_depth_ratio: float = 1.0
@@ -204,6 +210,9 @@ class _Cloud:
     crop_shape: tuple[int, int]
     extent: np.ndarray  # (3,) float64, robust visible size incl. the erosion border
     border_m: float  # lateral size the erosion and pixel sampling removed, metres
+    mask_crop: np.ndarray  # bool, the object mask on the crop
+    origin: tuple[int, int]  # (row, column) of the crop in the image
+    intrinsics: object  # the frame's Intrinsics
 
 
 def _centroid(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -236,8 +245,48 @@ def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     return centroid + push * ray, extent
 
 
+def _convex_fill(mask: np.ndarray) -> np.ndarray:
+    """The convex hull of the mask, filled: restores the parts of a convex flat object hidden by
+    whatever rests on it, whether the occluder leaves a closed ring or cuts the outline."""
+    m = mask.astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros_like(m)
+    if contours:
+        cv2.fillConvexPoly(out, cv2.convexHull(np.concatenate(contours)), 1)
+    return out.astype(bool) | mask
+
+
+def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of a flat object (disc, marker, sheet), also when something lies on it.
+
+    Fits a plane to the visible points, fills the mask to its convex hull (an object resting on
+    the marker hides part of it), intersects every filled pixel's ray with the plane and takes the
+    area-weighted mean: a pixel's footprint on the plane is z^2 / (fx fy |n . d|) for the ray
+    d = (x/z, y/z, 1), so near pixels do not outweigh far ones.
+    """
+    pts = _strided(cloud.points, config.stats_max_points).astype(np.float64)
+    mean = pts.mean(axis=0)
+    normal = np.linalg.svd(pts - mean, full_matrices=False)[2][2]
+    k = cloud.intrinsics
+    vs, us = np.nonzero(_convex_fill(cloud.mask_crop))
+    rays = np.stack(
+        [(us + cloud.origin[1] - k.cx) / k.fx, (vs + cloud.origin[0] - k.cy) / k.fy, np.ones(us.size)], axis=1
+    )
+    nd = rays @ normal
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t = float(normal @ mean) / nd
+    ok = np.isfinite(t) & (t > config.min_depth_m) & (t < config.max_depth_m) & (np.abs(nd) > 1e-3)
+    if np.count_nonzero(ok) < config.min_points:  # plane seen edge-on: fall back to the points
+        return _centroid(cloud, config)
+    on_plane = rays[ok] * t[ok, None]
+    weights = t[ok] ** 2 / np.abs(nd[ok])
+    centre = (on_plane * weights[:, None]).sum(axis=0) / weights.sum()
+    lo, hi = np.percentile(on_plane, config.extent_percentiles, axis=0)
+    return centre, (hi - lo).astype(np.float64)  # extent of the completed surface
+
+
 # center_mode -> function(cloud, config) -> (centre (3,), extent (3,)), float64 metres
-CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal}
+CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal, 'flat': _flat}
 
 
 def lift_mask(
@@ -316,7 +365,10 @@ def lift_mask(
     zmed = float(np.median(_strided(z, config.stats_max_points)))
     extent[0] += border_px * zmed / k.fx
     extent[1] += border_px * zmed / k.fy
-    cloud = _Cloud(points, pixels, depth.shape, extent, border_px * zmed / math.sqrt(k.fx * k.fy))
+    cloud = _Cloud(
+        points, pixels, depth.shape, extent, border_px * zmed / math.sqrt(k.fx * k.fy),
+        mask_crop=mask[r0:r1, c0:c1].astype(bool), origin=(int(r0), int(c0)), intrinsics=k,
+    )
     center, extent = CENTER_MODES[config.center_mode](cloud, config)
     return ObjectObservation(
         name=name,

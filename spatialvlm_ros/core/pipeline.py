@@ -28,6 +28,8 @@ class PipelineConfig:
     # Keyword config for that grounder (its config dataclass fields).
     grounder_config: dict = field(default_factory=dict)
     lift: LiftConfig = field(default_factory=LiftConfig)
+    # Per-object overrides of ``lift`` (e.g. 'centroid' centres for flat objects), by name.
+    lift_overrides: dict = field(default_factory=dict)
     facts: FactsConfig = field(default_factory=FactsConfig)
 
     def __post_init__(self) -> None:
@@ -36,6 +38,9 @@ class PipelineConfig:
         names = [q.name for q in self.queries]
         if len(set(names)) != len(names):
             raise GroundingError(f'object names must be unique, got {names}')
+        unknown = sorted(set(self.lift_overrides) - set(names))
+        if unknown:
+            raise GroundingError(f'lift overrides for unknown objects {unknown}; the objects are {names}')
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ class SpatialPipeline:
     def process(self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None) -> PipelineResult:
         queries = tuple(queries) if queries is not None else self.config.queries
         masks = self.grounder.ground(frame, queries)
-        objects: dict[str, Optional[ObjectObservation]] = lift_objects(frame, masks, self.config.lift)
+        objects: dict[str, Optional[ObjectObservation]] = lift_objects(
+            frame, masks, self.config.lift, per_object=self.config.lift_overrides
+        )
         found = {n: o for n, o in objects.items() if o is not None}
         facts = tuple(compute_facts(found, self.config.facts))
         return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=facts)

@@ -14,10 +14,12 @@ Every output carries the colour image's header stamp and frame_id.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -55,6 +57,7 @@ PARAMETERS = {
     'max_depth_m': 'Depth readings farther than this (metres) are invalid.',
     'min_points': 'Fewest valid 3D points for an object to be measured.',
     'center_mode': "Object centre: 'amodal' (corrected for the unseen back) or 'centroid' (visible surface).",
+    'flat_objects': 'Flat objects (markers, discs, sheets): centre from a plane fit, completed under occluders.',
     'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',
     'slop_s': 'Largest stamp difference (seconds) between colour, depth and camera_info of one frame.',
     'sync_queue_size': 'Messages kept per input stream while waiting for partners.',
@@ -101,17 +104,23 @@ class SpatialFactsNode(Node):
         grounder_config = {'min_pixels': int(p['min_pixels'])}
         if p['grounder'] == 'color':
             grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
+        lift = LiftConfig(
+            erode_px=int(p['erode_px']),
+            min_depth_m=float(p['min_depth_m']),
+            max_depth_m=float(p['max_depth_m']),
+            min_points=int(p['min_points']),
+            center_mode=str(p['center_mode']),
+        )
+        flat = [n for n in p['flat_objects'] if n]  # [''] is how a launch file spells an empty list
+        unknown = sorted(set(flat) - set(names))
+        if unknown:
+            raise ValueError(f'flat_objects names {unknown} that are not in object_names {names}')
         return PipelineConfig(
             queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
             grounder=p['grounder'],
             grounder_config=grounder_config,
-            lift=LiftConfig(
-                erode_px=int(p['erode_px']),
-                min_depth_m=float(p['min_depth_m']),
-                max_depth_m=float(p['max_depth_m']),
-                min_points=int(p['min_points']),
-                center_mode=str(p['center_mode']),
-            ),
+            lift=lift,
+            lift_overrides={n: dataclasses.replace(lift, center_mode='flat') for n in flat},
             facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
         )
 
@@ -163,7 +172,7 @@ def main(args=None) -> None:
     try:
         node = SpatialFactsNode()
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
