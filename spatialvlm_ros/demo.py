@@ -25,7 +25,7 @@ from .core.reward import load_task
 from .report import plot_rewards, score_run
 from .ros.params import config_dir
 
-__all__ = ['DemoError', 'ros_environment', 'start_nodes', 'stream_bag', 'run_demo']
+__all__ = ['DemoError', 'ros_environment', 'start_node', 'start_nodes', 'stream_bag', 'run_demo']
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,29 @@ def ros_environment(domain_id: int | None = None) -> dict:
     return env
 
 
+def start_node(module: str, name: str, env: dict, log_dir: Path, remaps: dict | None = None,
+               params: dict | None = None):
+    """Start ``python -m spatialvlm_ros.ros.<module>`` with remaps and parameters; output to NAME.log."""
+    cmd = [sys.executable, '-m', f'spatialvlm_ros.ros.{module}', '--ros-args', '-r', f'__node:={name}']
+    for src, dst in (remaps or {}).items():
+        cmd += ['-r', f'{src}:={dst}']
+    for k, v in (params or {}).items():
+        if isinstance(v, (list, tuple)):
+            v = '[' + ','.join(repr(x) if isinstance(x, str) else str(x) for x in v) + ']'
+        cmd += ['-p', f'{k}:={v}']
+    logf = open(log_dir / f'{name}.log', 'w')  # noqa: SIM115 - the child keeps it open
+    return subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
+
+
 def start_nodes(env: dict, log_dir: Path, task: str = 'pick_and_place', extra_params: dict | None = None) -> list:
     """Start both nodes as subprocesses, remapped to the demo topics; returns the Popen list."""
     params = {'qos_reliability': 'reliable', 'qos_depth': 50}
     params.update(extra_params or {})
-    facts_cmd = [sys.executable, '-m', 'spatialvlm_ros.ros.spatial_facts_node', '--ros-args',
-                 '-r', f'color/image_raw:={COLOR}', '-r', f'depth/image_raw:={DEPTH}',
-                 '-r', f'color/camera_info:={INFO}']
-    for k, v in params.items():
-        facts_cmd += ['-p', f'{k}:={v}']
-    reward_cmd = [sys.executable, '-m', 'spatialvlm_ros.ros.reward_node', '--ros-args',
-                  '-r', 'objects:=/spatial_facts/objects', '-p', f'task:={task}']
-    procs = []
-    for name, cmd in (('spatial_facts', facts_cmd), ('reward', reward_cmd)):
-        logf = open(log_dir / f'{name}.log', 'w')  # noqa: SIM115 - closed with the process
-        procs.append(subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT))
-    return procs
+    remaps = {'color/image_raw': COLOR, 'depth/image_raw': DEPTH, 'color/camera_info': INFO}
+    return [
+        start_node('spatial_facts_node', 'spatial_facts', env, log_dir, remaps, params),
+        start_node('reward_node', 'reward', env, log_dir, {'objects': '/spatial_facts/objects'}, {'task': task}),
+    ]
 
 
 def _load_frames(bag: Path) -> tuple[list, list]:

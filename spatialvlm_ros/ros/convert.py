@@ -40,9 +40,25 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
             kind='intrinsics',
         )
     try:
-        return Intrinsics.from_k(k, int(info.width), int(info.height))
+        intr = Intrinsics.from_k(k, int(info.width), int(info.height))
     except FrameError as err:
         raise FrameError(str(err), kind='intrinsics') from err
+    # Absurd but positive values (a K for another resolution, pixels vs metres mix-ups) would
+    # silently scale every distance: reject them with the numbers.
+    w, h = intr.width, intr.height
+    if not (0.05 * w <= intr.fx <= 50 * w and 0.05 * h <= intr.fy <= 50 * h):
+        raise FrameError(
+            f'camera_info focal lengths fx={intr.fx:.1f} fy={intr.fy:.1f} are implausible for a {w}x{h} image '
+            '(expected 0.05-50 x the image size); check that K belongs to this resolution',
+            kind='intrinsics',
+        )
+    if not (-0.5 <= intr.cx <= w - 0.5 and -0.5 <= intr.cy <= h - 0.5):
+        raise FrameError(
+            f'camera_info principal point ({intr.cx:.1f}, {intr.cy:.1f}) lies outside the {w}x{h} image; '
+            'check that K belongs to this resolution',
+            kind='intrinsics',
+        )
+    return intr
 
 
 def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: float = 10.0) -> Frame:

@@ -8,8 +8,10 @@ Publishes:
     ~/objects   std_msgs/String (JSON, core.serialize objects document)
     ~/facts     std_msgs/String (JSON, core.serialize facts document)
     ~/markers   visualization_msgs/MarkerArray
+    ~/debug_image  sensor_msgs/Image (rgb8; masks, boxes, distances), when publish_debug_image
     /diagnostics
-Every output carries the colour image's header stamp and frame_id.
+Every output carries the colour image's header stamp; objects and markers are in
+``target_frame`` when a camera-to-target transform is configured, else in the camera frame.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import time
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from ..core import serialize
@@ -31,9 +34,14 @@ from ..core.facts import FactsConfig
 from ..core.grounding import ObjectQuery
 from ..core.lifting import LiftConfig
 from ..core.pipeline import PipelineConfig, SpatialPipeline
+from ..core.image_codec import encode_image
 from ..core.sync import ApproximateTimeSync
+from ..core.transform import transform_observation
+from ..viz import draw_debug
 from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
+from .frames import FrameResolver
 from .health import NodeHealth
+from .inputs import InputMonitor
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 
@@ -64,6 +72,13 @@ PARAMETERS = {
     'qos_reliability': "Camera subscriptions: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
     'qos_depth': 'Camera subscription queue depth.',
     'publish_markers': 'Publish RViz markers on ~/markers.',
+    'publish_debug_image': 'Publish ~/debug_image (masks, boxes, distances drawn on the colour image).',
+    'target_frame': 'Frame for objects and markers (e.g. base_link); empty = the camera optical frame.',
+    'transform_source': "Camera-to-target transform: 'none', 'static' (static_transform), 'pose_topic' or 'tf'.",
+    'static_transform': 'Camera optical frame pose in target_frame: [x, y, z, qx, qy, qz, qw] (metres).',
+    'transform_timeout_s': 'Largest wait (tf) or stamp distance (pose_topic) for the transform at a frame.',
+    'max_rate_hz': 'Process at most this many frames per second of header time (0 = every frame).',
+    'input_timeout_s': 'Warn (naming the topic and QoS problems) when an input is silent this long.',
     'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
 }
 
@@ -81,17 +96,30 @@ class SpatialFactsNode(Node):
             ('color', 'depth', 'info'), slop_ns=int(p['slop_s'] * 1e9), queue_size=int(p['sync_queue_size'])
         )
 
+        self.publish_debug_image = bool(p['publish_debug_image'])
+        # 10 % allowance for stamp jitter: a 30 Hz camera limited to 10 Hz keeps every third frame.
+        self.min_period_ns = int(0.9e9 / p['max_rate_hz']) if p['max_rate_hz'] > 0 else 0
+        self._last_processed_ns: int | None = None
+        self.frames = FrameResolver(self, p['transform_source'], p['target_frame'], p['static_transform'],
+                                    p['transform_timeout_s'])
+        self.inputs = InputMonitor(self, INPUT_TOPICS, p['qos_reliability'], p['input_timeout_s'])
+
         qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
         for stream, msg_type in (('color', Image), ('depth', Image), ('info', CameraInfo)):
             self.create_subscription(
-                msg_type, INPUT_TOPICS[stream], lambda m, s=stream: self._on_input(s, m), qos
+                msg_type, INPUT_TOPICS[stream], lambda m, s=stream: self._on_input(s, m), qos,
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda e, s=stream: self.inputs.on_incompatible_qos(s, e)
+                ),
             )
         out_qos = results_qos()
         self.objects_pub = self.create_publisher(String, '~/objects', out_qos)
         self.facts_pub = self.create_publisher(String, '~/facts', out_qos)
         self.markers_pub = self.create_publisher(MarkerArray, '~/markers', out_qos)
+        self.debug_pub = self.create_publisher(Image, '~/debug_image', 2) if self.publish_debug_image else None
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        self.create_timer(float(p['input_timeout_s']), self.inputs.check)
         names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
         self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
 
@@ -125,45 +153,69 @@ class SpatialFactsNode(Node):
         )
 
     def _on_input(self, stream: str, msg) -> None:
+        self.inputs.seen(stream)
         try:
             stamp = header_stamp_ns(msg)
         except Exception as err:  # noqa: BLE001 - a malformed message must not kill the node
             self.health.reject('malformed', f'{stream}: {err!r}')
             return
         matched = self.sync.add(stream, stamp, msg)
-        if matched is not None:
-            self._process(*matched)
+        if matched is None:
+            return
+        if self.min_period_ns and self._last_processed_ns is not None:
+            # Rate limit on header stamps, not wall time: bag replay at any speed gives the same frames.
+            if 0 <= stamp - self._last_processed_ns < self.min_period_ns:
+                self.health.note('rate_limited', 'frames skipped by max_rate_hz')
+                return
+        self._last_processed_ns = stamp
+        self._process(*matched)
 
     def _process(self, color, depth, info) -> None:
         t0 = time.perf_counter()
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
             result = self.pipeline.process(frame)
+            tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
         except Exception as err:  # noqa: BLE001 - report, never die on one frame
             self.health.reject('internal', f'{type(err).__name__}: {err}')
             return
-        header = color.header
+        objects, out_frame = result.objects, frame.frame_id
+        if tf is not None:
+            objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
+            out_frame = tf.parent
         self.objects_pub.publish(
-            String(data=serialize.dumps(serialize.objects_to_doc(result.objects, frame.stamp_ns, frame.frame_id)))
+            String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame)))
         )
         self.facts_pub.publish(
             String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
         )
         if self.publish_markers:
-            self.markers_pub.publish(markers_from_objects(result.objects, result.facts, header))
+            header = Header(stamp=color.header.stamp, frame_id=out_frame)
+            self.markers_pub.publish(markers_from_objects(objects, result.facts, header))
+        if self.debug_pub is not None:
+            self.debug_pub.publish(self._debug_image(frame, result, color.header))
         for name in result.missing:
             self.health.note(f'not_found_{name}', f'object {name!r} not found in frame {frame.stamp_ns}')
         self.health.ok((time.perf_counter() - t0) * 1e3)
 
+    def _debug_image(self, frame, result, header) -> Image:
+        img = Image(header=header, encoding='rgb8')
+        img.height, img.width, img.step, data, img.is_bigendian = encode_image(
+            draw_debug(frame, result.objects, result.facts), 'rgb8'
+        )
+        img.data = data.tobytes()
+        return img
+
     def _publish_diagnostics(self) -> None:
         s = self.sync.stats
-        self.health.publish(
-            self.diag_pub,
-            {'sync_matched': s.matched, 'sync_dropped': s.dropped, 'sync_out_of_order': s.out_of_order},
-        )
+        extra = {'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped, 'sync_out_of_order': s.out_of_order,
+                 'sync_time_jumps': s.time_jumps, 'incompatible_qos_events': self.inputs.incompatible_qos,
+                 'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source}
+        extra.update(self.inputs.rates())
+        self.health.publish(self.diag_pub, extra)
 
 
 def main(args=None) -> None:

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from spatialvlm_ros.core.transform import (
+    RigidTransform, TransformBuffer, TransformError, quaternion_to_matrix, transform_observation,
+)
+from spatialvlm_ros.core.types import ObjectObservation
+
+
+def test_quaternion_matches_scipy_and_rejects_zero():
+    q = Rotation.from_euler('xyz', [10, -40, 75], degrees=True).as_quat()
+    np.testing.assert_allclose(quaternion_to_matrix(q), Rotation.from_quat(q).as_matrix(), atol=1e-12)
+    with pytest.raises(TransformError, match='zero'):
+        quaternion_to_matrix([0, 0, 0, 0])
+    with pytest.raises(TransformError, match='7 numbers'):
+        RigidTransform.from_xyz_quat([1, 2, 3], 'base_link', 'cam')
+
+
+def test_transform_observation_moves_centre_points_and_bounds_extent():
+    obs = ObjectObservation('box', np.array([0.0, 0.0, 1.0]), np.array([0.2, 0.1, 0.05]),
+                            np.array([[0.1, 0.05, 1.0]], np.float32), 10, frame_id='cam')
+    tf = RigidTransform.from_xyz_quat([1, 2, 3] + list(Rotation.from_euler('z', 90, degrees=True).as_quat()),
+                                      'base_link', 'cam')
+    out = transform_observation(obs, tf)
+    np.testing.assert_allclose(out.center, [1.0, 2.0, 4.0], atol=1e-9)
+    np.testing.assert_allclose(out.extent, [0.1, 0.2, 0.05], atol=1e-9)  # x and y swap under 90 deg yaw
+    np.testing.assert_allclose(out.points[0], [0.95, 2.1, 4.0], atol=1e-6)
+    assert out.frame_id == 'base_link'
+    with pytest.raises(TransformError, match="is in 'other'"):
+        transform_observation(ObjectObservation('b', obs.center, obs.extent, obs.points, 1, frame_id='other'), tf)
+
+
+def test_buffer_returns_nearest_within_tolerance_only():
+    buf = TransformBuffer(tolerance_ns=10)
+    for stamp in (100, 200, 300):
+        buf.add(RigidTransform(np.eye(3), np.array([stamp, 0, 0.0]), 'base', '', stamp))
+    assert buf.lookup(205).translation[0] == 200
+    assert buf.lookup(296).translation[0] == 300
+    assert buf.lookup(250) is None and buf.lookup(1000) is None
