@@ -1,0 +1,123 @@
+"""What every VLM backend shares: the ``VLMBackend`` protocol, the registry and image helpers.
+
+A backend answers a spatial question about one or more images with text. Backends register
+themselves in :data:`BACKENDS` with :func:`register_backend`; callers build one by name with
+:func:`make_backend`, so adding a backend touches one module only.
+
+Images are HxWx3 uint8 RGB numpy arrays, or :class:`spatialvlm_ros.core.Frame` (RGB-D; image
+backends use ``frame.rgb``, the geometric backend needs the depth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+
+from ..core.types import Frame
+from .errors import VLMError
+
+__all__ = [
+    'BACKENDS',
+    'ImageLike',
+    'Request',
+    'VLMBackend',
+    'backend_options',
+    'make_backend',
+    'register_backend',
+    'to_rgb',
+]
+
+logger = logging.getLogger(__name__)
+
+ImageLike = Union[np.ndarray, Frame]
+# One question about its images: (images, question text).
+Request = tuple[Sequence[ImageLike], str]
+
+
+@runtime_checkable
+class VLMBackend(Protocol):
+    """Answers spatial questions about images.
+
+    ask(images, question): the answer text. Raises :class:`VLMError` (with a ``kind``) when the
+        backend cannot answer (server down, timeout, unsupported question); never makes one up.
+    ask_batch(requests): one answer per (images, question), in order; batched in one forward
+        pass or one round of requests where the backend allows.
+    close(): release what the backend holds (GPU memory, connections); idempotent.
+    """
+
+    def ask(self, images: Sequence[ImageLike], question: str) -> str: ...
+
+    def ask_batch(self, requests: Sequence[Request]) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+# kind -> backend class; each class has ``config_type`` (its frozen config dataclass) and
+# ``__init__(config)``. Filled by the backend modules through ``register_backend``.
+BACKENDS: dict[str, type] = {}
+
+
+def register_backend(kind: str) -> Callable[[type], type]:
+    """Class decorator adding a backend to :data:`BACKENDS` under ``kind``."""
+
+    def _register(cls: type) -> type:
+        if kind in BACKENDS and BACKENDS[kind] is not cls:
+            raise VLMError(f'VLM backend {kind!r} is registered twice ({BACKENDS[kind].__name__}, {cls.__name__})')
+        if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
+            raise VLMError(f'VLM backend {cls.__name__} must define config_type as its config dataclass')
+        BACKENDS[kind] = cls
+        return cls
+
+    return _register
+
+
+def _load_backends() -> None:
+    # The backend modules import their heavy dependencies lazily, so importing them is cheap.
+    from . import geometry_backend, openai_backend, transformers_backend  # noqa: F401
+
+
+def backend_options(kind: str) -> list[str]:
+    """The config field names of backend ``kind``."""
+    _load_backends()
+    if kind not in BACKENDS:
+        raise VLMError(f'unknown VLM backend {kind!r}; known backends: {sorted(BACKENDS)}', kind='config')
+    return [f.name for f in dataclasses.fields(BACKENDS[kind].config_type)]
+
+
+def make_backend(kind: str, **config: Any) -> VLMBackend:
+    """Build the backend registered as ``kind`` with its config fields as keyword arguments.
+
+    >>> make_backend('openai', base_url='http://127.0.0.1:8000/v1', model='qwen')   # doctest: +SKIP
+    """
+    fields = backend_options(kind)
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise VLMError(f'unknown option(s) {unknown} for VLM backend {kind!r}; its options are {fields}', kind='config')
+    cls = BACKENDS[kind]
+    return cls(cls.config_type(**config))
+
+
+def to_rgb(image: ImageLike) -> np.ndarray:
+    """HxWx3 uint8 RGB of an image-like input. Raises VLMError for anything else."""
+    if isinstance(image, Frame):
+        return image.rgb
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+        return image
+    shape = getattr(image, 'shape', None)
+    dtype = getattr(image, 'dtype', type(image).__name__)
+    raise VLMError(f'expected an HxWx3 uint8 RGB array or a core Frame, got shape {shape} dtype {dtype}', kind='input')
+
+
+def check_requests(requests: Sequence[Request]) -> None:
+    """Validate (images, question) pairs before any work is done."""
+    for i, req in enumerate(requests):
+        if not (isinstance(req, (tuple, list)) and len(req) == 2):
+            raise VLMError(f'request {i}: expected (images, question), got {type(req).__name__}', kind='input')
+        images, question = req
+        if not isinstance(question, str) or not question.strip():
+            raise VLMError(f'request {i}: the question must be non-empty text, got {question!r}', kind='input')
+        if isinstance(images, (np.ndarray, Frame)):
+            raise VLMError(f'request {i}: pass images as a list, e.g. [rgb], not a bare array', kind='input')

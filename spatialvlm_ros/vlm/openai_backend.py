@@ -1,0 +1,186 @@
+"""OpenAI-compatible chat-completions client (vLLM, SGLang, Ollama, llama.cpp server, ...).
+
+Standard library only (urllib): images go as base64 PNG data URLs in ``image_url`` parts.
+The API key is read from an environment variable at call time and never logged. Timeouts,
+connection errors and 5xx answers are retried with exponential back-off; 4xx answers and
+malformed JSON are not (retrying cannot fix them).
+
+Serve a model, e.g.::
+
+    vllm serve remyxai/SpaceQwen2.5-VL-3B-Instruct --port 8000
+    # base_url=http://127.0.0.1:8000/v1 model=remyxai/SpaceQwen2.5-VL-3B-Instruct
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .base import Request, check_requests, register_backend, to_rgb
+from .errors import VLMError
+
+__all__ = ['OpenAIConfig', 'OpenAIBackend', 'encode_data_url']
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """Options of :class:`OpenAIBackend`."""
+
+    # Server root including the API version, e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang), http://localhost:11434/v1 (Ollama).
+    base_url: str = 'http://127.0.0.1:8000/v1'
+    # Model name the server knows (vLLM: the served id; Ollama: e.g. "qwen2.5vl:3b").
+    model: str = ''
+    # Environment variable holding the API key ('' or an unset variable: no Authorization header).
+    api_key_env: str = 'OPENAI_API_KEY'
+    # Seconds to wait for one HTTP response.
+    timeout_s: float = 30.0
+    # Extra attempts after a timeout, a refused connection or a 5xx answer.
+    retries: int = 2
+    # First back-off delay in seconds; doubled after every failed attempt.
+    backoff_s: float = 0.5
+    # Most tokens per answer.
+    max_tokens: int = 64
+    # Sampling temperature (0: greedy, reproducible answers).
+    temperature: float = 0.0
+    # Parallel HTTP requests in ask_batch (servers batch concurrent requests themselves).
+    max_concurrency: int = 4
+    # System prompt put before every question ('' for none).
+    system_prompt: str = ''
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(('http://', 'https://')):
+            raise VLMError(f'OpenAIConfig.base_url: expected an http(s) URL such as http://127.0.0.1:8000/v1, '
+                           f'got {self.base_url!r}', kind='config')
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise VLMError(f'OpenAIConfig.model: expected the served model name, got {self.model!r}', kind='config')
+        for name in ('timeout_s', 'backoff_s'):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v >= 0 or (name == 'timeout_s' and v == 0):
+                raise VLMError(f'OpenAIConfig.{name}: expected a number of seconds > 0, got {v!r}', kind='config')
+        for name, low in (('retries', 0), ('max_tokens', 1), ('max_concurrency', 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < low:
+                raise VLMError(f'OpenAIConfig.{name}: expected an integer >= {low}, got {v!r}', kind='config')
+        if not isinstance(self.temperature, (int, float)) or self.temperature < 0:
+            raise VLMError(f'OpenAIConfig.temperature: expected a number >= 0, got {self.temperature!r}', kind='config')
+
+
+def encode_data_url(image) -> str:
+    """``data:image/png;base64,...`` of an HxWx3 uint8 RGB image (or a core Frame's colour)."""
+    import cv2
+
+    rgb = to_rgb(image)
+    ok, png = cv2.imencode('.png', rgb[:, :, ::-1])
+    if not ok:
+        raise VLMError(f'cannot PNG-encode an image of shape {rgb.shape}', kind='input')
+    return 'data:image/png;base64,' + base64.b64encode(png.tobytes()).decode('ascii')
+
+
+class _Retryable(Exception):
+    pass
+
+
+@register_backend('openai')
+class OpenAIBackend:
+    """Chat-completions client; safe to call from several threads."""
+
+    config_type = OpenAIConfig
+
+    def __init__(self, config: OpenAIConfig) -> None:
+        self.config = config
+        self.url = config.base_url.rstrip('/') + '/chat/completions'
+        self._pool: Optional[ThreadPoolExecutor] = None
+
+    def _headers(self) -> dict:
+        headers = {'Content-Type': 'application/json'}
+        key = os.environ.get(self.config.api_key_env, '') if self.config.api_key_env else ''
+        if key:
+            headers['Authorization'] = f'Bearer {key}'
+        return headers
+
+    def _body(self, images: Sequence, question: str) -> bytes:
+        content = [{'type': 'image_url', 'image_url': {'url': encode_data_url(im)}} for im in images]
+        content.append({'type': 'text', 'text': question})
+        messages = [{'role': 'user', 'content': content}]
+        if self.config.system_prompt:
+            messages.insert(0, {'role': 'system', 'content': self.config.system_prompt})
+        body = {'model': self.config.model, 'messages': messages, 'max_tokens': self.config.max_tokens,
+                'temperature': self.config.temperature}
+        return json.dumps(body).encode()
+
+    def _once(self, body: bytes) -> str:
+        req = urllib.request.Request(self.url, data=body, headers=self._headers(), method='POST')
+        try:
+            with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:300].decode('utf-8', 'replace')
+            if err.code >= 500 or err.code == 429:
+                raise _Retryable(f'HTTP {err.code} from {self.url}: {detail}') from err
+            raise VLMError(f'HTTP {err.code} from {self.url}: {detail}; check base_url, model and the API key '
+                           f'variable {self.config.api_key_env}', kind='server') from err
+        except (TimeoutError, socket.timeout) as err:
+            raise _Retryable(f'no answer from {self.url} within {self.config.timeout_s} s') from err
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, (TimeoutError, socket.timeout)):
+                raise _Retryable(f'no answer from {self.url} within {self.config.timeout_s} s') from err
+            raise _Retryable(f'cannot reach {self.url}: {err.reason}') from err
+        except (ConnectionError, OSError) as err:
+            raise _Retryable(f'connection to {self.url} failed: {err}') from err
+        try:
+            doc = json.loads(raw)
+            content = doc['choices'][0]['message']['content']
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise VLMError(f'malformed chat-completions response from {self.url}: {raw[:200]!r}; is base_url an '
+                           'OpenAI-compatible /v1 endpoint?', kind='protocol') from err
+        if isinstance(content, list):  # some servers return content parts
+            content = ''.join(p.get('text', '') for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise VLMError(f'malformed chat-completions response from {self.url}: content is {content!r}',
+                           kind='protocol')
+        return content.strip()
+
+    def _post(self, body: bytes) -> str:
+        delay = self.config.backoff_s
+        last = ''
+        for attempt in range(self.config.retries + 1):
+            try:
+                return self._once(body)
+            except _Retryable as err:
+                last = str(err)
+                if attempt < self.config.retries:
+                    logger.debug('attempt %d failed (%s); retrying in %.2f s', attempt + 1, last, delay)
+                    time.sleep(delay)
+                    delay *= 2
+        kind = 'timeout' if 'within' in last else 'server'
+        raise VLMError(f'{last} (after {self.config.retries + 1} attempts); is the server running?', kind=kind)
+
+    def ask(self, images: Sequence, question: str) -> str:
+        check_requests([(images, question)])
+        return self._post(self._body(images, question))
+
+    def ask_batch(self, requests: Sequence[Request]) -> list[str]:
+        """Concurrent requests (the server batches them); the first failure is raised."""
+        check_requests(requests)
+        bodies = [self._body(imgs, q) for imgs, q in requests]
+        if len(bodies) <= 1 or self.config.max_concurrency == 1:
+            return [self._post(b) for b in bodies]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.config.max_concurrency, thread_name_prefix='vlm-http')
+        return list(self._pool.map(self._post, bodies))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
