@@ -112,6 +112,7 @@ def _pair_facts(a: ObjectObservation, b: ObjectObservation, config: FactsConfig)
 def compute_facts(
     objects: Mapping[str, Optional[ObjectObservation]],
     config: FactsConfig = FactsConfig(),
+    gravity=None,
 ) -> list[SpatialFact]:
     """Facts for every pair (a, b), a before b in ``objects``' order (see module docstring).
 

@@ -64,6 +64,7 @@ import cv2
 import numpy as np
 
 from .errors import GroundingError
+from .support import support_box
 from .types import Frame, ObjectObservation
 
 __all__ = ['LiftConfig', 'CENTER_MODES', 'lift_mask', 'lift_objects']
@@ -108,6 +109,15 @@ class LiftConfig:
     amodal_max_push_m: float = 0.25
     # Fewer surviving points than this -> None (the measurement failed; the caller counts it).
     min_points: int = 30
+    # 'support' mode (core/support.py): points within this of the top height form the top surface.
+    cap_tolerance_m: float = 0.006
+    # 'support' mode: an object whose lowest visible point is within this above the dominant
+    # horizontal plane rests on it (its bottom is the support surface).
+    support_max_gap_m: float = 0.05
+    # 'support' mode: width in pixels of the ring around the mask where the support surface is sampled.
+    support_ring_px: int = 6
+    # 'support' mode: the top counts as seen when the camera looks down on the object by this much.
+    min_view_down_deg: float = 15.0
 
     def __post_init__(self) -> None:
         def _int(name: str, lo: int) -> None:
@@ -126,6 +136,11 @@ class LiftConfig:
         _int('sor_neighbors', 0)
         _int('near_smooth_px', 0)
         _int('min_points', 1)
+        _int('support_ring_px', 1)
+        for name in ('cap_tolerance_m', 'support_max_gap_m'):
+            _pos(name)
+        if not 0.0 <= self.min_view_down_deg < 90.0:
+            raise GroundingError(f'LiftConfig.min_view_down_deg: expected degrees in [0, 90), got {self.min_view_down_deg!r}')
         _int('stats_max_points', 100)
         for name in ('min_depth_m', 'max_depth_m', 'mad_k', 'sor_std_ratio', 'amodal_depth_ratio'):
             _pos(name)
@@ -213,6 +228,9 @@ class _Cloud:
     mask_crop: np.ndarray  # bool, the object mask on the crop
     origin: tuple[int, int]  # (row, column) of the crop in the image
     intrinsics: object  # the frame's Intrinsics
+    frame: object = None  # the Frame (for modes that look around the object)
+    gravity: object = None  # core.gravity.Gravity, or None when unknown
+    erode_used: int = 0  # the erosion radius actually applied (px)
 
 
 def _centroid(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -285,18 +303,42 @@ def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     return centre, (hi - lo).astype(np.float64)  # extent of the completed surface
 
 
+def _support(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Gravity-aligned box resting on the support plane (core/support.py); 'amodal' without gravity."""
+    amodal_center, amodal_extent = _amodal(cloud, config)
+    if cloud.gravity is None or getattr(cloud.gravity, 'source', 'prior') == 'prior':
+        return amodal_center, amodal_extent
+    from .gravity import gravity_basis
+
+    # Forward coordinates of the points moved along their rays to the locally averaged depth, so
+    # that depth noise does not pull the nearest side towards the camera (as in 'amodal').
+    z = cloud.points[:, 2]
+    z_smooth = _local_mean(z, cloud.pixels[:, 0], cloud.pixels[:, 1], cloud.crop_shape, config.near_smooth_px)
+    fwd = gravity_basis(cloud.gravity.up)[1]
+    near_fwd = (cloud.points.astype(np.float64) @ fwd) * (z_smooth / z)
+    res = support_box(
+        cloud.points, cloud.mask_crop, cloud.origin, cloud.frame, cloud.gravity, amodal_center, cloud.border_m,
+        cap_tolerance_m=config.cap_tolerance_m, support_max_gap_m=config.support_max_gap_m,
+        support_ring_px=config.support_ring_px, min_view_down_deg=config.min_view_down_deg,
+        percentiles=config.extent_percentiles, min_points=config.min_points, near_fwd_values=near_fwd,
+    )
+    return res.center, res.extent
+
+
 # center_mode -> function(cloud, config) -> (centre (3,), extent (3,)), float64 metres
-CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal, 'flat': _flat}
+CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal, 'flat': _flat, 'support': _support}
 
 
 def lift_mask(
-    frame: Frame, mask: np.ndarray, name: str, config: LiftConfig = LiftConfig()
+    frame: Frame, mask: np.ndarray, name: str, config: LiftConfig = LiftConfig(), gravity=None
 ) -> Optional[ObjectObservation]:
     """Lift one object mask to 3D.
 
     frame: the registered RGB-D frame (depth HxW float32 metres, NaN = invalid).
     mask: HxW bool (or nonzero = object), same size as the frame.
     name: the object's name, copied to the observation.
+    gravity: :class:`~spatialvlm_ros.core.gravity.Gravity` of the frame; the 'support' centre mode
+        needs it (without it, 'support' falls back to 'amodal').
 
     Returns an :class:`ObjectObservation` in ``frame.frame_id`` with ``points`` Nx3 float32,
     ``center`` and ``extent`` (3,) float64 metres, ``pixel_count`` = mask pixels; or None when
@@ -368,6 +410,7 @@ def lift_mask(
     cloud = _Cloud(
         points, pixels, depth.shape, extent, border_px * zmed / math.sqrt(k.fx * k.fy),
         mask_crop=mask[r0:r1, c0:c1].astype(bool), origin=(int(r0), int(c0)), intrinsics=k,
+        frame=frame, gravity=gravity, erode_used=erode_used,
     )
     center, extent = CENTER_MODES[config.center_mode](cloud, config)
     return ObjectObservation(
@@ -387,6 +430,7 @@ def lift_objects(
     masks: Mapping[str, Optional[np.ndarray]],
     config: LiftConfig = LiftConfig(),
     per_object: Optional[Mapping[str, LiftConfig]] = None,
+    gravity=None,
 ) -> dict[str, Optional[ObjectObservation]]:
     """:func:`lift_mask` for every {name: mask}; a None mask (not grounded) stays None.
 
@@ -395,6 +439,6 @@ def lift_objects(
     """
     per_object = per_object or {}
     return {
-        name: (None if m is None else lift_mask(frame, m, name, per_object.get(name, config)))
+        name: (None if m is None else lift_mask(frame, m, name, per_object.get(name, config), gravity))
         for name, m in masks.items()
     }

@@ -1,4 +1,4 @@
-"""Frame -> grounded masks -> 3D objects -> facts: the one function the nodes and tools call."""
+"""Frame -> grounded masks -> gravity -> 3D objects -> facts: the one function the nodes and tools call."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import numpy as np
+
 from .errors import GroundingError
 from .facts import FactsConfig, compute_facts
+from .gravity import Gravity, GravityConfig, estimate_gravity, up_from_rotation
 from .grounding import ObjectQuery, make_grounder
 from .lifting import LiftConfig, lift_objects
 from .types import Frame, ObjectObservation, SpatialFact
@@ -31,6 +34,13 @@ class PipelineConfig:
     # Per-object overrides of ``lift`` (e.g. 'centroid' centres for flat objects), by name.
     lift_overrides: dict = field(default_factory=dict)
     facts: FactsConfig = field(default_factory=FactsConfig)
+    # Gravity-aligned frame: RANSAC options for the dominant horizontal plane.
+    gravity: GravityConfig = field(default_factory=GravityConfig)
+    # Camera-to-base rotation (3x3 row-major, p_base = R p_optical, base z up) when known; None:
+    # estimate up from the depth. A per-frame rotation passed to ``process`` overrides it.
+    base_rotation: Optional[tuple] = None
+    # Estimate the gravity frame at all (False: facts use the camera's -y as up, as before).
+    use_gravity: bool = True
 
     def __post_init__(self) -> None:
         if not self.queries:
@@ -41,12 +51,18 @@ class PipelineConfig:
         unknown = sorted(set(self.lift_overrides) - set(names))
         if unknown:
             raise GroundingError(f'lift overrides for unknown objects {unknown}; the objects are {names}')
+        if self.base_rotation is not None:
+            rot = np.asarray(self.base_rotation, dtype=np.float64)
+            if rot.size != 9:
+                raise GroundingError(f'base_rotation: expected 9 numbers (3x3 row-major), got {rot.size}')
+            up_from_rotation(rot.reshape(3, 3))  # validates
 
 
 @dataclass(frozen=True)
 class PipelineResult:
     objects: dict  # name -> ObjectObservation | None (None: not found or too few valid points)
     facts: tuple[SpatialFact, ...]
+    gravity: Optional[Gravity] = None  # the up direction used (None: use_gravity off)
 
     @property
     def missing(self) -> list[str]:
@@ -60,12 +76,24 @@ class SpatialPipeline:
         self.config = config
         self.grounder = make_grounder(config.grounder, **config.grounder_config)
 
-    def process(self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None) -> PipelineResult:
+    def process(
+        self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None
+    ) -> PipelineResult:
+        """Ground, lift and relate the queried objects in one frame.
+
+        base_rotation: 3x3 camera-to-base rotation for this frame (e.g. from TF); overrides
+            ``config.base_rotation``.
+        """
         queries = tuple(queries) if queries is not None else self.config.queries
         masks = self.grounder.ground(frame, queries)
+        gravity = None
+        if self.config.use_gravity:
+            rot = base_rotation if base_rotation is not None else self.config.base_rotation
+            rot = None if rot is None else np.asarray(rot, dtype=np.float64).reshape(3, 3)
+            gravity = estimate_gravity(frame, self.config.gravity, rot)
         objects: dict[str, Optional[ObjectObservation]] = lift_objects(
-            frame, masks, self.config.lift, per_object=self.config.lift_overrides
+            frame, masks, self.config.lift, per_object=self.config.lift_overrides, gravity=gravity
         )
         found = {n: o for n, o in objects.items() if o is not None}
-        facts = tuple(compute_facts(found, self.config.facts))
-        return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=facts)
+        facts = tuple(compute_facts(found, self.config.facts, gravity=gravity))
+        return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=facts, gravity=gravity)

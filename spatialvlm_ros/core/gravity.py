@@ -1,0 +1,261 @@
+"""Gravity-aligned frame: which way is up in the camera's optical frame, and the support plane.
+
+SpatialVLM canonicalises every point cloud to a gravity-aligned frame by segmenting a horizontal
+surface (floor or table). :func:`estimate_gravity` does the same, in this order of preference:
+
+1. ``base_rotation`` given (camera-to-base rotation, e.g. from TF or a parameter): up is the base's
+   +z axis expressed in the optical frame (REP 103: base z up). Source ``'given'``, confidence 1.
+   The dominant plane whose normal is within ``given_plane_tol_deg`` of it is still searched, only
+   to report the support height.
+2. Otherwise RANSAC on the depth for the dominant plane whose normal lies within ``max_tilt_deg``
+   of ``prior_up`` (default: the image's "up", -y, so a camera rolled or pitched by less than that
+   angle finds its floor or table and not a wall). Source ``'plane'``, confidence = inlier ratio
+   (inliers / sampled valid pixels), scaled down when the plane holds few of them.
+3. Neither: up = ``prior_up`` with source ``'prior'`` and confidence 0 (an explicit assumption, so
+   a reader can tell; facts keep working as they did with the camera's y axis).
+
+RANSAC is vectorised numpy on a pixel grid subsampled to ``max_points`` (a 640x480 frame costs a
+few ms), with a fixed ``seed``: the same frame gives the same plane. The winning hypothesis is
+refined by a least-squares fit to its inliers. Heights along ``up`` are measured from the optical
+centre (``height = p . up``), so the plane's height is negative when the camera looks down on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .errors import SpatialError
+from .types import Frame
+
+__all__ = ['GravityConfig', 'Gravity', 'estimate_gravity', 'up_from_rotation', 'gravity_basis', 'fit_plane_ransac']
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GravityConfig:
+    """Options of :func:`estimate_gravity`. Lengths in metres, angles in degrees."""
+
+    # Expected up direction in the optical frame when nothing else is known (image up = -y).
+    prior_up: tuple[float, float, float] = (0.0, -1.0, 0.0)
+    # Plane normals farther than this from prior_up are not candidates (rejects walls).
+    max_tilt_deg: float = 80.0
+    # With a given rotation, planes whose normal is within this of the given up give the support height.
+    given_plane_tol_deg: float = 5.0
+    # A pixel is an inlier when its distance to the plane is below this (sensor noise + flatness).
+    inlier_threshold_m: float = 0.01
+    # RANSAC hypotheses (three points each), drawn at once.
+    iterations: int = 256
+    # Valid pixels sampled on a regular grid for the search (the cost is iterations x max_points).
+    max_points: int = 3000
+    # Fewer valid sampled pixels than this, or a best plane holding fewer inliers than
+    # min_inlier_ratio of them -> no plane.
+    min_points: int = 200
+    min_inlier_ratio: float = 0.05
+    # Depth beyond this is ignored for the plane search (far readings are the noisiest).
+    max_depth_m: float = 6.0
+    # Random generator seed: the same frame always gives the same plane.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        up = np.asarray(self.prior_up, dtype=np.float64)
+        if up.shape != (3,) or not np.all(np.isfinite(up)) or np.linalg.norm(up) < 1e-9:
+            raise SpatialError(f'GravityConfig.prior_up: expected a finite non-zero 3-vector, got {self.prior_up!r}')
+        for name, lo, hi in (('max_tilt_deg', 0.0, 90.0), ('given_plane_tol_deg', 0.0, 90.0),
+                             ('min_inlier_ratio', 0.0, 1.0)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not lo < v <= hi:
+                raise SpatialError(f'GravityConfig.{name}: expected a number in ({lo}, {hi}], got {v!r}')
+        for name in ('inlier_threshold_m', 'max_depth_m'):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise SpatialError(f'GravityConfig.{name}: expected a finite number > 0, got {v!r}')
+        for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise SpatialError(f'GravityConfig.{name}: expected an integer >= {lo}, got {v!r}')
+
+
+@dataclass(frozen=True)
+class Gravity:
+    """Up direction in the optical frame and how it was obtained.
+
+    up: (3,) float64 unit vector, optical frame.
+    source: 'given' (a camera-to-base rotation), 'plane' (RANSAC on the depth) or 'prior'
+        (assumed: ``GravityConfig.prior_up``; confidence 0).
+    confidence: in [0, 1]; 1 for 'given', the plane's inlier ratio for 'plane', 0 for 'prior'.
+    plane_height: height of the dominant horizontal plane along ``up`` from the optical centre
+        (metres, negative below the camera), or None when no plane was found.
+    inlier_ratio: plane inliers / sampled valid pixels (0 when no plane).
+    tilt_deg: angle between ``up`` and the optical frame's -y axis (how far the camera looks down).
+    """
+
+    up: np.ndarray
+    source: str
+    confidence: float
+    plane_height: Optional[float] = None
+    inlier_ratio: float = 0.0
+    plane_rms_m: Optional[float] = None
+    tilt_deg: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            'source': self.source,
+            'up': [float(v) for v in self.up],
+            'confidence': float(self.confidence),
+            'plane_height_m': None if self.plane_height is None else float(self.plane_height),
+            'inlier_ratio': float(self.inlier_ratio),
+            'plane_rms_m': None if self.plane_rms_m is None else float(self.plane_rms_m),
+            'tilt_deg': float(self.tilt_deg),
+        }
+
+
+def up_from_rotation(base_rotation) -> np.ndarray:
+    """Base +z (up, REP 103) in the optical frame, from the 3x3 rotation ``p_base = R @ p_optical``."""
+    r = np.asarray(base_rotation, dtype=np.float64)
+    if r.shape != (3, 3) or not np.all(np.isfinite(r)):
+        raise SpatialError(f'camera-to-base rotation: expected a finite 3x3 matrix, got shape {r.shape}')
+    if not np.allclose(r @ r.T, np.eye(3), atol=1e-3) or np.linalg.det(r) < 0:
+        raise SpatialError(
+            'camera-to-base rotation is not a rotation (R R^T != I or det < 0); give the 3x3 rotation part of '
+            'the base_link <- camera optical frame transform, row-major'
+        )
+    up = r[2, :]  # R^T @ (0, 0, 1)
+    return up / np.linalg.norm(up)
+
+
+def gravity_basis(up: np.ndarray) -> np.ndarray:
+    """3x3 float64 with rows (right, forward, up) in the optical frame, right-handed.
+
+    right: the camera's x axis made horizontal; forward: horizontal, away from the camera;
+    so left/right, in front/behind and above/below are read along these rows.
+    """
+    up = np.asarray(up, dtype=np.float64)
+    up = up / np.linalg.norm(up)
+    x = np.array([1.0, 0.0, 0.0])
+    right = x - (x @ up) * up
+    if np.linalg.norm(right) < 1e-6:  # camera rolled by 90 deg: use its y axis instead
+        y = np.array([0.0, 1.0, 0.0])
+        right = y - (y @ up) * up
+    right /= np.linalg.norm(right)
+    forward = np.cross(up, right)
+    return np.stack([right, forward, up])
+
+
+def _grid_points(frame: Frame, max_points: int, max_depth_m: float) -> np.ndarray:
+    """Valid depth pixels on a regular grid, back-projected: Mx3 float64 (M <= ~max_points)."""
+    h, w = frame.shape
+    n_valid = int(np.count_nonzero(np.isfinite(frame.depth)))
+    step = max(1, int(math.sqrt(max(n_valid, 1) / max_points)))
+    z = frame.depth[::step, ::step].astype(np.float64)
+    vs, us = np.nonzero(np.isfinite(z) & (z <= max_depth_m))
+    z = z[vs, us]
+    k = frame.intrinsics
+    return np.stack([(us * step - k.cx) * z / k.fx, (vs * step - k.cy) * z / k.fy, z], axis=1)
+
+
+def fit_plane_ransac(
+    points: np.ndarray,
+    threshold: float,
+    iterations: int,
+    rng: np.random.Generator,
+    axis: Optional[np.ndarray] = None,
+    max_angle_deg: float = 90.0,
+) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
+    """Dominant plane ``n . p = d`` of Nx3 ``points`` (float64).
+
+    axis, max_angle_deg: only normals within this angle of ``axis`` (either sign) are candidates.
+    Returns (unit normal (3,), d, bool inlier mask (N,)) after a least-squares refit on the
+    inliers, with the normal oriented towards the optical centre (d < 0), or None.
+    """
+    n_pts = len(points)
+    if n_pts < 3:
+        return None
+    idx = rng.integers(0, n_pts, size=(iterations, 3))
+    p0, p1, p2 = points[idx[:, 0]], points[idx[:, 1]], points[idx[:, 2]]
+    normals = np.cross(p1 - p0, p2 - p0)
+    norm = np.linalg.norm(normals, axis=1)
+    ok = norm > 1e-12
+    normals[ok] /= norm[ok, None]
+    if axis is not None:
+        cos_min = math.cos(math.radians(max_angle_deg))
+        ok &= np.abs(normals @ axis) >= cos_min
+    if not ok.any():
+        return None
+    normals, p0 = normals[ok], p0[ok]
+    d = np.einsum('ij,ij->i', normals, p0)
+    # K x N residuals; counted in chunks to bound memory.
+    counts = np.empty(len(normals), dtype=np.int64)
+    for s in range(0, len(normals), 64):
+        res = np.abs(points @ normals[s : s + 64].T - d[s : s + 64])
+        counts[s : s + 64] = (res < threshold).sum(axis=0)
+    best = int(np.argmax(counts))
+    inl = np.abs(points @ normals[best] - d[best]) < threshold
+    for _ in range(2):  # least-squares refit, then recount with the refined plane
+        sel = points[inl]
+        if len(sel) < 3:
+            return None
+        mean = sel.mean(axis=0)
+        normal = np.linalg.svd(sel - mean, full_matrices=False)[2][2]
+        dd = float(normal @ mean)
+        inl = np.abs(points @ normal - dd) < threshold
+    if dd > 0:
+        normal, dd = -normal, -dd
+    return normal, dd, inl
+
+
+def estimate_gravity(
+    frame: Frame, config: GravityConfig = GravityConfig(), base_rotation=None
+) -> Gravity:
+    """Up in ``frame``'s optical frame (see module docstring for the order of sources).
+
+    base_rotation: optional 3x3 rotation of the camera optical frame in a base frame whose z is up
+        (``p_base = R @ p_optical``), e.g. the rotation of TF base_link <- camera_optical.
+    """
+    prior = np.asarray(config.prior_up, dtype=np.float64)
+    prior /= np.linalg.norm(prior)
+    given = None if base_rotation is None else up_from_rotation(base_rotation)
+    axis = given if given is not None else prior
+    max_angle = config.given_plane_tol_deg if given is not None else config.max_tilt_deg
+    pts = _grid_points(frame, config.max_points, config.max_depth_m)
+    plane = None
+    if len(pts) >= config.min_points:
+        rng = np.random.default_rng(config.seed)
+        plane = fit_plane_ransac(pts, config.inlier_threshold_m, config.iterations, rng, axis, max_angle)
+    ratio = 0.0
+    if plane is not None:
+        normal, d, inl = plane
+        ratio = float(np.count_nonzero(inl)) / len(pts)
+        if ratio < config.min_inlier_ratio or normal @ axis < math.cos(math.radians(max_angle)):
+            # The plane's normal must point up (towards the camera side) within the cone.
+            logger.debug('gravity: best plane rejected (inlier ratio %.3f, normal %s)', ratio, normal)
+            plane = None
+    if plane is not None:
+        normal, d, inl = plane
+        rms = float(np.sqrt(np.mean((pts[inl] @ normal - d) ** 2)))
+    if given is not None:
+        up, source, conf = given, 'given', 1.0
+        height = None if plane is None else float(d)
+        if plane is not None:
+            # Height of the plane measured along the given up (the plane's own normal differs slightly).
+            height = float(np.median(pts[inl] @ given))
+    elif plane is not None:
+        up, source, height = normal, 'plane', float(d)
+        conf = float(min(1.0, ratio / 0.3))  # a plane holding 30 % of the view is as sure as it gets
+    else:
+        up, source, conf, height = prior, 'prior', 0.0, None
+    tilt = math.degrees(math.acos(float(np.clip(-up[1], -1.0, 1.0))))
+    return Gravity(
+        up=up,
+        source=source,
+        confidence=conf,
+        plane_height=height,
+        inlier_ratio=ratio if plane is not None else 0.0,
+        plane_rms_m=rms if plane is not None else None,
+        tilt_deg=tilt,
+    )

@@ -1,0 +1,204 @@
+"""Support-plane-aware amodal box: the 'support' centre mode of :mod:`spatialvlm_ros.core.lifting`.
+
+A depth camera sees an object's top and the faces turned towards it. In the gravity-aligned frame
+(:mod:`spatialvlm_ros.core.gravity`) three things about a compact object on a table are known much
+better than its depth along the viewing ray:
+
+- its **top**: the highest visible surface. The top surface ("cap": pixels of the *uneroded* mask
+  within ``cap_tolerance_m`` of the top height) is taken from the full mask, because a pixel on the
+  mask border that really belongs to the background lies far below the top and drops out by its
+  height alone; the top height is the median of the cap (unbiased by depth noise on a flat top);
+- its **bottom**: an object whose lowest visible point is within ``support_max_gap_m`` of the
+  frame's dominant horizontal plane rests on it, so its bottom is the support surface: the
+  plane, or a thin object lying on the plane under it (a mat, a marker: sampled in a ring of
+  ``support_ring_px`` around the mask). An object in the air keeps its lowest visible point;
+- its **horizontal centre**: when the camera looks down on the object by at least
+  ``min_view_down_deg``, the whole top surface is in view, and its area-weighted mean (each
+  pixel weighted by its footprint on a horizontal plane, z^2 / |up . d|) is the horizontal centre
+  of a box, an upright cylinder or a sphere. Seen from the side, the horizontal centre comes from
+  the ray push of the 'amodal' mode instead.
+
+centre = horizontal centre + up * (top + bottom) / 2. The size is the gravity-aligned box (width
+along the camera's horizontal right, depth along the horizontal viewing direction, height = top -
+bottom), returned as the camera-axis bounding box of that box (``ObjectObservation.extent`` stays
+camera-axis aligned); :func:`spatialvlm_ros.core.geometry.gravity_box` recovers the box itself.
+
+Measured on the sim episodes: see ``bench/spatial_accuracy.py`` and the lifting module docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+import cv2
+import numpy as np
+
+from .gravity import Gravity, gravity_basis
+
+__all__ = ['SupportResult', 'support_box']
+
+
+@dataclass(frozen=True)
+class SupportResult:
+    """What :func:`support_box` found (float64 metres, optical frame)."""
+
+    center: np.ndarray  # (3,)
+    extent: np.ndarray  # (3,) camera-axis bounding box of the gravity-aligned box
+    size: np.ndarray  # (3,) gravity-aligned (width, depth, height)
+    resting: bool  # bottom taken from the support surface
+    top_visible: bool  # horizontal centre taken from the top surface
+
+
+def _backproject(vs: np.ndarray, us: np.ndarray, z: np.ndarray, origin: tuple[int, int], k) -> np.ndarray:
+    x = (us + origin[1] - k.cx) / k.fx
+    y = (vs + origin[0] - k.cy) / k.fy
+    return np.stack([x * z, y * z, z], axis=1)
+
+
+def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int) -> np.ndarray:
+    """Mx3 float64 points of the valid depth pixels in a ``ring_px`` band around the mask."""
+    h, w = frame.shape
+    r0, c0 = origin
+    rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
+    rr1, cc1 = min(r0 + mask_crop.shape[0] + ring_px, h), min(c0 + mask_crop.shape[1] + ring_px, w)
+    big = np.zeros((rr1 - rr0, cc1 - cc0), np.uint8)
+    big[r0 - rr0 : r0 - rr0 + mask_crop.shape[0], c0 - cc0 : c0 - cc0 + mask_crop.shape[1]] = mask_crop
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
+    ring = cv2.dilate(big, kernel).astype(bool) & ~big.astype(bool)
+    depth = frame.depth[rr0:rr1, cc0:cc1]
+    ring &= np.isfinite(depth)
+    vs, us = np.nonzero(ring)
+    return _backproject(vs, us, depth[vs, us].astype(np.float64), (rr0, cc0), frame.intrinsics)
+
+
+def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int = 3, step_m: float = 0.01) -> bool:
+    """Whether something nearer than the top surface borders it in the image (hides part of it).
+
+    Looks at the pixels within ``ring_px`` outside the mask next to the cap; a few of them more
+    than ``step_m`` in front of the cap's nearest depth means an occluder.
+    """
+    h, w = frame.shape
+    r0, c0 = origin
+    rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
+    rr1, cc1 = min(r0 + mask_crop.shape[0] + ring_px, h), min(c0 + mask_crop.shape[1] + ring_px, w)
+    shape = (rr1 - rr0, cc1 - cc0)
+    cap_img = np.zeros(shape, np.uint8)
+    cap_img[cap_vs + r0 - rr0, cap_us + c0 - cc0] = 1
+    obj = np.zeros(shape, np.uint8)
+    obj[r0 - rr0 : r0 - rr0 + mask_crop.shape[0], c0 - cc0 : c0 - cc0 + mask_crop.shape[1]] = mask_crop
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
+    near_cap = cv2.dilate(cap_img, kernel).astype(bool) & ~obj.astype(bool)
+    depth = frame.depth[rr0:rr1, cc0:cc1]
+    with np.errstate(invalid='ignore'):
+        occluders = near_cap & (depth < float(np.min(cap_z)) - step_m)
+    return int(np.count_nonzero(occluders)) >= max(3, ring_px)
+
+
+def support_box(
+    points: np.ndarray,
+    mask_crop: np.ndarray,
+    origin: tuple[int, int],
+    frame,
+    gravity: Gravity,
+    fallback_center: np.ndarray,
+    border_m: float,
+    *,
+    cap_tolerance_m: float,
+    support_max_gap_m: float,
+    support_ring_px: int,
+    min_view_down_deg: float,
+    percentiles: tuple[float, float],
+    min_points: int,
+    near_fwd_values: np.ndarray | None = None,
+    plane_tol_m: float = 0.005,
+    max_mat_m: float = 0.01,
+    footprint_margin_m: float = 0.005,
+) -> SupportResult:
+    """Gravity-aligned amodal box of one object (see module docstring).
+
+    points: Nx3 float32, the cleaned (eroded, depth-filtered) points of the object.
+    mask_crop, origin: the object's HxW bool mask on its crop and the crop's (row, column).
+    fallback_center: (3,) the 'amodal' ray-push centre, used for the horizontal centre when the
+        top is not in view.
+    border_m: lateral size the erosion removed, added to the visible horizontal size.
+    near_fwd_values: optional N forward coordinates of noise-smoothed points, for the nearest side.
+    """
+    basis = gravity_basis(gravity.up)
+    right, fwd, up = basis
+    pts = points.astype(np.float64)
+    hts = pts @ up
+    lo_p, hi_p = percentiles
+    top_ref = float(np.percentile(hts, hi_p))
+    bottom_vis = float(np.percentile(hts, lo_p))
+
+    # Top surface from the uneroded mask: border pixels of the background fall out by height.
+    k = frame.intrinsics
+    depth = frame.depth[origin[0] : origin[0] + mask_crop.shape[0], origin[1] : origin[1] + mask_crop.shape[1]]
+    vs, us = np.nonzero(mask_crop & np.isfinite(depth))
+    full = _backproject(vs, us, depth[vs, us].astype(np.float64), origin, k)
+    hf = full @ up
+    cap = np.abs(hf - top_ref) <= cap_tolerance_m
+    top = float(np.median(hf[cap])) if np.count_nonzero(cap) >= 3 else top_ref
+
+    rays = full / full[:, 2:3]  # (x/z, y/z, 1) per pixel
+    mean_dir = rays.mean(axis=0)
+    mean_dir /= np.linalg.norm(mean_dir)
+    view_down = float(-(mean_dir @ up))
+    lat = pts @ np.stack([right, fwd], axis=1)
+    lo, hi = np.percentile(lat, percentiles, axis=0)
+    width = float(hi[0] - lo[0]) + border_m
+    near_fwd = float(np.percentile(near_fwd_values, lo_p)) if near_fwd_values is not None else float(lo[1])
+    cap_ok = np.count_nonzero(cap) >= max(3, min_points // 2)
+    top_visible = view_down >= math.sin(math.radians(min_view_down_deg)) and cap_ok
+    occluded = cap_ok and _cap_occluded(frame, mask_crop, origin, vs[cap], us[cap], full[cap, 2])
+    if top_visible:
+        c = full[cap]
+        wts = c[:, 2] ** 2 / np.maximum(np.abs(rays[cap] @ up), 1e-3)
+        horiz = (c * wts[:, None]).sum(axis=0) / wts.sum()
+    else:
+        horiz = np.asarray(fallback_center, dtype=np.float64)
+    if occluded or not top_visible:
+        # Something in front hides part of the top (a gripper's palm): the far edge is unknown.
+        # Along the horizontal viewing direction, a square or round cross-section is as deep as
+        # it is wide, so the centre lies half the width behind the nearest visible point.
+        horiz = horiz + (near_fwd + width / 2.0 - horiz @ fwd) * fwd
+
+    bottom_full = float(np.percentile(hf, lo_p)) if hf.size else bottom_vis
+    lowest = min(bottom_vis, bottom_full)
+    resting = False
+    bottom = bottom_vis
+    plane = gravity.plane_height
+    if plane is not None and lowest - plane <= support_max_gap_m:
+        ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
+        on_plane = np.abs(ring[:, 2] - plane) <= plane_tol_m
+        # Free space under the object: the plane seen inside the object's footprint (through the
+        # gap between its bottom and the plane) means it hangs in the air; otherwise gravity says
+        # it rests there (a bottom hidden by the view or by something in front of it).
+        half_w = width / 2.0 - footprint_margin_m
+        fp_fwd0 = near_fwd + footprint_margin_m
+        fp_fwd1 = near_fwd + width - footprint_margin_m
+        c_right = float(horiz @ right)
+        under = on_plane & (np.abs(ring[:, 0] - c_right) < half_w) & (ring[:, 1] > fp_fwd0) & (ring[:, 1] < fp_fwd1)
+        if np.count_nonzero(under) < 5:
+            resting = True
+            support = float(plane)
+            # A thin object lying on the plane under this one (a mat, a marker) raises the support.
+            mats = ring[(ring[:, 2] > plane + plane_tol_m) & (ring[:, 2] <= plane + max_mat_m)
+                        & (ring[:, 2] <= lowest + 0.003), 2]
+            if mats.size >= 10:
+                support = float(np.percentile(mats, 75))
+            bottom = min(support, bottom_vis)
+    if not resting:
+        # The erosion removed ~border/2 of the lowest visible side; on a vertical side seen from
+        # a depression angle d one pixel spans z / (f cos d) of height.
+        cos_d = math.sqrt(max(1.0 - view_down**2, 0.25))
+        bottom = bottom_vis - border_m / 2.0 / cos_d
+    height = max(top - bottom, 0.0)
+    center = horiz - (horiz @ up) * up + up * (top + bottom) / 2.0
+
+    depth_size = float(hi[1] - lo[1]) + (0.0 if top_visible and not occluded else border_m)
+    if occluded or not top_visible:  # the back is hidden: at least twice the centre's distance behind the near side
+        depth_size = max(depth_size, 2.0 * float(center @ fwd - lo[1]))
+    size = np.array([width, depth_size, height])
+    extent = np.abs(basis.T) @ size  # camera-axis bounding box of the gravity-aligned box
+    return SupportResult(center=center, extent=extent, size=size, resting=resting, top_visible=bool(top_visible))
