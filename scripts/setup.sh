@@ -21,14 +21,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# This machine's pip config may name local mirrors that do not exist; their warnings are noise.
+pip_quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+pip_quiet .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -r requirements/dev.txt
-.venv/bin/python -m pip install -q --no-deps -e .
+pip_quiet .venv/bin/python -m pip install -q torch==2.13.0
+pip_quiet .venv/bin/python -m pip install -q -r requirements/dev.txt
+pip_quiet .venv/bin/python -m pip install -q --no-deps -e .
 touch .venv/.installed
 echo "Set-up done: .venv ready"
