@@ -126,6 +126,22 @@ def _fmt(x: float) -> str:
     return repr(float(x)).rstrip('0').rstrip('.') if '.' in repr(float(x)) else repr(float(x))
 
 
+def _convert_word_run(m: re.Match) -> str:
+    """'one hundred and twenty' -> '120'; 'twenty and thirty' -> '20 and 30' ("and" joins two
+    numbers unless it follows hundred/thousand)."""
+    groups: list[list[str]] = [[]]
+    for w in re.split(r'[\s-]+', m.group(0)):
+        if w == 'and' and groups[-1] and groups[-1][-1] not in _SCALES:
+            groups.append([])
+        else:
+            groups[-1].append(w)
+    out = []
+    for g in groups:
+        v = _words_to_number(g) if g else None
+        out.append(' '.join(g) if v is None else _fmt(v))
+    return ' and '.join(out)
+
+
 def _normalise(text: str) -> str:
     t = text.lower()
     for a, b in (('’', "'"), ('‘', "'"), ('′', "'"), ('″', '"'), ('“', '"'), ('”', '"'), ('\u00a0', ' ')):
@@ -137,8 +153,7 @@ def _normalise(text: str) -> str:
     # thousands separators: 1,200 -> 1200 (not "1, 2" lists)
     t = re.sub(r'\b(\d{1,3})((?:,\d{3})+)\b', lambda m: m.group(1) + m.group(2).replace(',', ''), t)
     # number words -> digits
-    t = _WORD_RUN.sub(lambda m: _fmt(v) if (v := _words_to_number(re.split(r'[\s-]+', m.group(0)))) is not None
-                      else m.group(0), t)
+    t = _WORD_RUN.sub(_convert_word_run, t)
     # mixed and plain fractions: "1 1/2" -> 1.5, "1/2" -> 0.5
     t = re.sub(r'\b(\d+)\s+(\d+)/(\d+)\b', lambda m: _fmt(int(m.group(1)) + int(m.group(2)) / max(int(m.group(3)), 1))
                if int(m.group(3)) else m.group(0), t)
@@ -220,6 +235,8 @@ def parse_yes_no(text: str) -> Optional[bool]:
     if not isinstance(text, str):
         return None
     t = _normalise(answer_span(text)).strip()
+    if re.search(r'\byes\b', t) and re.search(r'\bno\b', t):
+        return None
     m = re.match(rf'^\W*(?:(?P<y>{_YES})|(?P<n>{_NO}))\b', t)
     if m:
         return m.group('y') is not None
