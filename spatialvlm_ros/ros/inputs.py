@@ -1,9 +1,9 @@
 """Input monitoring: per-stream rates, and loud warnings while a camera topic stays silent,
-naming the resolved topic and any publisher whose QoS cannot match ours."""
+naming the resolved topic and any publisher whose QoS cannot match ours.
+
+Durations are on the node clock, so under ``use_sim_time`` a paused bag is not "silent"."""
 
 from __future__ import annotations
-
-import time
 
 from rclpy.qos import ReliabilityPolicy
 
@@ -16,15 +16,18 @@ class InputMonitor:
         self.topics = dict(topics)  # stream -> relative topic name
         self.reliability = reliability
         self.warn_after_s = float(warn_after_s)
-        self._start = time.monotonic()
+        self._start = self._now()
         self._last_seen = {s: None for s in topics}
         self._counts = {s: 0 for s in topics}
-        self._window_start = time.monotonic()
+        self._window_start = self._now()
         self._window_counts = {s: 0 for s in topics}
         self.incompatible_qos = 0
 
+    def _now(self) -> float:
+        return self._node.get_clock().now().nanoseconds * 1e-9
+
     def seen(self, stream: str) -> None:
-        self._last_seen[stream] = time.monotonic()
+        self._last_seen[stream] = self._now()
         self._counts[stream] += 1
         self._window_counts[stream] += 1
 
@@ -41,7 +44,7 @@ class InputMonitor:
 
     def rates(self) -> dict:
         """Messages per second per stream since the last call."""
-        now = time.monotonic()
+        now = self._now()
         dt = max(now - self._window_start, 1e-6)
         out = {f'rate_hz_{s}': round(n / dt, 2) for s, n in self._window_counts.items()}
         self._window_start = now
@@ -50,7 +53,7 @@ class InputMonitor:
 
     def check(self) -> list[str]:
         """Warn for every stream silent for longer than ``warn_after_s``; returns the warnings."""
-        now = time.monotonic()
+        now = self._now()
         warnings = []
         for stream in self.topics:
             last = self._last_seen[stream]
