@@ -1,0 +1,113 @@
+"""The full SpatialVLM fact vocabulary in the gravity-aligned frame (see :mod:`spatialvlm_ros.core.facts`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .gravity import Gravity, gravity_basis
+from .types import ObjectObservation, SpatialFact
+
+__all__ = ['gravity_size', 'closest_distance', 'gravity_facts']
+
+
+def gravity_size(obs: ObjectObservation, up: np.ndarray) -> np.ndarray:
+    """(width, depth, height) float64 metres of the object's gravity-aligned box.
+
+    Read from the visible points about the (amodal) centre: along each axis the box reaches
+    the farther of the visible extremes, mirrored about the centre, so the hidden back and the
+    hidden bottom are completed as far as the centre implies (height = 2 (top - centre height)
+    for an object whose centre was put half-way between its top and its support).
+    Sizes include no allowance for the mask erosion (about 3 px at the object's depth).
+    """
+    basis = gravity_basis(up)
+    pts = obs.points.astype(np.float64) @ basis.T
+    c = basis @ np.asarray(obs.center, np.float64)
+    lo, hi = np.percentile(pts, (1.0, 99.0), axis=0)
+    size = np.empty(3)
+    for i in range(3):
+        size[i] = max(hi[i] - lo[i], 2.0 * max(c[i] - lo[i], hi[i] - c[i]) if i > 0 else hi[i] - lo[i])
+    return size
+
+
+def closest_distance(a: ObjectObservation, b: ObjectObservation, max_points: int) -> float:
+    """Smallest distance between the visible points of a and b (metres), on strided samples."""
+    from scipy.spatial import cKDTree
+
+    pa = a.points[:: max(1, -(-len(a.points) // max_points))]
+    pb = b.points[:: max(1, -(-len(b.points) // max_points))]
+    d, _ = cKDTree(pb).query(pa, k=1)
+    return float(np.min(d))
+
+
+def _sigma(obs: ObjectObservation, config) -> float:
+    z = float(np.median(obs.points[:, 2])) if len(obs.points) else 1.0
+    noise = config.noise_a_m + config.noise_b_per_m * z * z
+    return noise / math.sqrt(max(obs.point_count, 1)) + config.model_error_m
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def gravity_facts(present: Sequence[tuple[str, ObjectObservation]], config, gravity: Gravity) -> list[SpatialFact]:
+    """Facts for every pair and every object of ``present`` (name, observation) in the gravity frame."""
+    from .facts import AXIS_RELATIONS, SIZE_RELATIONS, _check_same_frame
+
+    up = np.asarray(gravity.up, np.float64)
+    basis = gravity_basis(up)  # rows: right, forward, up
+    sizes = {name: gravity_size(o, up) for name, o in present}
+    sigmas = {name: _sigma(o, config) for name, o in present}
+    facts: list[SpatialFact] = []
+    for i, (na, a) in enumerate(present):
+        for nb, b in present[i + 1 :]:
+            _check_same_frame(a, b)
+            diff = np.asarray(a.center, np.float64) - np.asarray(b.center, np.float64)
+            g = basis @ diff  # (right, forward, up) of a - b
+            # Axis order of the legacy facts: x (right), y (down), z (forward).
+            axes = (g[0], -g[2], g[1])
+            n = min(a.point_count, b.point_count)
+            conf_n = 1.0 - math.exp(-n / config.confidence_points)
+            sd = math.hypot(sigmas[na], sigmas[nb])
+            common = dict(subject=na, object=nb, frame=f'{a.frame_id}@gravity',
+                          stamp_ns=max(int(a.stamp_ns), int(b.stamp_ns)))
+
+            def quant(kind: str, value: float, unit: str = 'm') -> SpatialFact:
+                conf = conf_n / (1.0 + sd / max(abs(value), config.margin_m))
+                return SpatialFact(type=kind, value=float(value), unit=unit, holds=None, confidence=conf, **common)
+
+            facts.append(quant('distance', float(np.linalg.norm(diff))))
+            for d, (neg, pos, undecided) in zip(axes, AXIS_RELATIONS):
+                conf = conf_n * _phi(abs(d) / sd)
+                if abs(d) < config.margin_m:
+                    facts.append(SpatialFact(type=undecided, value=float(d), unit='m', holds=None, confidence=conf,
+                                             **common))
+                else:
+                    facts.append(SpatialFact(type=neg if d < 0 else pos, value=float(d), unit='m', holds=True,
+                                             confidence=conf, **common))
+            facts.append(quant('closest_distance', closest_distance(a, b, config.closest_max_points)))
+            facts.append(quant('horizontal_distance', float(math.hypot(g[0], g[1]))))
+            facts.append(quant('vertical_distance', float(abs(g[2]))))
+            sa, sb = sizes[na], sizes[nb]
+            pairs = ((float(np.prod(sa)), float(np.prod(sb)), 'm3'), (sa[2], sb[2], 'm'), (sa[0], sb[0], 'm'))
+            for (va, vb, unit), (big, small, undecided) in zip(pairs, SIZE_RELATIONS):
+                ratio = va / vb if vb > 0 else math.inf
+                decided = abs(ratio - 1.0) > config.size_margin
+                kind = (big if va > vb else small) if decided else undecided
+                facts.append(SpatialFact(type=kind, value=float(va - vb), unit=unit, holds=True if decided else None,
+                                         confidence=conf_n, **common))
+            # Bearing of b seen from a: clockwise from forward (12 o'clock), right = 3 o'clock.
+            bearing = math.atan2(-g[0], -g[1]) % (2.0 * math.pi)
+            facts.append(quant('direction', bearing, 'rad'))
+            hour = int(round(bearing / (math.pi / 6.0))) % 12
+            facts.append(SpatialFact(type='clock_position', value=float(12 if hour == 0 else hour), unit='hour',
+                                     holds=None, confidence=conf_n, **common))
+    for name, o in present:
+        conf = 1.0 - math.exp(-o.point_count / config.confidence_points)
+        for kind, v in zip(('width', 'depth', 'height'), sizes[name]):
+            facts.append(SpatialFact(type=kind, subject=name, object='', value=float(v), unit='m',
+                                     frame=f'{o.frame_id}@gravity', holds=None, confidence=conf,
+                                     stamp_ns=int(o.stamp_ns)))
+    return facts
