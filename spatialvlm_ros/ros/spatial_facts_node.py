@@ -64,7 +64,12 @@ PARAMETERS = {
     'min_depth_m': 'Depth readings closer than this (metres) are invalid.',
     'max_depth_m': 'Depth readings farther than this (metres) are invalid.',
     'min_points': 'Fewest valid 3D points for an object to be measured.',
-    'center_mode': "Object centre: 'amodal' (corrected for the unseen back) or 'centroid' (visible surface).",
+    'center_mode': "Object centre: 'support' (gravity-aligned box on the support plane), 'amodal' (ray push for "
+                   "the unseen back) or 'centroid' (visible surface).",
+    'object_center_modes': "Per-object centre mode as name=mode, e.g. gripper=amodal (fingers around an empty grip "
+                           "site are no box on a table).",
+    'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
+                   'estimate up from the dominant horizontal plane in the depth.',
     'flat_objects': 'Flat objects (markers, discs, sheets): centre from a plane fit, completed under occluders.',
     'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',
     'slop_s': 'Largest stamp difference (seconds) between colour, depth and camera_info of one frame.',
@@ -143,12 +148,18 @@ class SpatialFactsNode(Node):
         unknown = sorted(set(flat) - set(names))
         if unknown:
             raise ValueError(f'flat_objects names {unknown} that are not in object_names {names}')
+        modes = dict(e.split('=', 1) for e in p['object_center_modes'] if e and '=' in e)
+        bad = [e for e in p['object_center_modes'] if e and '=' not in e] + sorted(set(modes) - set(names))
+        if bad:
+            raise ValueError(f'object_center_modes: expected name=mode with names from {names}, got {bad}')
         return PipelineConfig(
             queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
             grounder=p['grounder'],
             grounder_config=grounder_config,
             lift=lift,
-            lift_overrides={n: dataclasses.replace(lift, center_mode='flat') for n in flat},
+            lift_overrides={**{n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
+                            **{n: dataclasses.replace(lift, center_mode='flat') for n in flat}},
+            base_rotation=tuple(float(v) for v in p['up_rotation']) if len(p['up_rotation']) == 9 else None,
             facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
         )
 
