@@ -71,7 +71,8 @@ def robot(tmp_path_factory):
     logs = tmp_path_factory.mktemp('robot')
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
     main = start_node('spatial_facts_node', 'robot', env, logs, REMAPS, {
-        'qos_reliability': 'reliable', 'center_mode': 'centroid', 'flat_objects': [''], 'target_frame': 'base_link',
+        'qos_reliability': 'reliable', 'center_mode': 'centroid', 'object_center_modes': [''], 'flat_objects': [''],
+        'target_frame': 'base_link',
         'transform_source': 'static', 'static_transform': STATIC, 'publish_debug_image': True, 'max_rate_hz': 10.0,
         'min_points': 10, 'min_pixels': 20})
     # this one listens where only a best-effort publisher exists, and to a topic nobody publishes

@@ -108,7 +108,7 @@ class Harness(Node):
 def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp('nodes')
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
-    procs = start_nodes(env, logs, extra_params={'center_mode': 'centroid', 'min_pixels': 20, 'min_points': 10})
+    procs = start_nodes(env, logs, extra_params={'center_mode': 'centroid', 'object_center_modes': [''], 'min_pixels': 20, 'min_points': 10})
     rclpy.init()
     h = Harness()
     ex = SingleThreadedExecutor()
