@@ -23,7 +23,7 @@ class FrameResolver:
         if source not in TRANSFORM_SOURCES:
             raise ValueError(f'transform_source must be one of {TRANSFORM_SOURCES}, got {source!r}')
         if source != 'none' and not target_frame:
-            raise ValueError(f"transform_source {source!r} needs a target_frame (e.g. 'base_link')")
+            target_frame = 'base_link'  # REP 105: the robot's base is where a known extrinsic points
         self.source, self.target = source, target_frame
         self.timeout_s = float(timeout_s)
         self._static = list(static_transform)
