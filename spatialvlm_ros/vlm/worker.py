@@ -31,10 +31,11 @@ class StampRateLimiter:
     resets the limiter; a smaller step back is refused (out-of-order message).
     """
 
-    def __init__(self, period_s: float, reset_back_s: float = 1.0) -> None:
+    def __init__(self, period_s: float, reset_back_s: float = 1.0, tolerance_s: float = 0.005) -> None:
         if not period_s >= 0:
             raise ValueError(f'period_s must be >= 0 seconds, got {period_s!r}')
-        self.period_ns = int(round(period_s * 1e9))
+        # Camera stamps jitter (30 Hz is 33.33 ms): a frame up to ``tolerance_s`` early still counts.
+        self.period_ns = max(int(round(period_s * 1e9)) - int(round(min(tolerance_s, period_s / 10) * 1e9)), 0)
         self.reset_back_ns = int(round(reset_back_s * 1e9))
         self._last: Optional[int] = None
 

@@ -1,0 +1,326 @@
+"""vlm_reward node: the VLM as the reward source (the SpatialVLM paper's mode), checked against
+depth, and spatial questions over ROS.
+
+Subscribes (relative names; remap in launch):
+    color/image_raw  sensor_msgs/Image   the camera's colour stream
+    objects          std_msgs/String     JSON objects document of spatial_facts (depth cross-check)
+    ~/question       std_msgs/String     JSON {"request_id": str, "question": str}
+Publishes:
+    ~/reward         std_msgs/Float32    the reward from the VLM's distances (valid frames only)
+    ~/detail         std_msgs/String     JSON: stamp of the frame asked about, reward, stage, answers,
+                                         parsed distances, depth distances, disagreement {abs_m, rel}
+    ~/answer         std_msgs/String     JSON {"request_id", "question", "answer", "value_m", "yes_no",
+                                         "stamp", "stamp_ns", "frame_id", "latency_ms", "error"}
+    /diagnostics
+
+The VLM is far slower than the camera. Frames pass a rate limit on header stamps
+(``period_s``), then a latest-frame worker (:class:`~spatialvlm_ros.vlm.worker.LatestFrameWorker`):
+never a growing queue, every request on the newest frame. A failing backend never stops the
+node: errors are counted by kind, logged throttled, shown in /diagnostics, and ``fallback``
+decides what is published (``depth``: the depth reward of that frame; ``none``: an invalid one).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32, String
+
+from ..core import serialize
+from ..core.depth import rgb_from_encoding
+from ..core.errors import SpatialError
+from ..core.image_codec import image_from_msg
+from ..core.reward import load_task, reward_from_observations
+from ..core.types import ns_to_stamp
+from ..vlm import VLMError, backend_options, make_backend, parse_distance, parse_yes_no
+from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
+from ..vlm.reward import disagreement, reward_from_distances, task_questions
+from ..vlm.worker import LatestFrameWorker, StampRateLimiter
+from .convert import header_stamp_ns
+from .health import NodeHealth
+from .params import declare_parameters, load_defaults, read_parameters
+from .qos import results_qos, sensor_qos
+from .reward_node import resolve_task_path
+
+__all__ = ['VLMRewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'FALLBACKS', 'main']
+
+NODE_NAME = 'vlm_reward'
+PARAMS_FILE = 'vlm_reward.yaml'
+INPUT_TOPICS = {'color': 'color/image_raw', 'objects': 'objects'}
+FALLBACKS = ('none', 'depth')
+IMAGE_BACKENDS = ('qwen2_5_vl', 'llava', 'openai')
+
+PARAMETERS = {
+    'task': 'Task spec: a YAML path, or the name of one in the package config/tasks/ (e.g. pick_and_place).',
+    'backend': "VLM backend: 'openai' (any OpenAI-compatible server), 'qwen2_5_vl' or 'llava' (local transformers).",
+    'model': 'Hugging Face id or local path (local backends), or the served model name (openai).',
+    'base_url': 'openai backend: server URL including /v1, e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang, Ollama).',
+    'api_key_env': 'openai backend: environment variable holding the API key (never logged); empty: no key.',
+    'timeout_s': 'openai backend: seconds to wait for one answer before retrying.',
+    'retries': 'openai backend: extra attempts after a timeout, refused connection or 5xx answer.',
+    'device': "Local backends: 'auto', 'cuda', 'cuda:N' or 'cpu'.",
+    'dtype': "Local backends: weights dtype 'bf16', 'fp16' or 'fp32'.",
+    'trust_remote_code': 'Local backends: run code shipped with the model repository (off unless you trust it).',
+    'max_new_tokens': 'Most tokens generated per answer.',
+    'period_s': 'Ask about at most one frame per this many seconds of header-stamp time (deterministic replay).',
+    'prompt_mode': "'plain' (image and question) or 'measured' (depth-measured object centres in the prompt).",
+    'fallback': "When the VLM fails on a frame: 'depth' publishes that frame's depth reward, 'none' an invalid one.",
+    'max_pending_questions': 'Questions queued on ~/question beyond this are answered at once with a busy error.',
+    'objects_cache': 'Depth objects documents kept (by stamp) for the cross-check.',
+    'qos_reliability': "Camera subscription: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
+    'qos_depth': 'Camera subscription queue depth.',
+    'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
+}
+
+
+def backend_config(p: dict) -> tuple[str, dict]:
+    """(backend kind, its options) from the node parameters: each backend takes the options it has."""
+    kind = str(p['backend'])
+    if kind not in IMAGE_BACKENDS:
+        raise ValueError(f"backend must be one of {IMAGE_BACKENDS}, got {kind!r} (depth rewards: use reward_node)")
+    candidates = {
+        'model': p['model'], 'base_url': p['base_url'], 'api_key_env': p['api_key_env'],
+        'timeout_s': float(p['timeout_s']), 'retries': int(p['retries']), 'device': p['device'], 'dtype': p['dtype'],
+        'trust_remote_code': bool(p['trust_remote_code']), 'max_new_tokens': int(p['max_new_tokens']),
+        'max_tokens': int(p['max_new_tokens']),
+    }
+    names = set(backend_options(kind))
+    return kind, {k: v for k, v in candidates.items() if k in names}
+
+
+class VLMRewardNode(Node):
+    def __init__(self, backend=None, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
+        p = read_parameters(self, PARAMETERS)
+        if p['fallback'] not in FALLBACKS:
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {p['fallback']!r}")
+        if p['prompt_mode'] not in PROMPT_MODES:
+            raise ValueError(f"prompt_mode must be one of {PROMPT_MODES}, got {p['prompt_mode']!r}")
+        self.p = p
+        self.task = load_task(resolve_task_path(p['task']))
+        self.questions = task_questions(self.task)
+        self.health = NodeHealth(self, 'vlm reward')
+        self.kind, options = backend_config(p)
+        self.backend = backend if backend is not None else make_backend(self.kind, **options)
+        self.limiter = StampRateLimiter(float(p['period_s']))
+        self.rate_limited = 0
+        self._lock = threading.Lock()
+        self._objects: OrderedDict = OrderedDict()  # stamp_ns -> objects dict (depth)
+        self._latest_image = None  # newest colour Image message, for questions
+        self._last_disagreement: dict = {}
+        self.worker = LatestFrameWorker(self._ask_frame, self._on_answers, self._on_failure, stamp_of=lambda it: it[0])
+        self._questions: queue.Queue = queue.Queue(maxsize=int(p['max_pending_questions']))
+        self.answered = 0
+        self._stop = threading.Event()
+        self._question_thread = threading.Thread(target=self._serve_questions, name='vlm-questions', daemon=True)
+        self._question_thread.start()
+
+        out = results_qos()
+        self.reward_pub = self.create_publisher(Float32, '~/reward', out)
+        self.detail_pub = self.create_publisher(String, '~/detail', out)
+        self.answer_pub = self.create_publisher(String, '~/answer', out)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(Image, INPUT_TOPICS['color'], self._on_image,
+                                 sensor_qos(p['qos_reliability'], int(p['qos_depth'])))
+        self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, out)
+        self.create_subscription(String, '~/question', self._on_question, out)
+        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        self.get_logger().info(f'task {self.task.name!r}: asking {self.kind} every {p["period_s"]} s of stamps; '
+                               f'fallback {p["fallback"]}')
+
+    # --- inputs ----------------------------------------------------------------------------
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            stamp = header_stamp_ns(msg)
+        except Exception as err:  # noqa: BLE001 - a malformed message must not kill the node
+            self.health.reject('malformed', repr(err))
+            return
+        with self._lock:
+            self._latest_image = msg
+        if not self.limiter.admit(stamp):
+            self.rate_limited += 1
+            return
+        self.worker.submit((stamp, msg))
+
+    def _on_objects(self, msg: String) -> None:
+        try:
+            stamp, _, objects = serialize.objects_from_doc(serialize.loads(msg.data))
+        except SpatialError as err:
+            self.health.reject('bad_objects', str(err))
+            return
+        with self._lock:
+            self._objects[stamp] = objects
+            while len(self._objects) > int(self.p['objects_cache']):
+                self._objects.popitem(last=False)
+
+    def _depth(self, stamp: int):
+        with self._lock:
+            objects = self._objects.get(stamp)
+        return None if objects is None else reward_from_observations(self.task, objects, stamp)
+
+    # --- the reward worker -----------------------------------------------------------------
+
+    def _ask_frame(self, item):
+        stamp, msg = item
+        t0 = time.perf_counter()
+        rgb = _rgb(msg)
+        context = ''
+        if self.p['prompt_mode'] == 'measured':
+            with self._lock:
+                objects = self._objects.get(stamp)
+            if objects is not None:
+                context = depth_context({self.task.objects[n]: (None if o is None else o.center)
+                                         for n, o in objects.items() if n in self.task.objects}, msg.header.frame_id)
+        keys = list(self.questions)
+        answers = self.backend.ask_batch([([rgb], with_context(self.questions[k], context)) for k in keys])
+        return dict(zip(keys, answers)), (time.perf_counter() - t0) * 1e3
+
+    def _on_answers(self, item, result) -> None:
+        stamp, msg = item
+        answers, latency_ms = result
+        values = {k: parse_distance(a) for k, a in answers.items()}
+        for k, v in values.items():
+            if v is None:
+                self.health.reject('unparseable', f'no distance in the answer {answers[k]!r} for {k} (frame {stamp})')
+        sample = reward_from_distances(self.task, values, stamp)
+        depth = self._depth(stamp)
+        depth_d = {} if depth is None else depth.distances
+        cross = {k: disagreement(values.get(k), depth_d.get(k)) for k in values}
+        with self._lock:
+            self._last_disagreement = {k: v for k, v in cross.items() if v['abs_m'] is not None} or self._last_disagreement
+        extra = {'source': 'vlm', 'backend': self.kind, 'latency_ms': round(latency_ms, 3),
+                 'answers': {k: {'question': self.questions[k], 'answer': answers[k], 'value_m': values[k]}
+                             for k in answers},
+                 'depth_distances': depth_d if depth is not None else None, 'disagreement': cross, 'error': None}
+        self._publish(sample, msg.header.frame_id, extra)
+        self.health.ok(latency_ms)
+
+    def _on_failure(self, item, err: BaseException) -> None:
+        stamp, msg = item
+        kind = f'backend_{err.kind}' if isinstance(err, VLMError) else getattr(err, 'kind', 'internal')
+        text = str(err) if isinstance(err, (VLMError, SpatialError)) else f'{type(err).__name__}: {err}'
+        self.health.reject(kind, f'frame {stamp}: {text}')
+        depth = self._depth(stamp) if self.p['fallback'] == 'depth' else None
+        if depth is not None:
+            sample, source = depth, 'depth_fallback'
+        else:
+            sample = reward_from_distances(self.task, {}, stamp)
+            source = 'none'
+        extra = {'source': source, 'backend': self.kind, 'latency_ms': None, 'answers': {},
+                 'depth_distances': None if depth is None else depth.distances, 'disagreement': {}, 'error': text}
+        self._publish(sample, msg.header.frame_id, extra)
+
+    def _publish(self, sample, frame_id: str, extra: dict) -> None:
+        if sample.valid:
+            self.reward_pub.publish(Float32(data=float(sample.reward)))
+        doc = serialize.reward_to_doc(sample, frame_id)
+        doc.update(extra)
+        self.detail_pub.publish(String(data=serialize.dumps(doc)))
+
+    # --- questions over ROS ----------------------------------------------------------------
+
+    def _on_question(self, msg: String) -> None:
+        doc = None
+        try:
+            doc = serialize.loads(msg.data)
+            rid, question = doc['request_id'], doc['question']
+            if not isinstance(question, str) or not question.strip():
+                raise KeyError('question')
+        except (SpatialError, KeyError, TypeError) as err:
+            self.health.reject('bad_question', f'{err}: expected {{"request_id": "...", "question": "..."}}')
+            rid = doc.get('request_id') if isinstance(doc, dict) else None
+            self._answer(rid, None, error=f'malformed question ({err}); send {{"request_id": "...", "question": "..."}}')
+            return
+        try:
+            self._questions.put_nowait((rid, question, time.perf_counter()))
+        except queue.Full:
+            self.health.reject('questions_busy', f'{self._questions.maxsize} questions pending; {rid!r} refused')
+            self._answer(rid, question, error=f'busy: {self._questions.maxsize} questions pending; ask again later')
+
+    def _serve_questions(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rid, question, t0 = self._questions.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            with self._lock:
+                msg = self._latest_image
+            if msg is None:
+                self._answer(rid, question, error=f'no image received yet on {INPUT_TOPICS["color"]}')
+                continue
+            try:
+                answer = self.backend.ask([_rgb(msg)], question)
+            except (VLMError, SpatialError) as err:
+                self.health.reject('question_failed', str(err))
+                self._answer(rid, question, msg=msg, error=str(err))
+                continue
+            except Exception as err:  # noqa: BLE001 - the question thread never dies
+                self.health.reject('internal', f'{type(err).__name__}: {err}')
+                self._answer(rid, question, msg=msg, error=f'{type(err).__name__}: {err}')
+                continue
+            self.answered += 1
+            self._answer(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3)
+
+    def _answer(self, rid, question, msg=None, answer=None, error=None, latency_ms=None) -> None:
+        stamp = None if msg is None else header_stamp_ns(msg)
+        doc = {'request_id': rid, 'question': question, 'answer': answer,
+               'value_m': None if answer is None else parse_distance(answer),
+               'yes_no': None if answer is None else parse_yes_no(answer),
+               'stamp': None if stamp is None else dict(zip(('sec', 'nanosec'), ns_to_stamp(stamp))),
+               'stamp_ns': stamp, 'frame_id': None if msg is None else msg.header.frame_id,
+               'latency_ms': None if latency_ms is None else round(latency_ms, 3), 'error': error}
+        self.answer_pub.publish(String(data=serialize.dumps(doc)))
+
+    # --- diagnostics and shutdown ----------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        s = self.worker.stats
+        extra = {'task': self.task.name, 'backend': self.kind, 'rate_limited': self.rate_limited,
+                 'frames_submitted': s.submitted, 'frames_superseded': s.superseded, 'frames_out_of_order': s.out_of_order,
+                 'requests_started': s.started, 'requests_succeeded': s.succeeded, 'requests_failed': s.failed,
+                 'questions_answered': self.answered, 'questions_pending': self._questions.qsize()}
+        with self._lock:
+            for k, v in self._last_disagreement.items():
+                extra[f'disagreement_abs_m_{k}'] = v['abs_m']
+                extra[f'disagreement_rel_{k}'] = v['rel']
+        self.health.publish(self.diag_pub, extra)
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self.worker.stop(timeout_s=2.0)
+        self._question_thread.join(timeout=2.0)
+        self.backend.close()
+        super().destroy_node()
+
+
+def _rgb(msg):
+    """HxWx3 uint8 RGB of a colour Image message (a copy: the message buffer is not kept)."""
+    return rgb_from_encoding(image_from_msg(msg), msg.encoding).copy()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = VLMRewardNode()
+        rclpy.spin(node, executor=MultiThreadedExecutor(num_threads=2))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
