@@ -28,6 +28,7 @@ setup(
         'console_scripts': [
             'spatial_facts_node = spatialvlm_ros.ros.spatial_facts_node:main',
             'reward_node = spatialvlm_ros.ros.reward_node:main',
+            'vlm_reward_node = spatialvlm_ros.ros.vlm_reward_node:main',
             'spatialvlm = spatialvlm_ros.cli:main',
         ],
     },

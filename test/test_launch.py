@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spatialvlm_ros.ros import reward_node, spatial_facts_node
+from spatialvlm_ros.ros import reward_node, spatial_facts_node, vlm_reward_node
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.xml'))
@@ -17,6 +17,7 @@ LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.xml'))
 NODES = {
     'spatial_facts_node': (spatial_facts_node, 'spatial_facts.yaml'),
     'reward_node': (reward_node, 'reward.yaml'),
+    'vlm_reward_node': (vlm_reward_node, 'vlm_reward.yaml'),
 }
 BUILTIN_PARAMS = {'use_sim_time'}
 SUBST = re.compile(r'\$\((\S+)\s*([^)]*)\)')
