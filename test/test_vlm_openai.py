@@ -25,6 +25,7 @@ class ChatServer:
 
     def __init__(self):
         self.requests, self.script, self.lock = [], [], threading.Lock()
+        self.answer_fn = None  # (question text, image count) -> answer text
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,8 @@ class ChatServer:
                 text = [p['text'] for p in body['messages'][-1]['content'] if p['type'] == 'text'][0]
                 n_img = sum(p['type'] == 'image_url' for p in body['messages'][-1]['content'])
                 answer = f'{n_img} image(s); about 42 cm for: {text}'
+                if server.answer_fn is not None:
+                    answer = server.answer_fn(text, n_img)
                 doc = {'id': 'x', 'object': 'chat.completion',
                        'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': answer},
                                     'finish_reason': 'stop'}]}
