@@ -1,0 +1,83 @@
+"""``spatialvlm label``: rosbags -> labelled bags with facts, markers and dense rewards, a
+per-frame Parquet table and a reward plot (see spatialvlm_ros.offline)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _fmt_rate(v) -> str:
+    return '-' if v is None else f'{v:.1f}'
+
+
+def run(args) -> int:
+    from ..offline import OfflineError
+
+    try:
+        return _run(args)
+    except OfflineError as err:
+        print(f'ERROR: {err}', file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    from ..offline import LabelConfig, OfflineError, RunOptions, label_bags, load_params, resolve_task
+
+    for bag in args.bags:
+        if not Path(bag).exists():
+            raise OfflineError(f'no bag at {bag}')
+    _, task = resolve_task(args.task)
+    config = LabelConfig(
+        task=task, params=load_params(Path(args.params) if args.params else None),
+        color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
+        labeller=args.labeller, chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
+    )
+    options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
+    summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    tp = summary['throughput']
+    print(f'\nspatialvlm label: {summary["bags"]} bag(s), task {summary["task"]!r}, {summary["labeller"]} labeller')
+    rows = [
+        ('frames', summary['frames']),
+        ('frames with reward', summary['frames_with_reward']),
+        ('reward mean', summary['reward_mean']),
+        ('success rate', summary['success_rate']),
+        ('failures', summary['failures'] or 'none'),
+        ('corrupt messages', summary['corrupt_messages'] or 'none'),
+        ('throughput', f'{_fmt_rate(tp["frames_per_s"])} frames/s on {tp["workers"]} worker(s) '
+                       f'({_fmt_rate(tp["frames_per_s_per_worker"])} per worker), {tp["wall_s"]} s'),
+    ]
+    for k, v in rows:
+        print(f'  {k:<20} {v}')
+    for b in summary['per_bag']:
+        print(f'  -> {b["output"]}/  (labelled/, frames.parquet, reward.png, summary.json)')
+    if summary['bags_already_done']:
+        print(f'  already labelled, skipped: {", ".join(summary["bags_already_done"])}', file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser('label', help='label rosbags with spatial facts, markers and dense rewards (offline)')
+    p.add_argument('bags', nargs='+', metavar='BAG', help='rosbag2 directories (sqlite3 or mcap)')
+    p.add_argument('--out', required=True, help='output directory; an interrupted run resumes there')
+    p.add_argument('--task', default=None, help='task YAML path or name in config/tasks (default: pick_and_place)')
+    p.add_argument('--params', default=None,
+                   help='spatial_facts params YAML overriding config/spatial_facts.yaml (same shape)')
+    p.add_argument('--color-topic', default=None, help='colour image topic (default: auto-detect)')
+    p.add_argument('--depth-topic', default=None, help='registered depth image topic (default: auto-detect)')
+    p.add_argument('--info-topic', default=None, help='camera_info of the colour stream (default: auto-detect)')
+    p.add_argument('--labeller', default='geometric', help='how frames are labelled (default: geometric, from depth)')
+    p.add_argument('--workers', type=int, default=None, help='worker processes (default: every core; 1: no pool)')
+    p.add_argument('--ray', metavar='ADDRESS', default=None,
+                   help="run the chunks as Ray tasks on this cluster ('auto', 'ray://host:10001', 'local')")
+    p.add_argument('--chunk-frames', type=int, default=64,
+                   help='frames per chunk: the unit of parallel work and of resuming (default: 64)')
+    p.add_argument('--compress', action='store_true', help='zstd-compress the labelled bag (smaller, slower)')
+    p.add_argument('--no-markers', action='store_true', help='do not write RViz markers')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--json', action='store_true', help='print the run summary as JSON')
+    p.set_defaults(func=run)

@@ -1,0 +1,215 @@
+"""Bag reading (frames paired exactly as the live node pairs them) and labelled-bag writing.
+
+Reading: every message of the bag in bag order; messages of the camera topics are
+deserialized (a message that cannot be is corrupt: counted, skipped, never paired, as the
+live node never receives it), their header stamps fed to ``core.sync.ApproximateTimeSync``
+with the node's slop and queue size, and the node's ``max_rate_hz`` limit applied on header
+stamps. The stream is cut into chunks of ``chunk_frames`` matched frames; a chunk holds every
+raw message up to the one that completed its last match, so chunks are independent units of
+work whose labelled bag files concatenate into the whole bag.
+
+Writing: one MCAP file per chunk (original messages copied byte for byte, outputs inserted
+right after the message that completed each frame's match, logged at its bag time, header
+stamps of the source frame); :func:`merge_metadata` joins the chunk files into one rosbag2
+(split-file) bag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..core.sync import ApproximateTimeSync
+from ..ros.convert import header_stamp_ns
+from .config import OUTPUT_TOPICS, LabelConfig
+from .errors import OfflineError
+from .inputs import CameraTopics, open_reader
+from .labeller import OUTPUT_TYPES, FrameJob
+
+__all__ = ['Chunk', 'ReadStats', 'typestore_for', 'iter_chunks', 'write_chunk_bag', 'merge_metadata']
+
+logger = logging.getLogger(__name__)
+
+
+def typestore_for():
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_JAZZY)
+
+
+@dataclass
+class ReadStats:
+    messages: int = 0
+    camera_messages: int = 0
+    corrupt: Counter = field(default_factory=Counter)  # topic -> corrupt messages skipped
+    corrupt_examples: list = field(default_factory=list)  # first few 'topic @ time: error'
+    matched: int = 0
+    rate_limited: int = 0
+    sync_dropped: int = 0
+    sync_out_of_order: int = 0
+    sync_time_jumps: int = 0
+    ground_truth: list = field(default_factory=list)  # /sim/ground_truth docs, when the bag has them
+
+
+@dataclass
+class Chunk:
+    index: int
+    messages: list  # (connection id, log time ns, raw bytes), bag order
+    frames: list  # FrameJob, with ``insert_after`` positions in ``after``
+    after: dict  # frame index -> position in ``messages`` after which its outputs go
+
+
+GROUND_TRUTH_TOPIC = '/sim/ground_truth'
+
+
+def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: ReadStats, typestore=None,
+                connections: list | None = None) -> Iterator[Chunk]:
+    """Chunks of the bag at ``path`` (see module doc). ``connections`` receives the bag's connections."""
+    import json
+
+    ts = typestore or typestore_for()
+    p = config.params
+    sync = ApproximateTimeSync(('color', 'depth', 'info'), slop_ns=int(float(p['slop_s']) * 1e9),
+                               queue_size=int(p['sync_queue_size']))
+    rate = float(p.get('max_rate_hz', 0.0))
+    min_period_ns = int(0.9e9 / rate) if rate > 0 else 0
+    last_processed = None
+    stream_of = {t: s for s, t in topics.by_stream().items()}
+    per_chunk = config.chunk_frames
+    with open_reader(path) as reader:
+        if connections is not None:
+            connections.extend(reader.connections)
+        index, frame_index = 0, 0
+        messages, frames, after = [], [], {}
+        for conn, log_time, raw in reader.messages():
+            stats.messages += 1
+            messages.append((conn.id, int(log_time), raw))
+            if conn.topic == GROUND_TRUTH_TOPIC and conn.msgtype == 'std_msgs/msg/String':
+                try:
+                    stats.ground_truth.append(json.loads(ts.deserialize_cdr(raw, conn.msgtype).data))
+                except Exception:  # noqa: BLE001 - ground truth only feeds the plot
+                    pass
+            stream = stream_of.get(conn.topic)
+            if stream is None:
+                continue
+            stats.camera_messages += 1
+            try:
+                msg = ts.deserialize_cdr(raw, conn.msgtype)
+                stamp = header_stamp_ns(msg)
+            except Exception as err:  # noqa: BLE001 - corrupt CDR: the live node would never get it
+                stats.corrupt[conn.topic] += 1
+                if len(stats.corrupt_examples) < 5:
+                    stats.corrupt_examples.append(f'{conn.topic} @ {log_time}: {type(err).__name__}: {err}')
+                continue
+            matched = sync.add(stream, stamp, (conn.msgtype, raw))
+            if matched is None:
+                continue
+            stats.matched += 1
+            if min_period_ns and last_processed is not None and 0 <= stamp - last_processed < min_period_ns:
+                stats.rate_limited += 1
+                continue
+            last_processed = stamp
+            color_stamp = _stamp_of(ts, matched[0])
+            frames.append(FrameJob(index=frame_index, stamp_ns=color_stamp, log_time_ns=int(log_time),
+                                   raw=tuple((m, bytes(r)) for m, r in matched)))
+            after[frame_index] = len(messages) - 1
+            frame_index += 1
+            if len(frames) == per_chunk:
+                yield Chunk(index, messages, frames, after)
+                index += 1
+                messages, frames, after = [], [], {}
+        if messages or index == 0:
+            yield Chunk(index, messages, frames, after)
+    s = sync.stats
+    stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
+
+
+def _stamp_of(ts, item) -> int:
+    mtype, raw = item
+    return header_stamp_ns(ts.deserialize_cdr(raw, mtype))
+
+
+def _qos(conn) -> list:
+    return list(getattr(conn.ext, 'offered_qos_profiles', []) or [])
+
+
+def write_chunk_bag(path: Path, connections: list, chunk: Chunk, outputs: dict, config: LabelConfig, ts) -> None:
+    """One labelled-bag file: the chunk's messages plus ``outputs`` (frame index -> [(key, cdr)])."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
+    if config.compress:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    writer.open()
+    try:
+        conn_map = {}
+        for c in connections:
+            msgdef = getattr(c.msgdef, 'data', '') or None
+            kwargs = {'msgdef': msgdef, 'rihs01': c.digest} if msgdef and c.digest else {'typestore': ts}
+            try:
+                conn_map[c.id] = writer.add_connection(
+                    c.topic, c.msgtype, serialization_format=getattr(c.ext, 'serialization_format', 'cdr'),
+                    offered_qos_profiles=_qos(c), **kwargs)
+            except Exception as err:  # noqa: BLE001 - a duplicate connection: reuse the first one
+                same = [o for o in writer.connections if o.topic == c.topic and o.msgtype == c.msgtype]
+                if not same:
+                    raise OfflineError(f'cannot copy topic {c.topic} ({c.msgtype}): {err}', kind='write') from err
+                conn_map[c.id] = same[0]
+        out_conns = {}
+        for key in OUTPUT_TOPICS:
+            if key == 'markers' and not config.markers:
+                continue
+            out_conns[key] = writer.add_connection(OUTPUT_TOPICS[key], OUTPUT_TYPES[key], typestore=ts)
+        inserts: dict[int, list] = {}
+        for fj in chunk.frames:
+            if fj.index in outputs:
+                inserts[chunk.after[fj.index]] = [(fj.log_time_ns, fj.index)]
+        for pos, (cid, log_time, raw) in enumerate(chunk.messages):
+            writer.write(conn_map[cid], log_time, raw)
+            for log_t, fidx in inserts.get(pos, ()):
+                for key, data in outputs[fidx]:
+                    writer.write(out_conns[key], log_t, data)
+    except BaseException:
+        writer.close()
+        raise
+    writer.close()
+
+
+def merge_metadata(parts: list[dict], relative_paths: list[str]) -> dict:
+    """One rosbag2 metadata document for the chunk files, in order."""
+    infos = [p['rosbag2_bagfile_information'] for p in parts]
+    starts = [i['starting_time']['nanoseconds_since_epoch'] for i in infos if i['message_count']]
+    ends = [i['starting_time']['nanoseconds_since_epoch'] + i['duration']['nanoseconds'] for i in infos
+            if i['message_count']]
+    start = min(starts) if starts else 0
+    topics: dict = {}
+    for i in infos:
+        for t in i['topics_with_message_count']:
+            name = t['topic_metadata']['name'], t['topic_metadata']['type']
+            if name in topics:
+                topics[name]['message_count'] += t['message_count']
+            else:
+                topics[name] = {'topic_metadata': dict(t['topic_metadata']), 'message_count': t['message_count']}
+    files = []
+    for i, rel in zip(infos, relative_paths):
+        f = dict(i['files'][0])
+        f['path'] = rel
+        files.append(f)
+    first = infos[0]
+    return {'rosbag2_bagfile_information': {
+        'version': first['version'],
+        'storage_identifier': first['storage_identifier'],
+        'relative_file_paths': list(relative_paths),
+        'duration': {'nanoseconds': (max(ends) - start) if ends else 0},
+        'starting_time': {'nanoseconds_since_epoch': start},
+        'message_count': sum(i['message_count'] for i in infos),
+        'topics_with_message_count': list(topics.values()),
+        'compression_format': first['compression_format'],
+        'compression_mode': first['compression_mode'],
+        'files': files,
+        'custom_data': None,
+        'ros_distro': 'rosbags',
+    }}

@@ -1,0 +1,205 @@
+"""Configuration of the offline labeller: the live node's parameters, the task, the job options.
+
+The perception settings come from the same place the live ``spatial_facts`` node reads them
+(``config/spatial_facts.yaml``, optionally overridden by a params file of the same shape), and
+are turned into a :class:`PipelineConfig` exactly as the node does, so a labelled bag gets the
+same objects, facts and rewards the robot would have published. Objects and prompts come from
+the task, as in the demo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from ..core.errors import SpatialError
+from ..core.facts import FactsConfig
+from ..core.grounding import ObjectQuery
+from ..core.lifting import LiftConfig
+from ..core.pipeline import PipelineConfig
+from ..core.reward import TaskSpec, load_task
+from .errors import OfflineError
+
+__all__ = [
+    'DEFAULT_TASK',
+    'LABELLERS',
+    'OUTPUT_TOPICS',
+    'LabelConfig',
+    'default_params',
+    'load_params',
+    'pipeline_config_from_params',
+    'resolve_task',
+]
+
+# The demo's task.
+DEFAULT_TASK = 'pick_and_place'
+# Where the outputs go in the labelled bag: the live nodes' topic names.
+OUTPUT_TOPICS = {
+    'objects': '/spatial_facts/objects',
+    'facts': '/spatial_facts/facts',
+    'markers': '/spatial_facts/markers',
+    'reward': '/reward/reward',
+    'detail': '/reward/detail',
+}
+# How a frame is labelled. 'geometric': depth measurement (core pipeline + task reward).
+# A VLM-backed labeller registers itself here under another name (see offline.labeller).
+LABELLERS = ('geometric',)
+# Node parameters that change nothing offline (transport, timers, live-only outputs).
+_LIVE_ONLY = {'qos_reliability', 'qos_depth', 'publish_debug_image', 'input_timeout_s', 'diagnostics_period_s',
+              'transform_timeout_s'}
+
+
+def _config_dir() -> Path:
+    from ..ros.params import config_dir  # ROS-free: ament_index is optional there
+
+    return config_dir()
+
+
+def default_params() -> dict:
+    """The ``spatial_facts`` node's parameter defaults (``config/spatial_facts.yaml``)."""
+    from ..ros.params import load_defaults
+
+    return load_defaults('spatial_facts.yaml', 'spatial_facts')
+
+
+def load_params(path: Optional[Path]) -> dict:
+    """Defaults overridden by a ROS params file (``spatial_facts: ros__parameters: {...}``)."""
+    import yaml
+
+    params = default_params()
+    if path is None:
+        return params
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise OfflineError(f'cannot read params file {path}: {err}', kind='params') from err
+    try:
+        given = dict(doc['spatial_facts']['ros__parameters'])
+    except (KeyError, TypeError) as err:
+        raise OfflineError(
+            f'{path} has no spatial_facts: ros__parameters: section (the shape of config/spatial_facts.yaml)',
+            kind='params',
+        ) from err
+    unknown = sorted(set(given) - set(params))
+    if unknown:
+        raise OfflineError(f'{path}: unknown parameters {unknown}; expected some of {sorted(params)}', kind='params')
+    params.update(given)
+    return params
+
+
+def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
+    """``spatial_facts`` parameters -> PipelineConfig, the same mapping the live node makes
+    (``SpatialFactsNode._pipeline_config``; a test checks that the two agree)."""
+    names, prompts = list(p['object_names']), list(p['object_prompts'])
+    if len(names) != len(prompts):
+        raise OfflineError(
+            f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name',
+            kind='params',
+        )
+    grounder_config = {'min_pixels': int(p['min_pixels'])}
+    if p['grounder'] == 'color':
+        grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
+    try:
+        lift = LiftConfig(
+            erode_px=int(p['erode_px']),
+            min_depth_m=float(p['min_depth_m']),
+            max_depth_m=float(p['max_depth_m']),
+            min_points=int(p['min_points']),
+            center_mode=str(p['center_mode']),
+        )
+        flat = [n for n in p['flat_objects'] if n]
+        unknown = sorted(set(flat) - set(names))
+        if unknown:
+            raise OfflineError(f'flat_objects names {unknown} that are not in object_names {names}', kind='params')
+        return PipelineConfig(
+            queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
+            grounder=p['grounder'],
+            grounder_config=grounder_config,
+            lift=lift,
+            lift_overrides={n: dataclasses.replace(lift, center_mode='flat') for n in flat},
+            facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
+        )
+    except SpatialError as err:
+        raise OfflineError(f'bad perception parameters: {err}', kind='params') from err
+
+
+def resolve_task(task: str | Path | None) -> tuple[Path, TaskSpec]:
+    """A task YAML path, or a name in the package's ``config/tasks/``; default: the demo's."""
+    raw = DEFAULT_TASK if task is None else str(task)
+    path = Path(raw).expanduser()
+    if not (path.suffix in ('.yaml', '.yml') or path.exists()):
+        path = _config_dir() / 'tasks' / f'{raw}.yaml'
+    if not path.exists():
+        raise OfflineError(f'no task file {path}; give a task YAML path or a name in config/tasks/', kind='task')
+    try:
+        return path, load_task(path)
+    except SpatialError as err:
+        raise OfflineError(str(err), kind='task') from err
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Everything one labelling job needs; picklable (it travels to pool and Ray workers)."""
+
+    # The task (objects, prompts, reward stages), already validated.
+    task: TaskSpec
+    # The spatial_facts node parameters (config/spatial_facts.yaml plus overrides).
+    params: dict = field(default_factory=default_params)
+    # Input topics; None = auto-detect from the message types (and image encodings).
+    color_topic: Optional[str] = None
+    depth_topic: Optional[str] = None
+    info_topic: Optional[str] = None
+    # How frames are labelled, a name in LABELLERS.
+    labeller: str = 'geometric'
+    # Matched frames per chunk: the unit of parallel work, checkpointing and output bag files.
+    chunk_frames: int = 64
+    # zstd-compress the labelled bag's MCAP chunks (smaller, ~3x slower to write).
+    compress: bool = False
+    # Write RViz markers (visualization_msgs/MarkerArray) like the live node's publish_markers.
+    markers: bool = True
+
+    def __post_init__(self) -> None:
+        if self.labeller not in LABELLERS:
+            raise OfflineError(f'unknown labeller {self.labeller!r}; expected one of {list(LABELLERS)}', kind='params')
+        if isinstance(self.chunk_frames, bool) or not isinstance(self.chunk_frames, int) or self.chunk_frames < 1:
+            raise OfflineError(f'chunk_frames: expected an integer >= 1, got {self.chunk_frames!r}', kind='params')
+        source = self.params.get('transform_source', 'none')
+        if source not in ('none', 'static'):
+            raise OfflineError(
+                f"transform_source {source!r} is not supported offline; use 'none' or 'static' with static_transform",
+                kind='params',
+            )
+        rate = float(self.params.get('max_rate_hz', 0.0))
+        if not math.isfinite(rate) or rate < 0:
+            raise OfflineError(f'max_rate_hz: expected a number >= 0, got {rate}', kind='params')
+
+    def node_params(self) -> dict:
+        """The node parameters with the task's objects and prompts (flat objects kept if in the task)."""
+        p = dict(self.params)
+        p['object_names'] = list(self.task.objects)
+        p['object_prompts'] = [self.task.objects[n] for n in self.task.objects]
+        p['flat_objects'] = [n for n in p.get('flat_objects', []) if n in self.task.objects]
+        return p
+
+    def pipeline_config(self) -> PipelineConfig:
+        return pipeline_config_from_params(self.node_params())
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the outputs (resume refuses to mix two configs)."""
+        relevant = {k: v for k, v in self.node_params().items() if k not in _LIVE_ONLY}
+        doc = {
+            'task': dataclasses.asdict(self.task),
+            'params': relevant,
+            'topics': [self.color_topic, self.depth_topic, self.info_topic],
+            'labeller': self.labeller,
+            'chunk_frames': self.chunk_frames,
+            'compress': self.compress,
+            'markers': self.markers,
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]

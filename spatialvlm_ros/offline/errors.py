@@ -1,0 +1,20 @@
+"""The one exception type of ``spatialvlm_ros.offline``."""
+
+from __future__ import annotations
+
+__all__ = ['OfflineError']
+
+
+class OfflineError(Exception):
+    """An offline job cannot run or cannot go on: a bag without the needed topics, a bad option,
+    an output that exists with another configuration. The message says what and what to do.
+
+    ``kind`` is a short machine-readable category ('missing_topics', 'ambiguous_topics', ...).
+    """
+
+    kind = 'offline'
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind

@@ -1,0 +1,158 @@
+"""Which topics of a bag are the colour image, the registered depth and the camera_info.
+
+Given names are checked; missing ones are detected from the message types: CameraInfo topics
+by type, Image topics split into colour and depth by the encoding of their first message
+(REP 118 depth is ``16UC1``/``mono16``/``32FC1``). Detection succeeds only when it is
+unambiguous; otherwise the error lists the candidates and the option that picks one.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import OfflineError
+
+__all__ = ['CameraTopics', 'DEPTH_ENCODINGS', 'IMAGE', 'CAMERA_INFO', 'open_reader', 'detect_topics']
+
+logger = logging.getLogger(__name__)
+
+IMAGE = 'sensor_msgs/msg/Image'
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+DEPTH_ENCODINGS = frozenset({'16UC1', 'mono16', '32FC1'})
+_FLAGS = {'color': '--color-topic', 'depth': '--depth-topic', 'info': '--info-topic'}
+
+
+@dataclass(frozen=True)
+class CameraTopics:
+    """The three input topics of one bag."""
+
+    color: str
+    depth: str
+    info: str
+
+    def by_stream(self) -> dict[str, str]:
+        return {'color': self.color, 'depth': self.depth, 'info': self.info}
+
+
+@contextmanager
+def open_reader(path: Path):
+    """``with open_reader(path) as reader``: an open rosbags ``Reader`` on a rosbag2 directory
+    (sqlite3 or mcap), with clear errors; closed on exit."""
+    from rosbags.rosbag2 import Reader
+
+    path = Path(path)
+    if not path.exists():
+        raise OfflineError(f'no bag at {path}', kind='no_bag')
+    if not (path / 'metadata.yaml').exists():
+        raise OfflineError(
+            f'{path} is not a rosbag2 directory (no metadata.yaml); give the bag directory, not a file in it',
+            kind='no_bag',
+        )
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as err:  # noqa: BLE001 - rosbags raises several types for unreadable bags
+        raise OfflineError(f'cannot open bag {path}: {err}', kind='unreadable') from err
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _first_encoding(reader, typestore, conn) -> Optional[str]:
+    for _, _, raw in reader.messages(connections=[conn]):
+        try:
+            return str(typestore.deserialize_cdr(raw, conn.msgtype).encoding)
+        except Exception:  # noqa: BLE001 - a corrupt first message: try the next one
+            continue
+    return None
+
+
+def detect_topics(
+    path: Path,
+    color: Optional[str] = None,
+    depth: Optional[str] = None,
+    info: Optional[str] = None,
+    typestore=None,
+) -> CameraTopics:
+    """The camera topics of the bag at ``path`` (given ones checked, others detected).
+
+    Raises OfflineError naming what is missing or ambiguous, before any frame is processed.
+    """
+    from .bagio import typestore_for
+
+    path = Path(path)
+    typestore = typestore or typestore_for()
+    with open_reader(path) as reader:
+        types = {c.topic: c.msgtype for c in reader.connections}
+        counts: dict[str, int] = {}
+        for c in reader.connections:
+            counts[c.topic] = counts.get(c.topic, 0) + c.msgcount
+        given = {'color': color, 'depth': depth, 'info': info}
+        expected = {'color': IMAGE, 'depth': IMAGE, 'info': CAMERA_INFO}
+        problems = []
+        for stream, topic in given.items():
+            if topic is None:
+                continue
+            if topic not in types:
+                problems.append(f'{stream} topic {topic} is not in the bag')
+            elif types[topic] != expected[stream]:
+                problems.append(f'{stream} topic {topic} is {types[topic]}, expected {expected[stream]}')
+        if problems:
+            raise OfflineError(f'bag {path}: ' + '; '.join(problems) + f'. It has {_listing(types)}',
+                               kind='missing_topics')
+        found = dict(given)
+        candidates: dict[str, list] = {}
+        if color is None or depth is None:
+            images = {'color': [], 'depth': []}
+            for conn in reader.connections:
+                if conn.msgtype != IMAGE or conn.topic in (color, depth):
+                    continue
+                enc = _first_encoding(reader, typestore, conn)
+                if enc is None:
+                    continue
+                images['depth' if enc in DEPTH_ENCODINGS else 'color'].append(conn.topic)
+            for stream in ('color', 'depth'):
+                if found[stream] is None:
+                    candidates[stream] = sorted(set(images[stream]))
+        if info is None:
+            infos = sorted({t for t, m in types.items() if m == CAMERA_INFO})
+            near_color = found['color'] or (candidates.get('color') or [None])[0]
+            if len(infos) > 1 and near_color:
+                # The camera_info next to the colour image (".../color/image_raw" -> ".../color/camera_info").
+                prefix = near_color.rsplit('/', 1)[0]
+                near = [t for t in infos if t.rsplit('/', 1)[0] == prefix]
+                infos = near if len(near) == 1 else infos
+            candidates['info'] = infos
+        _check_candidates(path, candidates, types)
+        found.update({s: c[0] for s, c in candidates.items()})
+        empty = [f'{s} topic {t}' for s, t in found.items() if counts.get(t, 0) == 0]
+        if empty:
+            raise OfflineError(f'bag {path}: {", ".join(empty)} has no messages', kind='missing_topics')
+    topics = CameraTopics(**found)
+    logger.info('bag %s: colour %s, depth %s, camera_info %s', path.name, topics.color, topics.depth, topics.info)
+    return topics
+
+
+def _listing(types: dict) -> str:
+    return ', '.join(f'{t} ({m})' for t, m in sorted(types.items())) or 'no topics'
+
+
+_WHAT = {'color': 'colour image (sensor_msgs/Image, rgb8/bgr8/...)',
+         'depth': 'depth image (sensor_msgs/Image, 16UC1 or 32FC1)',
+         'info': 'camera_info (sensor_msgs/CameraInfo)'}
+
+
+def _check_candidates(path: Path, candidates: dict, types: dict) -> None:
+    """Raise naming every stream without a topic (and every ambiguous one) at once."""
+    missing = [_WHAT[s] for s, c in candidates.items() if not c]
+    if missing:
+        raise OfflineError(f'bag {path} has no {" and no ".join(missing)} topic; it has {_listing(types)}',
+                           kind='missing_topics')
+    several = [f'several {_WHAT[s]} topics {c}: pick one with {_FLAGS[s]}' for s, c in candidates.items() if len(c) > 1]
+    if several:
+        raise OfflineError(f'bag {path}: ' + '; '.join(several), kind='ambiguous_topics')

@@ -1,0 +1,348 @@
+"""``label_bags``: label rosbags with facts and rewards; resumable, atomic, parallel.
+
+Layout of ``out``::
+
+    out/<bag name>/labelled/        rosbag2 (MCAP, one file per chunk): original topics + outputs
+    out/<bag name>/frames.parquet   one row per matched frame
+    out/<bag name>/reward.png
+    out/<bag name>/summary.json     this bag's numbers (and the config fingerprint)
+    out/summary.json                the run: every bag, totals, throughput
+    out/.work/<bag name>/           checkpoints of an unfinished bag (removed when it is done)
+
+Every file is written under a temporary name and renamed; a bag's directory appears only when
+all of it is complete. A checkpoint is one finished chunk (its bag file, rows and counters);
+an interrupted run, started again with the same arguments, skips the finished chunks and
+produces the same outputs as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .bagio import ReadStats, iter_chunks, merge_metadata, typestore_for, write_chunk_bag
+from .config import LabelConfig
+from .errors import OfflineError
+from .executors import make_executor
+from .inputs import CameraTopics, detect_topics
+from .labeller import ChunkJob, ChunkResult, label_chunk
+
+__all__ = ['label_bags', 'bag_signature', 'RunOptions']
+
+logger = logging.getLogger(__name__)
+
+WORK = '.work'
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (changes speed, never results)."""
+
+    # Worker processes (None: every core; 1: in this process).
+    workers: Optional[int] = None
+    # Ray cluster address ('auto', 'ray://host:10001', 'local'); None: no Ray.
+    ray_address: Optional[str] = None
+    # tqdm progress bar on stderr.
+    progress: bool = True
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def bag_signature(path: Path) -> dict:
+    """What identifies an input bag's content cheaply: its files' names, sizes and mtimes."""
+    return {f.name: [f.stat().st_size, int(f.stat().st_mtime_ns)] for f in sorted(Path(path).iterdir()) if f.is_file()}
+
+
+def _bag_names(bags: Sequence[Path]) -> list[str]:
+    names = [Path(b).resolve().name for b in bags]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise OfflineError(f'several input bags are named {dup}; outputs are named after the bag, rename one',
+                           kind='params')
+    return names
+
+
+class _BagJob:
+    """The state of one bag's labelling: its work directory and finished chunks."""
+
+    def __init__(self, bag: Path, name: str, out: Path, config: LabelConfig, topics: CameraTopics) -> None:
+        self.bag, self.name, self.config, self.topics = bag, name, config, topics
+        self.final = out / name
+        self.work = out / WORK / name
+        self.manifest = {'bag': str(bag.resolve()), 'input': bag_signature(bag), 'config': config.fingerprint(),
+                         'topics': topics.by_stream()}
+
+    def prepare(self) -> set[int]:
+        """Finished chunk indices (a work dir of another config or input is discarded)."""
+        mf = self.work / 'manifest.json'
+        if self.work.exists():
+            try:
+                same = json.loads(mf.read_text()) == self.manifest
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                logger.warning('%s: discarding checkpoints of another configuration or input', self.name)
+                shutil.rmtree(self.work)
+        (self.work / 'chunks').mkdir(parents=True, exist_ok=True)
+        if not mf.exists():
+            _write_atomic(mf, json.dumps(self.manifest, indent=1))
+        done = set()
+        for d in (self.work / 'chunks').iterdir():
+            if d.name.startswith('.'):
+                shutil.rmtree(d, ignore_errors=True)  # a chunk interrupted while being written
+            elif (d / 'done.json').exists():
+                done.add(int(d.name))
+        return done
+
+    def chunk_dir(self, index: int) -> Path:
+        return self.work / 'chunks' / f'{index:06d}'
+
+    def finish_chunk(self, chunk, result: ChunkResult, connections, ts, read_s: float) -> dict:
+        """Write the chunk's bag file, rows and counters under a temporary name; rename."""
+        tmp = self.work / 'chunks' / f'.{chunk.index:06d}'
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        t0 = time.perf_counter()
+        write_chunk_bag(tmp / f'labelled_{chunk.index:06d}', connections, chunk, result.messages, self.config, ts)
+        with open(tmp / 'rows.jsonl', 'w') as fh:
+            for r in result.rows:
+                fh.write(json.dumps(r, allow_nan=False) + '\n')
+        timing = {'frames': len(result.rows), 'read_s': read_s, 'decode_s': result.decode_s,
+                  'compute_s': result.compute_s, 'write_s': time.perf_counter() - t0}
+        (tmp / 'done.json').write_text(json.dumps(timing))
+        os.replace(tmp, self.chunk_dir(chunk.index))
+        return timing
+
+
+def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
+    """Label one bag into ``job.final``; returns its summary."""
+    ts = typestore_for()
+    done = job.prepare()
+    stats = ReadStats()
+    connections: list = []
+    in_flight: list = []
+    t_start = time.perf_counter()
+    timing = Counter()
+    max_in_flight = max(2, executor.workers + 1)
+
+    def drain(limit: int) -> None:
+        while len(in_flight) > limit:
+            chunk, handle, read_s = in_flight.pop(0)
+            result = handle.get()
+            t = job.finish_chunk(chunk, result, connections, ts, read_s)
+            timing.update(t)
+            if bar is not None:
+                bar.update(t['frames'])
+
+    t_read = time.perf_counter()
+    n_chunks = 0
+    for chunk in iter_chunks(job.bag, job.topics, job.config, stats, ts, connections):
+        read_s = time.perf_counter() - t_read
+        n_chunks += 1
+        if chunk.index in done:
+            if bar is not None:
+                bar.update(len(chunk.frames))
+        else:
+            handle = executor.submit(label_chunk, ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config))
+            in_flight.append((chunk, handle, read_s))
+            drain(max_in_flight)
+        t_read = time.perf_counter()
+    drain(0)
+    summary = _assemble(job, n_chunks, stats, done)
+    wall = time.perf_counter() - t_start
+    summary['throughput'] = {
+        'wall_s': round(wall, 3),
+        'frames_per_s': round(summary['frames'] / wall, 2) if wall > 0 else None,
+        'resumed_chunks': len(done),
+        'split_s': {k: round(timing[k], 3) for k in ('read_s', 'decode_s', 'compute_s', 'write_s')},
+    }
+    _write_atomic(job.final / 'summary.json', json.dumps(summary, indent=2) + '\n')
+    totals.update({'frames': summary['frames']})
+    return summary
+
+
+def _assemble(job: _BagJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
+    """Join the finished chunks into the bag's output directory and rename it into place."""
+    import yaml
+
+    from .plot import plot_labelled_rewards
+    from .table import write_frames_table
+
+    staging = job.work / 'final'
+    shutil.rmtree(staging, ignore_errors=True)
+    bag_dir = staging / 'labelled'
+    bag_dir.mkdir(parents=True)
+    rows, metas, rels = [], [], []
+    chunk_timing = Counter()
+    for i in range(n_chunks):
+        d = job.chunk_dir(i)
+        part = d / f'labelled_{i:06d}'
+        metas.append(yaml.safe_load((part / 'metadata.yaml').read_text()))
+        rel = f'labelled_{i:06d}.mcap'
+        os.link(part / rel, bag_dir / rel)
+        rels.append(rel)
+        with open(d / 'rows.jsonl') as fh:
+            rows.extend(json.loads(line) for line in fh)
+        chunk_timing.update(json.loads((d / 'done.json').read_text()))
+    (bag_dir / 'metadata.yaml').write_text(yaml.safe_dump(merge_metadata(metas, rels), sort_keys=False))
+    write_frames_table(staging / 'frames.parquet', rows, job.config.task)
+    plot_labelled_rewards(staging / 'reward.png', job.config.task, rows, stats.ground_truth,
+                          title=f'{job.name}: labelled reward ({job.config.task.name})')
+    summary = _bag_summary(job, rows, stats)
+    _write_atomic(staging / 'summary.json', json.dumps(summary, indent=2) + '\n')
+    os.replace(staging, job.final)
+    shutil.rmtree(job.work, ignore_errors=True)
+    return summary
+
+
+def _bag_summary(job: _BagJob, rows: list, stats: ReadStats) -> dict:
+    valid = [r for r in rows if r['valid']]
+    rewards = [r['reward'] for r in valid]
+    failures = Counter(r['error_kind'] for r in rows if r['error_kind'])
+    no_reward = Counter('missing_' + '+'.join(r['missing']) for r in rows if not r['error_kind'] and not r['valid'])
+    return {
+        'bag': str(job.bag),
+        'output': str(job.final),
+        'config': job.config.fingerprint(),
+        'task': job.config.task.name,
+        'topics': job.topics.by_stream(),
+        'messages': stats.messages,
+        'frames': len(rows),
+        'frames_labelled': sum(1 for r in rows if not r['error_kind']),
+        'frames_with_reward': len(valid),
+        'reward': {
+            'mean': round(sum(rewards) / len(rewards), 6) if rewards else None,
+            'min': round(min(rewards), 6) if rewards else None,
+            'max': round(max(rewards), 6) if rewards else None,
+            'first': round(rewards[0], 6) if rewards else None,
+            'last': round(rewards[-1], 6) if rewards else None,
+        },
+        'success_rate': round(sum(1 for r in valid if r['success']) / len(valid), 4) if valid else None,
+        'success_any': any(r['success'] for r in valid),
+        'failures': dict(sorted(failures.items())),
+        'frames_without_reward': dict(sorted(no_reward.items())),
+        'corrupt_messages': dict(sorted(stats.corrupt.items())),
+        'corrupt_examples': stats.corrupt_examples,
+        'sync': {'matched': stats.matched, 'rate_limited': stats.rate_limited, 'unpaired_dropped': stats.sync_dropped,
+                 'out_of_order': stats.sync_out_of_order, 'time_jumps': stats.sync_time_jumps},
+    }
+
+
+def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: RunOptions = RunOptions()) -> dict:
+    """Label every bag into ``out`` (see module doc); returns the run summary (also in out/summary.json).
+
+    Raises OfflineError before any work when a bag cannot be read or lacks the camera topics.
+    """
+    bags = [Path(b) for b in bags]
+    if not bags:
+        raise OfflineError('no input bags given', kind='params')
+    names = _bag_names(bags)
+    out = Path(out)
+    jobs = []
+    for bag, name in zip(bags, names):
+        topics = detect_topics(bag, config.color_topic, config.depth_topic, config.info_topic)
+        jobs.append(_BagJob(bag, name, out, config, topics))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    per_bag, skipped = [], []
+    todo = []
+    for job in jobs:
+        if job.final.exists():
+            prev = _read_json(job.final / 'summary.json')
+            if prev.get('config') != config.fingerprint() or prev.get('bag') != str(job.bag):
+                raise OfflineError(
+                    f'{job.final} exists from another bag or configuration; delete it or choose another --out',
+                    kind='exists')
+            logger.info('%s: already labelled in %s, skipped', job.name, job.final)
+            per_bag.append(prev)
+            skipped.append(job.name)
+        else:
+            todo.append(job)
+    totals: Counter = Counter()
+    if todo:
+        executor = make_executor(options.workers, options.ray_address)
+        bar = None
+        if options.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sum(_color_count(j) for j in todo), unit='frame', desc='labelling', file=sys.stderr,
+                       smoothing=0.1)
+        try:
+            for job in todo:
+                if bar is not None:
+                    bar.set_description(f'labelling {job.name}')
+                per_bag.append(_label_one_bag(job, executor, bar, totals))
+        except BaseException:
+            if hasattr(executor, 'terminate'):
+                executor.terminate()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        executor.close()
+        workers = executor.workers
+    else:
+        workers = 0
+    wall = time.perf_counter() - t0
+    summary = _run_summary(per_bag, skipped, wall, workers, totals['frames'], config)
+    _write_atomic(out / 'summary.json', json.dumps(summary, indent=2) + '\n')
+    return summary
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _color_count(job: _BagJob) -> int:
+    from .inputs import open_reader
+
+    with open_reader(job.bag) as reader:
+        return sum(c.msgcount for c in reader.connections if c.topic == job.topics.color)
+
+
+def _run_summary(per_bag: list, skipped: list, wall: float, workers: int, frames_run: int, config) -> dict:
+    frames = sum(b['frames'] for b in per_bag)
+    valid = sum(b['frames_with_reward'] for b in per_bag)
+    succ = sum(round((b['success_rate'] or 0) * b['frames_with_reward']) for b in per_bag)
+    failures: Counter = Counter()
+    corrupt: Counter = Counter()
+    for b in per_bag:
+        failures.update(b['failures'])
+        corrupt.update(b['corrupt_messages'])
+    means = [(b['reward']['mean'], b['frames_with_reward']) for b in per_bag if b['reward']['mean'] is not None]
+    return {
+        'bags': len(per_bag),
+        'bags_already_done': skipped,
+        'task': config.task.name,
+        'labeller': config.labeller,
+        'frames': frames,
+        'frames_with_reward': valid,
+        'reward_mean': round(sum(m * n for m, n in means) / valid, 6) if valid else None,
+        'success_rate': round(succ / valid, 4) if valid else None,
+        'failures': dict(sorted(failures.items())),
+        'corrupt_messages': dict(sorted(corrupt.items())),
+        'throughput': {
+            'wall_s': round(wall, 3),
+            'workers': workers,
+            'frames_per_s': round(frames_run / wall, 2) if wall > 0 and frames_run else None,
+            'frames_per_s_per_worker': round(frames_run / wall / workers, 2) if wall > 0 and frames_run and workers
+            else None,
+        },
+        'per_bag': [{k: b[k] for k in ('bag', 'output', 'frames', 'frames_with_reward', 'success_rate', 'failures',
+                                       'corrupt_messages')} for b in per_bag],
+    }

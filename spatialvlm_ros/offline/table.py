@@ -1,0 +1,71 @@
+"""The per-frame Parquet table of a labelled bag (one row per matched frame), via pyarrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..core.reward import TaskSpec, pair_key
+from .errors import OfflineError
+
+__all__ = ['frames_schema', 'write_frames_table']
+
+
+def _pa():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise OfflineError('pyarrow is required for Parquet output; install with pip install pyarrow',
+                           kind='dependency') from err
+    return pa, pq
+
+
+def frames_schema(task: TaskSpec):
+    """Columns: ids and stamps, the reward detail (terms and distances as structs with one field
+    per term / task pair, metres), objects and facts (core.serialize schema) as nested lists."""
+    pa, _ = _pa()
+    terms = ['offset', 'distance'] + (['success_bonus'] if task.success_bonus else [])
+    vec = pa.list_(pa.float64(), 3)
+    return pa.schema([
+        ('bag', pa.string()),
+        ('frame', pa.int64()),
+        ('stamp_ns', pa.int64()),
+        ('log_time_ns', pa.int64()),
+        ('frame_id', pa.string()),
+        ('valid', pa.bool_()),
+        ('reward', pa.float64()),
+        ('stage', pa.int32()),
+        ('stage_name', pa.string()),
+        ('success', pa.bool_()),
+        ('terms', pa.struct([(t, pa.float64()) for t in terms])),
+        ('distances', pa.struct([(pair_key(*p), pa.float64()) for p in task.pairs()])),
+        ('missing', pa.list_(pa.string())),
+        ('objects', pa.list_(pa.struct([('name', pa.string()), ('center_m', vec), ('extent_m', vec),
+                                        ('points', pa.int64()), ('pixels', pa.int64())]))),
+        ('facts', pa.list_(pa.struct([('type', pa.string()), ('subject', pa.string()), ('object', pa.string()),
+                                      ('value', pa.float64()), ('unit', pa.string()), ('frame', pa.string()),
+                                      ('holds', pa.bool_()), ('confidence', pa.float64()),
+                                      ('stamp_ns', pa.int64())]))),
+        ('error_kind', pa.string()),
+        ('error', pa.string()),
+    ])
+
+
+def write_frames_table(path: Path, rows: Sequence[dict], task: TaskSpec) -> None:
+    """Write ``rows`` (dicts as made by offline.labeller) to ``path`` (Parquet, zstd)."""
+    pa, pq = _pa()
+    schema = frames_schema(task)
+    terms = [f.name for f in schema.field('terms').type]
+    dists = [f.name for f in schema.field('distances').type]
+    cols = {name: [] for name in schema.names}
+    for r in rows:
+        for name in schema.names:
+            v = r.get(name)
+            if name == 'terms':
+                v = None if not r['terms'] else {t: r['terms'].get(t) for t in terms}
+            elif name == 'distances':
+                v = None if not r['distances'] else {d: r['distances'].get(d) for d in dists}
+            cols[name].append(v)
+    table = pa.table(cols, schema=schema)
+    pq.write_table(table, path, compression='zstd')

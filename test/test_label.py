@@ -1,0 +1,289 @@
+"""Offline labelling of rosbags: outputs against ground truth and the live path, parallel and
+resumed runs identical to a plain one, broken bags reported with clear errors."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
+import json  # noqa: E402
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip('rosbags')
+pa = pytest.importorskip('pyarrow')
+import pyarrow.parquet as pq  # noqa: E402
+
+from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
+from spatialvlm_ros.core.types import ns_to_stamp  # noqa: E402
+from spatialvlm_ros.offline import LabelConfig, OfflineError, RunOptions, label_bags, resolve_task  # noqa: E402
+from spatialvlm_ros.offline import runner as runner_mod  # noqa: E402
+from spatialvlm_ros.offline.bagio import typestore_for  # noqa: E402
+
+W, H, FRAMES = 320, 240, 24
+COLOR, DEPTH, INFO = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info'
+
+
+@pytest.fixture(scope='module')
+def sim_bag(tmp_path_factory) -> Path:
+    pytest.importorskip('mujoco')
+    from spatialvlm_ros.sim import record_episode
+
+    return record_episode(tmp_path_factory.mktemp('bags') / 'episode', seed=0, frames=FRAMES, width=W, height=H,
+                          progress=False)
+
+
+@pytest.fixture(scope='module')
+def task():
+    return resolve_task(None)[1]
+
+
+def _label(bags, out, task, workers=1, chunk=8, **kw):
+    return label_bags(bags, out, LabelConfig(task=task, chunk_frames=chunk), RunOptions(workers=workers, progress=False,
+                                                                                      **kw))
+
+
+def _messages(bag: Path) -> list:
+    from rosbags.rosbag2 import Reader
+
+    with Reader(bag) as r:
+        return [(c.topic, t, bytes(raw)) for c, t, raw in r.messages()]
+
+
+def _tree(root: Path) -> dict:
+    """relative path -> bytes of every file (summary.json: without the timings)."""
+    out = {}
+    for p in sorted(root.rglob('*')):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == 'summary.json':
+                doc = json.loads(data)
+                doc.pop('throughput', None)
+                doc.pop('output', None)
+                data = json.dumps(doc, sort_keys=True).encode()
+            out[str(p.relative_to(root))] = data
+    return out
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+
+def test_label_writes_bag_table_plot_and_summary(sim_bag, task, tmp_path):
+    from spatialvlm_ros.sim import read_ground_truth
+
+    summary = _label([sim_bag], tmp_path / 'out', task)
+    out = tmp_path / 'out' / sim_bag.name
+    assert summary['frames'] == FRAMES and summary['frames_with_reward'] == FRAMES
+    assert summary['failures'] == {} and summary['corrupt_messages'] == {}
+    assert (out / 'reward.png').stat().st_size > 10_000
+    assert not (tmp_path / 'out' / '.work' / sim_bag.name).exists()
+
+    # the labelled bag: every original message, byte for byte, plus the outputs
+    labelled = _messages(out / 'labelled')
+    original = _messages(sim_bag)
+    assert [m for m in labelled if m[0] in {t for t, _, _ in original}] == original
+    ts = typestore_for()
+    by_topic: dict = {}
+    for topic, t, raw in labelled:
+        by_topic.setdefault(topic, []).append((t, raw))
+    for topic in ('/spatial_facts/objects', '/spatial_facts/facts', '/spatial_facts/markers', '/reward/reward',
+                  '/reward/detail'):
+        assert len(by_topic[topic]) == FRAMES, topic
+    details = [json.loads(ts.deserialize_cdr(raw, 'std_msgs/msg/String').data) for _, raw in by_topic['/reward/detail']]
+    floats = [ts.deserialize_cdr(raw, 'std_msgs/msg/Float32').data for _, raw in by_topic['/reward/reward']]
+    colour_stamps = []
+    for _, raw in by_topic[COLOR]:
+        s = ts.deserialize_cdr(raw, 'sensor_msgs/msg/Image').header.stamp
+        colour_stamps.append(s.sec * 10**9 + s.nanosec)
+    assert [d['stamp_ns'] for d in details] == colour_stamps  # stamped with the source frames
+    np.testing.assert_allclose(floats, [d['reward'] for d in details], rtol=1e-6)
+    markers = ts.deserialize_cdr(by_topic['/spatial_facts/markers'][0][1], 'visualization_msgs/msg/MarkerArray')
+    assert markers.markers[0].header.stamp.sec * 10**9 + markers.markers[0].header.stamp.nanosec == colour_stamps[0]
+    assert {m.ns for m in markers.markers} == {'objects', 'labels', 'distances', 'distance_labels'}
+
+    # the table: one row per frame, distances against the simulator's ground truth
+    table = pq.read_table(out / 'frames.parquet').to_pylist()
+    assert [r['stamp_ns'] for r in table] == colour_stamps
+    assert [r['reward'] for r in table] == [d['reward'] for d in details]
+    gt = {g['stamp_ns']: g for g in read_ground_truth(sim_bag)}
+    err = [abs(r['distances']['gripper-block'] - np.linalg.norm(np.subtract(gt[r['stamp_ns']]['gripper'],
+                                                                            gt[r['stamp_ns']]['block'])))
+           for r in table]
+    assert np.median(err) < 0.03, err
+    assert {f['type'] for f in table[0]['facts']} >= {'distance'}
+    assert {o['name'] for o in table[0]['objects']} == set(task.objects)
+
+
+def test_pool_and_ray_give_the_same_outputs_as_one_process(sim_bag, task, tmp_path):
+    _label([sim_bag], tmp_path / 'one', task, workers=1)
+    _label([sim_bag], tmp_path / 'pool', task, workers=2)
+    expected = _tree(tmp_path / 'one' / sim_bag.name)
+    assert _tree(tmp_path / 'pool' / sim_bag.name) == expected
+    ray = pytest.importorskip('ray')
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = _label([sim_bag], tmp_path / 'ray', task, ray_address='auto')
+    finally:
+        ray.shutdown()
+    assert summary['throughput']['workers'] == 2
+    assert _tree(tmp_path / 'ray' / sim_bag.name) == expected
+
+
+def test_interrupted_run_resumes_to_identical_outputs(sim_bag, task, tmp_path, monkeypatch):
+    _label([sim_bag], tmp_path / 'plain', task, chunk=4)
+    stop_after = random.Random(os.getpid()).randint(1, FRAMES // 4 - 1)  # a random chunk
+    real = runner_mod._BagJob.finish_chunk
+    calls = []
+
+    def interrupted(self, *args, **kwargs):
+        if len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod._BagJob, 'finish_chunk', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
+    monkeypatch.setattr(runner_mod._BagJob, 'finish_chunk', real)
+    assert not (tmp_path / 'resumed' / sim_bag.name).exists()  # nothing under the final name
+    work = tmp_path / 'resumed' / '.work' / sim_bag.name / 'chunks'
+    assert len([d for d in work.iterdir() if not d.name.startswith('.')]) == stop_after
+    summary = _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
+    assert summary['frames'] == FRAMES
+    assert json.loads((tmp_path / 'resumed' / sim_bag.name / 'summary.json').read_text())['throughput'][
+        'resumed_chunks'] == stop_after
+    assert _tree(tmp_path / 'resumed' / sim_bag.name) == _tree(tmp_path / 'plain' / sim_bag.name)
+    # a finished bag is not labelled again; another configuration does not overwrite it
+    again = _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
+    assert again['bags_already_done'] == [sim_bag.name]
+    with pytest.raises(OfflineError, match='exists from another bag or configuration'):
+        _label([sim_bag], tmp_path / 'resumed', task, chunk=5)
+
+
+def test_killed_process_resumes_to_identical_outputs(sim_bag, task, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _label([sim_bag], tmp_path / 'plain', task, chunk=2)
+    cmd = [sys.executable, '-m', 'spatialvlm_ros.cli', 'label', str(sim_bag), '--out', str(tmp_path / 'k'),
+           '--workers', '1', '--chunk-frames', '2', '--no-progress']
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    chunks = tmp_path / 'k' / '.work' / sim_bag.name / 'chunks'
+    want = random.Random(os.getpid()).randint(1, FRAMES // 2 - 2)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if chunks.exists() and len([d for d in chunks.iterdir() if not d.name.startswith('.')]) >= want:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert _tree(tmp_path / 'k' / sim_bag.name) == _tree(tmp_path / 'plain' / sim_bag.name)
+
+
+# -- broken bags -----------------------------------------------------------------------------------
+
+
+def _write_bag(path: Path, frames: int = 3, topics=(COLOR, DEPTH, INFO), storage='sqlite3', truncate_color=(),
+               corrupt_depth=()) -> Path:
+    """A hand-built camera bag: colour with a red square, flat depth at 1 m, camera_info."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    ts = typestore_for()
+    t = ts.types
+    plugin = StoragePlugin.SQLITE3 if storage == 'sqlite3' else StoragePlugin.MCAP
+    types = {COLOR: 'sensor_msgs/msg/Image', DEPTH: 'sensor_msgs/msg/Image', INFO: 'sensor_msgs/msg/CameraInfo'}
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[20:30, 20:30] = (220, 20, 20)
+    depth = np.full((48, 64), 1.0, np.float32)
+    with Writer(path, version=9, storage_plugin=plugin) as w:
+        conns = {tp: w.add_connection(tp, types[tp], typestore=ts) for tp in topics}
+        for i in range(frames):
+            stamp = 1_000_000_000 + i * 33_333_333
+            sec, nsec = ns_to_stamp(stamp)
+            hdr = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nsec),
+                                           frame_id='cam')
+            msgs = {}
+            h, wd, step, data, big = encode_image(rgb, 'rgb8')
+            if i in truncate_color:
+                data = data[: len(data) // 2]
+            msgs[COLOR] = t['sensor_msgs/msg/Image'](header=hdr, height=h, width=wd, encoding='rgb8', is_bigendian=big,
+                                                    step=step, data=data)
+            h, wd, step, data, big = encode_image(depth, '32FC1')
+            msgs[DEPTH] = t['sensor_msgs/msg/Image'](header=hdr, height=h, width=wd, encoding='32FC1', is_bigendian=big,
+                                                    step=step, data=data)
+            msgs[INFO] = t['sensor_msgs/msg/CameraInfo'](
+                header=hdr, height=48, width=64, distortion_model='plumb_bob', d=np.zeros(5),
+                k=np.array([60.0, 0, 31.5, 0, 60.0, 23.5, 0, 0, 1]), r=np.eye(3).reshape(-1), p=np.zeros(12),
+                binning_x=0, binning_y=0,
+                roi=t['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+            for tp in topics:
+                raw = ts.serialize_cdr(msgs[tp], types[tp])
+                if tp == DEPTH and i in corrupt_depth:
+                    raw = raw[:40]  # cut in the middle of the message: not deserializable
+                w.write(conns[tp], stamp, raw)
+    return path
+
+
+def test_bag_without_the_camera_topics_fails_at_once_naming_them(task, tmp_path):
+    bag = _write_bag(tmp_path / 'colour_only', topics=(COLOR,))
+    with pytest.raises(OfflineError, match=r'no depth image .* and no camera_info .* topic; it has '
+                                           r'/camera/color/image_raw') as err:
+        _label([bag], tmp_path / 'out', task)
+    assert err.value.kind == 'missing_topics'
+    assert not (tmp_path / 'out').exists()
+    with pytest.raises(OfflineError, match='depth topic /nope is not in the bag'):
+        label_bags([bag], tmp_path / 'out', LabelConfig(task=task, depth_topic='/nope'), RunOptions(workers=1))
+
+
+def test_truncated_and_corrupt_messages_are_counted_and_skipped(task, tmp_path):
+    bag = _write_bag(tmp_path / 'broken', frames=6, truncate_color=(1,), corrupt_depth=(3,))
+    summary = _label([bag], tmp_path / 'out', task)
+    per_bag = json.loads((tmp_path / 'out' / 'broken' / 'summary.json').read_text())
+    assert summary['corrupt_messages'] == {DEPTH: 1}
+    assert 'Deserializ' in per_bag['corrupt_examples'][0] or DEPTH in per_bag['corrupt_examples'][0]
+    assert summary['failures'] == {'truncated': 1}
+    rows = pq.read_table(tmp_path / 'out' / 'broken' / 'frames.parquet').to_pylist()
+    assert len(rows) == 5  # frame 3 never pairs: its depth message is unreadable
+    bad = [r for r in rows if r['error_kind']]
+    assert len(bad) == 1 and 'truncated' in bad[0]['error'] and bad[0]['reward'] is None
+    # only the red square is in view: no reward (gripper, target missing), but never a made-up one
+    assert all(r['valid'] is False for r in rows)
+    assert per_bag['frames_without_reward'] == {'missing_gripper+target': 4}
+
+
+def test_ambiguous_topics_name_the_option(task, tmp_path):
+    bag = _write_bag(tmp_path / 'two', topics=(COLOR, DEPTH, INFO))
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: F401
+
+    # a second colour stream
+    ts = typestore_for()
+    two = tmp_path / 'two_colour'
+    with Reader(bag) as r, Writer(two, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {c.id: w.add_connection(c.topic, c.msgtype, typestore=ts) for c in r.connections}
+        extra = w.add_connection('/other/image', 'sensor_msgs/msg/Image', typestore=ts)
+        for c, t, raw in r.messages():
+            w.write(conns[c.id], t, raw)
+            if c.topic == COLOR:
+                w.write(extra, t, raw)
+    with pytest.raises(OfflineError, match=r'several colour image .* pick one with --color-topic'):
+        _label([two], tmp_path / 'out', task)
+    summary = label_bags([two], tmp_path / 'out', LabelConfig(task=task, color_topic=COLOR), RunOptions(workers=1,
+                                                                                                      progress=False))
+    assert summary['frames'] == 3
+
+
+def test_cli_prints_error_and_exits_non_zero(tmp_path, capsys):
+    from spatialvlm_ros.cli import main
+
+    assert main(['label', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'o')]) == 1
+    assert 'ERROR: no bag at' in capsys.readouterr().err
+    (tmp_path / 'notabag').mkdir()
+    assert main(['label', str(tmp_path / 'notabag'), '--out', str(tmp_path / 'o')]) == 1
+    assert 'is not a rosbag2 directory (no metadata.yaml)' in capsys.readouterr().err
