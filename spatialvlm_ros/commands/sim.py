@@ -6,11 +6,17 @@ from pathlib import Path
 
 
 def record(args) -> int:
-    from ..sim import record_episode
+    import dataclasses
 
+    from ..sim import record_episode
+    from ..sim.noise import NOISE_PRESETS
+
+    noise = NOISE_PRESETS[args.depth_noise]
+    if noise is not None:
+        noise = dataclasses.replace(noise, seed=args.seed)
     path = record_episode(
         Path(args.out), seed=args.seed, frames=args.frames, width=args.width, height=args.height,
-        depth_encoding=args.depth_encoding,
+        depth_encoding=args.depth_encoding, noise=noise,
     )
     print(f'wrote {path}')
     return 0
@@ -27,4 +33,6 @@ def register(sub) -> None:
     rec.add_argument('--height', type=int, default=480)
     rec.add_argument('--depth-encoding', choices=['32FC1', '16UC1'], default='32FC1',
                      help='32FC1 metres (default) or 16UC1 millimetres')
+    rec.add_argument('--depth-noise', choices=['none', 'realsense', 'kinect'], default='none',
+                     help='sensor noise model on the depth (sim/noise.py; deterministic per seed); default none')
     rec.set_defaults(func=record)

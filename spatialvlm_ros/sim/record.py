@@ -14,6 +14,7 @@ Written with ``rosbags`` (no ROS install needed); ``ros2 bag play`` reads the re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..core.image_codec import encode_image
 from ..core.types import ns_to_stamp
+from .noise import apply_depth_noise
 from .policy import iter_episode
 from .scene import FRAME_ID, SimFrame
 
@@ -168,11 +170,14 @@ def record_episode(
     *,
     compress: bool = True,
     progress: bool | None = None,
+    noise=None,
 ) -> Path:
     """Run the scripted episode for ``seed`` and write it as a rosbag2 directory ``out``.
 
     compress: zstd-compress MCAP chunks (about 5x smaller; ``ros2 bag`` reads it natively).
     progress: show a tqdm bar on stderr; default: when ``frames > 1``.
+    noise: a :class:`~spatialvlm_ros.sim.noise.DepthNoise` applied to every depth image
+        (deterministic per frame; the ground truth stays exact), or None for perfect depth.
 
     The bag is written to ``<out>.partial/`` and moved to ``out`` only when complete, so
     an interrupted run never leaves something that looks like a finished bag.
@@ -213,6 +218,8 @@ def record_episode(
                 frames_iter = tqdm(episode, total=frames, desc=f'recording {out.name}', unit='frame', file=sys.stderr)
             try:
                 for frame in frames_iter:
+                    if noise is not None:
+                        frame = dataclasses.replace(frame, depth=apply_depth_noise(frame.depth, noise, frame.index))
                     for topic, msg in factory.messages(frame).items():
                         raw = typestore.serialize_cdr(msg, TOPICS[topic])
                         writer.write(conns[topic], frame.stamp_ns, raw)
