@@ -104,7 +104,7 @@ class FactsConfig:
     # Error of the amodal centre model itself (metres), added to the per-object uncertainty.
     model_error_m: float = 0.003
     # Closest-surface distance uses at most this many points per object (KD-tree query cost).
-    closest_max_points: int = 2000
+    closest_max_points: int = 400
 
     def __post_init__(self) -> None:
         for name in ('margin_m', 'confidence_points', 'size_margin', 'noise_a_m', 'noise_b_per_m', 'model_error_m'):

@@ -50,9 +50,9 @@ class GravityConfig:
     # A pixel is an inlier when its distance to the plane is below this (sensor noise + flatness).
     inlier_threshold_m: float = 0.01
     # RANSAC hypotheses (three points each), drawn at once.
-    iterations: int = 256
+    iterations: int = 128
     # Valid pixels sampled on a regular grid for the search (the cost is iterations x max_points).
-    max_points: int = 3000
+    max_points: int = 1500
     # Fewer valid sampled pixels than this, or a best plane holding fewer inliers than
     # min_inlier_ratio of them -> no plane.
     min_points: int = 200
