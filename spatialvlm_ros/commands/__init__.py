@@ -4,6 +4,6 @@ To add a command: write ``commands/<name>.py`` with ``register`` (which sets ``f
 parser) and list the module in :data:`COMMANDS`.
 """
 
-COMMANDS = ['demo', 'sim', 'eval', 'label', 'facts']
+COMMANDS = ['demo', 'sim', 'eval', 'label', 'facts', 'synth']
 
 __all__ = ['COMMANDS']
