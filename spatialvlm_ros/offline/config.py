@@ -117,12 +117,21 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
         unknown = sorted(set(flat) - set(names))
         if unknown:
             raise OfflineError(f'flat_objects names {unknown} that are not in object_names {names}', kind='params')
+        entries = list(p.get('object_center_modes', []))
+        modes = dict(e.split('=', 1) for e in entries if e and '=' in e)
+        bad = [e for e in entries if e and '=' not in e] + sorted(set(modes) - set(names))
+        if bad:
+            raise OfflineError(f'object_center_modes: expected name=mode with names from {names}, got {bad}',
+                               kind='params')
+        up = list(p.get('up_rotation', []))
         return PipelineConfig(
             queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
             grounder=p['grounder'],
             grounder_config=grounder_config,
             lift=lift,
-            lift_overrides={n: dataclasses.replace(lift, center_mode='flat') for n in flat},
+            lift_overrides={**{n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
+                            **{n: dataclasses.replace(lift, center_mode='flat') for n in flat}},
+            base_rotation=tuple(float(v) for v in up) if len(up) == 9 else None,
             facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
         )
     except SpatialError as err:
@@ -185,6 +194,9 @@ class LabelConfig:
         p['object_names'] = list(self.task.objects)
         p['object_prompts'] = [self.task.objects[n] for n in self.task.objects]
         p['flat_objects'] = [n for n in p.get('flat_objects', []) if n in self.task.objects]
+        if 'object_center_modes' in p:
+            p['object_center_modes'] = [e for e in p['object_center_modes']
+                                        if e and e.split('=', 1)[0] in self.task.objects]
         return p
 
     def pipeline_config(self) -> PipelineConfig:
