@@ -19,9 +19,12 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .bag import read_messages
 from .core import serialize
 from .core.reward import load_task
+from .core.transform import matrix_to_quaternion
 from .report import plot_rewards, score_run
 from .ros.params import config_dir
 
@@ -30,6 +33,7 @@ __all__ = ['DemoError', 'ros_environment', 'start_node', 'start_nodes', 'stream_
 log = logging.getLogger(__name__)
 
 COLOR, DEPTH, INFO, GT = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info', '/sim/ground_truth'
+EE = '/robot/ee_position'
 
 
 ROS_ENV_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'RMW_IMPLEMENTATION', 'FASTDDS_DEFAULT_PROFILES_FILE')
@@ -69,7 +73,8 @@ def start_nodes(env: dict, log_dir: Path, task: str = 'pick_and_place', extra_pa
     """Start both nodes as subprocesses, remapped to the demo topics; returns the Popen list."""
     params = {'qos_reliability': 'reliable', 'qos_depth': 50}
     params.update(extra_params or {})
-    remaps = {'color/image_raw': COLOR, 'depth/image_raw': DEPTH, 'color/camera_info': INFO}
+    remaps = {'color/image_raw': COLOR, 'depth/image_raw': DEPTH, 'color/camera_info': INFO,
+              'gripper/position': EE}
     return [
         start_node('spatial_facts_node', 'spatial_facts', env, log_dir, remaps, params),
         start_node('reward_node', 'reward', env, log_dir, {'objects': '/spatial_facts/objects'}, {'task': task}),
@@ -80,33 +85,85 @@ def _load_frames(bag: Path) -> tuple[list, list]:
     """Frames (color, depth, info) grouped by header stamp, and the ground truth documents."""
     by_stamp: dict[int, dict] = {}
     gts = []
-    for m in read_messages(bag, [COLOR, DEPTH, INFO, GT]):
+    for m in read_messages(bag, [COLOR, DEPTH, INFO, GT, EE]):
         if m.topic == GT:
             gts.append(json.loads(m.msg.data))
             continue
         stamp = int(m.msg.header.stamp.sec) * 1_000_000_000 + int(m.msg.header.stamp.nanosec)
-        key = {COLOR: 'color', DEPTH: 'depth', INFO: 'info'}[m.topic]
+        key = {COLOR: 'color', DEPTH: 'depth', INFO: 'info', EE: 'ee'}[m.topic]
         by_stamp.setdefault(stamp, {})[key] = m.msg
-    frames = [(s, f) for s, f in sorted(by_stamp.items()) if len(f) == 3]
+    frames = [(s, f) for s, f in sorted(by_stamp.items()) if {'color', 'depth', 'info'} <= set(f)]
     gts.sort(key=lambda g: g['stamp_ns'])
     return frames, gts
 
 
-def stream_bag(node, executor_thread_alive, frames: list, rate_hz: float, timeout_s: float = 30.0) -> dict:
-    """Publish frames at ``rate_hz`` and wait for their rewards; returns stamp -> publish time."""
-    from .ros.replay import camera_info_msg, image_msg
+def _warm_up(node, first: dict, alive, timeout_s: float = 20.0) -> float | None:
+    """Send the first frame once, stamped 1 s before the episode, and wait for its reward.
+
+    A camera runs before an episode starts; the first large messages over DDS (shared-memory
+    segments, reader buffers) and the first pipeline call are slow, and that one-off cost is
+    not the per-frame latency. Returns its latency (ms), reported separately; the warm-up
+    frame is then forgotten (it is not part of the episode or the scores).
+    """
+    from .ros.replay import camera_info_msg, image_msg, point_msg
+
+    msgs = [image_msg(first['color']), image_msg(first['depth']), camera_info_msg(first['info'])]
+    ee = point_msg(first['ee']) if 'ee' in first else None
+    for m in msgs + ([ee] if ee is not None else []):
+        m.header.stamp.sec -= 1
+    stamp = msgs[0].header.stamp.sec * 1_000_000_000 + msgs[0].header.stamp.nanosec
+    t0 = time.perf_counter()
+    node.publish_frame(*msgs, ee)
+    deadline = time.monotonic() + timeout_s
+    latency = None
+    while time.monotonic() < deadline and alive():
+        with node.collected.lock:
+            if stamp in node.collected.rewards:
+                latency = (node.collected.received_at[stamp] - t0) * 1e3
+                node.collected.rewards.pop(stamp)
+                node.collected.facts.pop(stamp, None)
+                node.collected.received_at.pop(stamp)
+                break
+        time.sleep(0.005)
+    return latency
+
+
+def stream_bag(node, executor_thread_alive, frames: list, rate_hz: float, timeout_s: float = 30.0,
+               max_in_flight: int = 3) -> dict:
+    """Publish frames at ``rate_hz`` and wait for their rewards; returns stamp -> publish time.
+
+    At most ``max_in_flight`` frames are published ahead of the rewards received: on a machine
+    too loaded to keep up with the camera rate the stream slows down instead of overflowing the
+    nodes' queues, so the score never depends on the machine's load (the latency still does).
+    """
+    from .ros.replay import camera_info_msg, image_msg, point_msg
 
     sent_at: dict[int, float] = {}
+    warmup_ms = _warm_up(node, frames[0][1], executor_thread_alive)
+    time.sleep(0.2)  # let the warm-up frame's other outputs land, then forget them
+    with node.collected.lock:
+        node.collected.reward_values.clear()
     period = 1.0 / rate_hz
     next_t = time.perf_counter()
-    for stamp, f in frames:
+    stamps = [s for s, _ in frames]
+    for i, (stamp, f) in enumerate(frames):
         color, depth, info = image_msg(f['color']), image_msg(f['depth']), camera_info_msg(f['info'])
+        ee = point_msg(f['ee']) if 'ee' in f else None
         delay = next_t - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        node.publish_frame(color, depth, info)
+        if i >= max_in_flight:
+            waiting_for = stamps[i - max_in_flight]
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and executor_thread_alive():
+                with node.collected.lock:
+                    if waiting_for in node.collected.rewards:
+                        break
+                time.sleep(0.001)
+        node.publish_frame(color, depth, info, ee)
         sent_at[stamp] = time.perf_counter()
-        next_t += period
+        next_t = max(next_t + period, time.perf_counter())
+    node.warmup_ms = warmup_ms
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and executor_thread_alive():
         with node.collected.lock:
@@ -119,7 +176,7 @@ def stream_bag(node, executor_thread_alive, frames: list, rate_hz: float, timeou
 def run_demo(
     name: str = 'demo',
     seed: int = 0,
-    frames: int = 150,
+    frames: int = 100,
     width: int = 640,
     height: int = 480,
     rate_hz: float = 30.0,
@@ -128,7 +185,18 @@ def run_demo(
     task: str = 'pick_and_place',
     domain_id: int | None = None,
     connect_timeout_s: float = 60.0,
+    gripper: str = 'kinematic',
 ) -> dict:
+    """Run the demo; returns the summary (also written to ``out_root/name/summary.json``).
+
+    gripper: 'kinematic' (default): the gripper position comes from the robot's end-effector
+        topic, as on a real arm that knows its forward kinematics, expressed in the camera frame
+        through the camera's extrinsic; the block and target are measured from RGB-D.
+        'vision': the gripper is grounded by colour like the other objects (two thin fingers
+        around an empty grip point: ~1.3 cm bias).
+    """
+    if gripper not in ('kinematic', 'vision'):
+        raise DemoError(f"gripper must be 'kinematic' or 'vision', got {gripper!r}")
     out = Path(out_root) / name
     out.mkdir(parents=True, exist_ok=True)
     if bag is None:
@@ -152,7 +220,13 @@ def run_demo(
     from .ros.reward_node import resolve_task_path
 
     task_spec = load_task(resolve_task_path(task))
-    procs = start_nodes(env, out, task)
+    params: dict = {}
+    if gripper == 'kinematic':
+        cam = gts[0]
+        quat = matrix_to_quaternion(np.asarray(cam['camera_rotation_world']))
+        params = {'kinematic_objects': ['gripper'], 'target_frame': 'world', 'transform_source': 'static',
+                  'static_transform': [*cam['camera_position_world'], *quat]}
+    procs = start_nodes(env, out, task, extra_params=params)
     rclpy.init()
     node = ReplayNode()
     executor = SingleThreadedExecutor()
@@ -182,11 +256,17 @@ def run_demo(
         rclpy.try_shutdown()
 
     col = node.collected
+    # Only the episode's frames: the warm-up frame's facts may arrive after its reward was taken out.
+    col.facts = {s: d for s, d in col.facts.items() if s in sent_at}
+    col.rewards = {s: d for s, d in col.rewards.items() if s in sent_at}
     latencies = [(col.received_at[s] - sent_at[s]) * 1e3 for s in sent_at if s in col.received_at]
+    (out / 'latency_ms.json').write_text(json.dumps([round(v, 3) for v in latencies]))
     gt_docs = [{'stamp_ns': g['stamp_ns'], **{n: g.get(n) for n in task_spec.objects}} for g in gts]
-    summary = {'name': name, 'bag': str(bag), 'task': task_spec.name, 'seed': seed, 'rate_hz': rate_hz}
+    summary = {'name': name, 'bag': str(bag), 'task': task_spec.name, 'seed': seed, 'rate_hz': rate_hz,
+               'gripper': gripper}
     summary.update(score_run(task_spec, gt_docs, col.rewards, latencies))
     summary['frames_sent'] = len(sent_at)
+    summary['warmup_latency_ms'] = None if node.warmup_ms is None else round(node.warmup_ms, 1)
     summary['rewards_published'] = len(col.reward_values)
     with open(out / 'facts.jsonl', 'w') as fh:
         for s in sorted(col.facts):

@@ -38,3 +38,29 @@ def test_buffer_returns_nearest_within_tolerance_only():
     assert buf.lookup(205).translation[0] == 200
     assert buf.lookup(296).translation[0] == 300
     assert buf.lookup(250) is None and buf.lookup(1000) is None
+
+
+def test_matrix_quaternion_round_trip_and_inverse():
+    from spatialvlm_ros.core.transform import matrix_to_quaternion
+
+    for euler in ([0, 0, 0], [179, 2, -3], [10, -40, 75], [0, 180, 0], [90, 90, 90]):
+        r = Rotation.from_euler('xyz', euler, degrees=True).as_matrix()
+        np.testing.assert_allclose(quaternion_to_matrix(matrix_to_quaternion(r)), r, atol=1e-9)
+    tf = RigidTransform.from_xyz_quat([1, 2, 3] + list(Rotation.from_euler('xyz', [10, 20, 30], degrees=True).as_quat()),
+                                      'world', 'cam')
+    p = np.array([[0.3, -0.2, 1.5]])
+    np.testing.assert_allclose(tf.inverse().apply(tf.apply(p)), p, atol=1e-12)
+    assert (tf.inverse().parent, tf.inverse().child) == ('cam', 'world')
+
+
+def test_kinematic_observation_is_one_certain_point():
+    from spatialvlm_ros.core.facts import compute_facts
+    from spatialvlm_ros.core.transform import kinematic_observation
+
+    g = kinematic_observation('gripper', [0.0, 0.0, 1.0], 'cam', 5)
+    block = ObjectObservation('block', np.array([0.1, 0.0, 1.0]), np.full(3, 0.05),
+                              np.zeros((400, 3), np.float32) + [0.1, 0.0, 1.0], 400, frame_id='cam')
+    dist = [f for f in compute_facts({'gripper': g, 'block': block}) if f.type == 'distance'][0]
+    assert dist.value == pytest.approx(0.1) and dist.confidence > 0.99  # limited by the block's 400 points
+    with pytest.raises(TransformError, match='not finite'):
+        kinematic_observation('gripper', [np.nan, 0, 1], 'cam', 0)

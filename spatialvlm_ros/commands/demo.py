@@ -23,6 +23,7 @@ def run(args) -> int:
     summary = run_demo(
         name=args.name, seed=args.seed, frames=args.frames, width=args.width, height=args.height,
         rate_hz=args.rate, out_root=Path(args.out_root), bag=Path(args.bag) if args.bag else None, task=args.task,
+        gripper=args.gripper,
     )
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -41,11 +42,14 @@ def register(sub) -> None:
     p.add_argument('--name', default='demo', help='run name: outputs go to OUT_ROOT/NAME (default: demo)')
     p.add_argument('--out-root', default='runs', help='where runs are written (default: runs)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--frames', type=int, default=150)
+    p.add_argument('--frames', type=int, default=100,
+                   help='episode length (default 100 = 3.3 s: the scripted pick-and-place plus a short hold)')
     p.add_argument('--width', type=int, default=640)
     p.add_argument('--height', type=int, default=480)
     p.add_argument('--rate', type=float, default=30.0, help='publish rate in Hz (default: 30, the camera rate)')
     p.add_argument('--bag', help='use this bag instead of recording one')
     p.add_argument('--task', default='pick_and_place', help='task YAML path or name in config/tasks')
+    p.add_argument('--gripper', choices=['kinematic', 'vision'], default='kinematic',
+                   help="gripper position from the end-effector topic (default, as on a real arm) or by colour")
     p.add_argument('--json', action='store_true', help='print the summary as JSON')
     p.set_defaults(func=run)

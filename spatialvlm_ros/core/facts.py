@@ -136,7 +136,7 @@ def distance(a: ObjectObservation, b: ObjectObservation) -> float:
 def _pair_facts(a: ObjectObservation, b: ObjectObservation, config: FactsConfig) -> list[SpatialFact]:
     _check_same_frame(a, b)
     diff = np.asarray(a.center, np.float64) - np.asarray(b.center, np.float64)
-    n = min(a.point_count, b.point_count)
+    n = min(a.evidence, b.evidence)
     common = dict(
         subject=a.name,
         object=b.name,

@@ -45,7 +45,7 @@ def closest_distance(a: ObjectObservation, b: ObjectObservation, max_points: int
 def _sigma(obs: ObjectObservation, config) -> float:
     z = float(np.median(obs.points[:, 2])) if len(obs.points) else 1.0
     noise = config.noise_a_m + config.noise_b_per_m * z * z
-    return noise / math.sqrt(max(obs.point_count, 1)) + config.model_error_m
+    return noise / math.sqrt(max(min(obs.evidence, 1e9), 1)) + config.model_error_m
 
 
 def _phi(x: float) -> float:
@@ -68,7 +68,7 @@ def gravity_facts(present: Sequence[tuple[str, ObjectObservation]], config, grav
             g = basis @ diff  # (right, forward, up) of a - b
             # Axis order of the legacy facts: x (right), y (down), z (forward).
             axes = (g[0], -g[2], g[1])
-            n = min(a.point_count, b.point_count)
+            n = min(a.evidence, b.evidence)
             conf_n = 1.0 - math.exp(-n / config.confidence_points)
             sd = math.hypot(sigmas[na], sigmas[nb])
             common = dict(subject=na, object=nb, frame=f'{a.frame_id}@gravity',
@@ -105,7 +105,7 @@ def gravity_facts(present: Sequence[tuple[str, ObjectObservation]], config, grav
             facts.append(SpatialFact(type='clock_position', value=float(12 if hour == 0 else hour), unit='hour',
                                      holds=None, confidence=conf_n, **common))
     for name, o in present:
-        conf = 1.0 - math.exp(-o.point_count / config.confidence_points)
+        conf = 1.0 - math.exp(-o.evidence / config.confidence_points)
         for kind, v in zip(('width', 'depth', 'height'), sizes[name]):
             facts.append(SpatialFact(type=kind, subject=name, object='', value=float(v), unit='m',
                                      frame=f'{o.frame_id}@gravity', holds=None, confidence=conf,

@@ -226,6 +226,7 @@ class _Cloud:
     extent: np.ndarray  # (3,) float64, robust visible size incl. the erosion border
     border_m: float  # lateral size the erosion and pixel sampling removed, metres
     mask_crop: np.ndarray  # bool, the object mask on the crop
+    depth_crop: np.ndarray  # HxW float32 metres of the crop (NaN = invalid)
     origin: tuple[int, int]  # (row, column) of the crop in the image
     intrinsics: object  # the frame's Intrinsics
     frame: object = None  # the Frame (for modes that look around the object)
@@ -300,7 +301,95 @@ def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     weights = t[ok] ** 2 / np.abs(nd[ok])
     centre = (on_plane * weights[:, None]).sum(axis=0) / weights.sum()
     lo, hi = np.percentile(on_plane, config.extent_percentiles, axis=0)
+    circle = _rim_circle(cloud, normal, mean, config)
+    if circle is not None:
+        centre = circle
     return centre, (hi - lo).astype(np.float64)  # extent of the completed surface
+
+
+def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config: LiftConfig) -> Optional[np.ndarray]:
+    """Centre of a round flat object from the visible part of its rim, or None.
+
+    An occluder in front (an arm over a target disc) cuts the outline with an edge that is not
+    the rim; the convex fill then misses the hidden part. Outline pixels whose outside
+    neighbours are nearer than the plane are such cuts and are dropped; the rest, intersected
+    with the plane, are fitted with a circle (algebraic least squares). Used only when the fit
+    is good (residual < 5 % of the radius) and the rim points span at least 135 degrees;
+    a square marker or a badly cut outline keeps the filled-area centre.
+    """
+    mask = cloud.mask_crop.astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    rim = np.concatenate(contours)[:, 0, :]  # (u, v) in the crop
+    # Nearest outside depth around each outline pixel (5x5), NaN/inside -> +inf.
+    outside = np.where(mask.astype(bool) | ~np.isfinite(cloud.depth_crop), np.inf, cloud.depth_crop).astype(np.float32)
+    near_outside = cv2.erode(outside, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    k = cloud.intrinsics
+    us, vs = rim[:, 0], rim[:, 1]
+    rays = np.stack([(us + cloud.origin[1] - k.cx) / k.fx, (vs + cloud.origin[0] - k.cy) / k.fy,
+                     np.ones(us.size)], axis=1)
+    nd = rays @ normal
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t = float(normal @ on_plane) / nd
+    occluded = near_outside[vs, us] < t - 0.01  # something at least 1 cm in front borders it
+    ok = np.isfinite(t) & (t > 0) & ~occluded
+    if np.count_nonzero(ok) < 20:
+        return None
+    pts = rays[ok] * t[ok, None]
+    e1 = np.cross(normal, (1.0, 0.0, 0.0) if abs(normal[0]) < 0.9 else (0.0, 1.0, 0.0))
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    xy = np.stack([(pts - on_plane) @ e1, (pts - on_plane) @ e2], axis=1)
+    fit = _ransac_circle(xy, tol=max(0.002, 0.02 * float(np.ptp(xy, axis=0).max())))
+    if fit is None:
+        return None
+    cx, cy, r, inliers = fit
+    angles = np.sort(np.arctan2(xy[inliers, 1] - cy, xy[inliers, 0] - cx))
+    largest_gap = np.max(np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi])))
+    if inliers.sum() < 20 or largest_gap > 1.25 * np.pi:
+        return None
+    return on_plane + cx * e1 + cy * e2
+
+
+def _fit_circle(xy: np.ndarray) -> Optional[tuple[float, float, float]]:
+    """Algebraic least-squares circle (cx, cy, r) through Nx2 points."""
+    a = np.column_stack([xy, np.ones(len(xy))])
+    sol, *_ = np.linalg.lstsq(a, (xy**2).sum(axis=1), rcond=None)
+    cx, cy = sol[0] / 2, sol[1] / 2
+    r2 = sol[2] + cx * cx + cy * cy
+    return (float(cx), float(cy), math.sqrt(r2)) if r2 > 0 else None
+
+
+def _ransac_circle(xy: np.ndarray, tol: float, iterations: int = 128):
+    """Robust circle: 3-point hypotheses (fixed seed: the same frame gives the same answer),
+    best inlier count, refined on its inliers. Returns (cx, cy, r, inlier mask) or None."""
+    n = len(xy)
+    if n < 3:
+        return None
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, n, size=(iterations, 3))
+    p1, p2, p3 = xy[idx[:, 0]], xy[idx[:, 1]], xy[idx[:, 2]]
+    # Circumcentre of each triple (vectorised); degenerate (collinear) triples are skipped.
+    d = 2 * (p1[:, 0] * (p2[:, 1] - p3[:, 1]) + p2[:, 0] * (p3[:, 1] - p1[:, 1]) + p3[:, 0] * (p1[:, 1] - p2[:, 1]))
+    good = np.abs(d) > 1e-12
+    if not good.any():
+        return None
+    s1, s2, s3 = (p1**2).sum(1), (p2**2).sum(1), (p3**2).sum(1)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ux = (s1 * (p2[:, 1] - p3[:, 1]) + s2 * (p3[:, 1] - p1[:, 1]) + s3 * (p1[:, 1] - p2[:, 1])) / d
+        uy = (s1 * (p3[:, 0] - p2[:, 0]) + s2 * (p1[:, 0] - p3[:, 0]) + s3 * (p2[:, 0] - p1[:, 0])) / d
+        r = np.hypot(p1[:, 0] - ux, p1[:, 1] - uy)
+        dist = np.abs(np.hypot(xy[None, :, 0] - ux[:, None], xy[None, :, 1] - uy[:, None]) - r[:, None])
+    counts = np.where(good, (dist < tol).sum(axis=1), -1)
+    best = int(np.argmax(counts))
+    inliers = dist[best] < tol
+    refined = _fit_circle(xy[inliers]) if inliers.sum() >= 3 else None
+    if refined is None:
+        return None
+    cx, cy, rr = refined
+    inliers = np.abs(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) - rr) < tol
+    return cx, cy, rr, inliers
 
 
 def _support(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -409,7 +498,7 @@ def lift_mask(
     extent[1] += border_px * zmed / k.fy
     cloud = _Cloud(
         points, pixels, depth.shape, extent, border_px * zmed / math.sqrt(k.fx * k.fy),
-        mask_crop=mask[r0:r1, c0:c1].astype(bool), origin=(int(r0), int(c0)), intrinsics=k,
+        mask_crop=mask[r0:r1, c0:c1].astype(bool), depth_crop=depth, origin=(int(r0), int(c0)), intrinsics=k,
         frame=frame, gravity=gravity, erode_used=erode_used,
     )
     center, extent = CENTER_MODES[config.center_mode](cloud, config)

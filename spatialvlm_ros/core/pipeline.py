@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -77,15 +77,21 @@ class SpatialPipeline:
         self.grounder = make_grounder(config.grounder, **config.grounder_config)
 
     def process(
-        self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None
+        self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None,
+        known: Optional[Mapping[str, Optional[ObjectObservation]]] = None,
     ) -> PipelineResult:
         """Ground, lift and relate the queried objects in one frame.
 
         base_rotation: 3x3 camera-to-base rotation for this frame (e.g. from TF); overrides
             ``config.base_rotation``.
+        known: objects whose position comes from elsewhere (the robot's own gripper from
+            kinematics), in ``frame.frame_id``; they are not grounded, but take part in the facts.
+            None for a name means "should be known but is not available for this frame".
         """
         queries = tuple(queries) if queries is not None else self.config.queries
-        masks = self.grounder.ground(frame, queries)
+        known = dict(known or {})
+        visual = tuple(q for q in queries if q.name not in known)
+        masks = self.grounder.ground(frame, visual) if visual else {}
         gravity = None
         if self.config.use_gravity:
             rot = base_rotation if base_rotation is not None else self.config.base_rotation
@@ -94,6 +100,7 @@ class SpatialPipeline:
         objects: dict[str, Optional[ObjectObservation]] = lift_objects(
             frame, masks, self.config.lift, per_object=self.config.lift_overrides, gravity=gravity
         )
-        found = {n: o for n, o in objects.items() if o is not None}
+        objects.update(known)
+        found = {q.name: objects[q.name] for q in queries if objects.get(q.name) is not None}
         facts = tuple(compute_facts(found, self.config.facts, gravity=gravity))
         return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=facts, gravity=gravity)

@@ -6,7 +6,8 @@ one works on the others. Every document carries the source frame's stamp and fra
 objects document::
 
     {"stamp": {"sec": s, "nanosec": ns}, "stamp_ns": int, "frame_id": str,
-     "objects": [{"name", "center_m": [x, y, z], "extent_m": [dx, dy, dz], "points": n, "pixels": n}],
+     "objects": [{"name", "center_m": [x, y, z], "extent_m": [dx, dy, dz], "points": n, "pixels": n,
+                  "source": "depth" | "kinematic"}],
      "missing": [names not found in this frame]}
 
 facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]``.
@@ -40,6 +41,7 @@ def objects_to_doc(objects: Mapping[str, Optional[ObjectObservation]], stamp_ns:
             'extent_m': [round(float(v), 6) for v in obs.extent],
             'points': obs.point_count,
             'pixels': int(obs.pixel_count),
+            'source': obs.source,
         }
         for name, obs in objects.items()
         if obs is not None
@@ -63,6 +65,7 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
                 pixel_count=int(o.get('pixels', 0)),
                 frame_id=frame_id,
                 stamp_ns=stamp_ns,
+                source=str(o.get('source', 'depth')),
             )
         for name in doc.get('missing', []):
             out[str(name)] = None

@@ -143,6 +143,8 @@ class ObjectObservation:
     center: (3,) metres, the object's estimated centre in ``frame_id``.
     extent: (3,) metres, axis-aligned size along x, y, z of ``frame_id``.
     pixel_count: mask pixels before cleaning; ``points`` has len <= pixel_count.
+    source: 'depth' (measured from the image) or 'kinematic' (a pose the robot knows, e.g. its
+        gripper from forward kinematics; ``points`` is then that one point, ``extent`` zeros).
     """
 
     name: str
@@ -153,10 +155,16 @@ class ObjectObservation:
     frame_id: str = 'camera_color_optical_frame'
     stamp_ns: int = 0
     mask: Optional[np.ndarray] = field(default=None, repr=False)
+    source: str = 'depth'
 
     @property
     def point_count(self) -> int:
         return int(len(self.points))
+
+    @property
+    def evidence(self) -> float:
+        """Points behind the estimate, for confidences: a kinematic pose counts as certain."""
+        return float('inf') if self.source != 'depth' else float(len(self.points))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float32, String
 
 from ..core import serialize
 
-__all__ = ['image_msg', 'camera_info_msg', 'ReplayNode', 'Collected']
+__all__ = ['image_msg', 'camera_info_msg', 'point_msg', 'ReplayNode', 'Collected']
 
 
 def _stamp(dst, src) -> None:
@@ -50,6 +51,13 @@ def camera_info_msg(src) -> CameraInfo:
     return out
 
 
+def point_msg(src) -> PointStamped:
+    out = PointStamped()
+    _stamp(out, src)
+    out.point.x, out.point.y, out.point.z = float(src.point.x), float(src.point.y), float(src.point.z)
+    return out
+
+
 @dataclass
 class Collected:
     """What the nodes published, keyed by the source frame's stamp."""
@@ -69,6 +77,7 @@ class ReplayNode(Node):
         color_topic: str = '/camera/color/image_raw',
         depth_topic: str = '/camera/depth/image_raw',
         info_topic: str = '/camera/color/camera_info',
+        ee_topic: str = '/robot/ee_position',
         facts_topic: str = '/spatial_facts/facts',
         reward_topic: str = '/reward/reward',
         detail_topic: str = '/reward/detail',
@@ -81,11 +90,13 @@ class ReplayNode(Node):
             'depth': self.create_publisher(Image, depth_topic, qos),
             'info': self.create_publisher(CameraInfo, info_topic, qos),
         }
+        self.ee_pub = self.create_publisher(PointStamped, ee_topic, qos)
         self.collected = Collected()
         self.create_subscription(String, facts_topic, self._on_facts, qos)
         self.create_subscription(String, detail_topic, self._on_detail, qos)
         self.create_subscription(Float32, reward_topic, self._on_reward, qos)
         self._subs_topics = (facts_topic, detail_topic, reward_topic)
+        self.warmup_ms: float | None = None
 
     def connected(self) -> bool:
         """True once every publisher has a subscriber and every subscription a publisher."""
@@ -93,7 +104,9 @@ class ReplayNode(Node):
         subs_ok = all(self.count_publishers(t) > 0 for t in self._subs_topics)
         return pubs_ok and subs_ok
 
-    def publish_frame(self, color: Image, depth: Image, info: CameraInfo) -> None:
+    def publish_frame(self, color: Image, depth: Image, info: CameraInfo, ee: PointStamped | None = None) -> None:
+        if ee is not None:  # first: the node looks the gripper up when the images complete a frame
+            self.ee_pub.publish(ee)
         self.pubs['info'].publish(info)
         self.pubs['depth'].publish(depth)
         self.pubs['color'].publish(color)

@@ -24,6 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
+from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -36,7 +37,7 @@ from ..core.lifting import LiftConfig
 from ..core.pipeline import PipelineConfig, SpatialPipeline
 from ..core.image_codec import encode_image
 from ..core.sync import ApproximateTimeSync
-from ..core.transform import transform_observation
+from ..core.transform import StampedBuffer, TransformError, kinematic_observation, transform_observation
 from ..viz import draw_debug
 from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
 from .frames import FrameResolver
@@ -76,9 +77,12 @@ PARAMETERS = {
     'sync_queue_size': 'Messages kept per input stream while waiting for partners.',
     'qos_reliability': "Camera subscriptions: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
     'qos_depth': 'Camera subscription queue depth.',
+    'kinematic_objects': "Objects the robot knows the position of (e.g. its gripper): geometry_msgs/PointStamped "
+                         "on '<name>/position' (remap to the end-effector topic) instead of grounding; '' = none.",
+    'kinematic_tolerance_s': 'Largest stamp distance between a frame and the kinematic position used for it (s).',
     'publish_markers': 'Publish RViz markers on ~/markers.',
     'publish_debug_image': 'Publish ~/debug_image (masks, boxes, distances drawn on the colour image).',
-    'target_frame': 'Frame for objects and markers (e.g. base_link); empty = the camera optical frame.',
+    'target_frame': 'Frame for objects and markers; empty = base_link when a transform_source is set, else camera.',
     'transform_source': "Camera-to-target transform: 'none', 'static' (static_transform), 'pose_topic' or 'tf'.",
     'static_transform': 'Camera optical frame pose in target_frame: [x, y, z, qx, qy, qz, qw] (metres).',
     'transform_timeout_s': 'Largest wait (tf) or stamp distance (pose_topic) for the transform at a frame.',
@@ -86,6 +90,17 @@ PARAMETERS = {
     'input_timeout_s': 'Warn (naming the topic and QoS problems) when an input is silent this long.',
     'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class _StampedPoint:
+    stamp_ns: int
+    point: tuple
+    frame_id: str
+
+    @classmethod
+    def of(cls, msg) -> '_StampedPoint':
+        return cls(header_stamp_ns(msg), (msg.point.x, msg.point.y, msg.point.z), msg.header.frame_id)
 
 
 class SpatialFactsNode(Node):
@@ -108,6 +123,13 @@ class SpatialFactsNode(Node):
         self.frames = FrameResolver(self, p['transform_source'], p['target_frame'], p['static_transform'],
                                     p['transform_timeout_s'])
         self.inputs = InputMonitor(self, INPUT_TOPICS, p['qos_reliability'], p['input_timeout_s'])
+        self.kinematic = {n: StampedBuffer(int(p['kinematic_tolerance_s'] * 1e9)) for n in p['kinematic_objects'] if n}
+        unknown = sorted(set(self.kinematic) - {q.name for q in self.pipeline.config.queries})
+        if unknown:
+            raise ValueError(f'kinematic_objects {unknown} are not in object_names')
+        for name, buf in self.kinematic.items():
+            self.create_subscription(PointStamped, f'{name}/position', lambda m, b=buf: b.add(_StampedPoint.of(m)),
+                                     sensor_qos(p['qos_reliability'], 50))
 
         qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
         for stream, msg_type in (('color', Image), ('depth', Image), ('info', CameraInfo)):
@@ -185,8 +207,8 @@ class SpatialFactsNode(Node):
         t0 = time.perf_counter()
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
-            result = self.pipeline.process(frame)
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
+            result = self.pipeline.process(frame, known=self._kinematic_objects(frame, tf))
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
@@ -211,6 +233,30 @@ class SpatialFactsNode(Node):
         for name in result.missing:
             self.health.note(f'not_found_{name}', f'object {name!r} not found in frame {frame.stamp_ns}')
         self.health.ok((time.perf_counter() - t0) * 1e3)
+
+    def _kinematic_objects(self, frame, tf) -> dict:
+        """The known positions at this frame's stamp, in the camera frame (None: none close enough)."""
+        out = {}
+        for name, buf in self.kinematic.items():
+            item = buf.lookup(frame.stamp_ns)
+            if item is None:
+                self.health.note(f'kinematic_missing_{name}', f'no {name} position within the stamp tolerance '
+                                 f'of frame {frame.stamp_ns}; is {self.resolve_topic_name(name + "/position")} '
+                                 'publishing on the same clock?')
+                out[name] = None
+                continue
+            if item.frame_id in ('', frame.frame_id):
+                point = item.point
+            elif tf is not None and item.frame_id == tf.parent:
+                point = tf.inverse().apply(item.point)
+            else:
+                raise TransformError(
+                    f'{name} position is in {item.frame_id!r} but no transform {item.frame_id!r} <- '
+                    f'{frame.frame_id!r} is configured; set target_frame:={item.frame_id} and a transform_source',
+                    kind='transform',
+                )
+            out[name] = kinematic_observation(name, point, frame.frame_id, frame.stamp_ns)
+        return out
 
     def _debug_image(self, frame, result, header) -> Image:
         img = Image(header=header, encoding='rgb8')
