@@ -38,36 +38,14 @@ def _read(path: str, flags: int, what: str) -> np.ndarray:
     return img
 
 
-def load_frame(rgb_path: str, depth_path: str, depth_scale: float | None, intrinsics: str, max_depth_m: float):
-    """Read the pair into a core Frame (depth resampled to the colour size when it differs)."""
-    import cv2
+def load_frame(rgb_path: str, depth_path: str, depth_scale: float | None, intrinsics: str, max_depth_m: float,
+               depth_format: str = 'rep118'):
+    """Read the pair into a core Frame (see core.rgbd_io.read_rgbd: formats, plausibility, resampling)."""
+    from ..core.rgbd_io import read_rgbd
 
-    from ..core.depth import make_frame
-    from ..core.types import Intrinsics
-
-    bgr = _read(rgb_path, cv2.IMREAD_COLOR, 'colour image')
-    depth = _read(depth_path, cv2.IMREAD_UNCHANGED, 'depth image')
-    if depth.ndim != 2:
-        raise FrameError(
-            f'depth image {depth_path} has {depth.shape[2]} channels; expected a single-channel 16-bit or float '
-            'depth image (a colourised depth visualisation cannot be measured)'
-        )
-    if depth.dtype == np.uint16:
-        encoding, default_scale = '16UC1', 1e-3
-    elif depth.dtype == np.float32:
-        encoding, default_scale = '32FC1', 1.0
-    else:
-        raise FrameError(f'depth image {depth_path} is {depth.dtype}; expected uint16 (with --depth-scale) or float32 metres')
-    scale = default_scale if depth_scale is None else float(depth_scale)
-    if not np.isfinite(scale) or scale <= 0:
-        raise FrameError(f'--depth-scale: expected metres per depth unit > 0 (e.g. 0.001, TUM: 0.0002), got {scale}')
     fx, fy, cx, cy = _floats(intrinsics, 4, '--intrinsics fx,fy,cx,cy')
-    h, w = bgr.shape[:2]
-    from ..core.depth import depth_to_metres
-
-    metres = depth_to_metres(depth, encoding, 0.05, max_depth_m, scale=scale)
-    return make_frame(bgr, 'bgr8', metres, '32FC1', Intrinsics(fx, fy, cx, cy, w, h), 0, 'camera_optical_frame',
-                      max_depth_m=max_depth_m)
+    return read_rgbd(rgb_path, depth_path, depth_scale, (fx, fy, cx, cy), depth_format=depth_format,
+                     max_depth_m=max_depth_m)
 
 
 def run(args) -> int:
@@ -75,7 +53,7 @@ def run(args) -> int:
     from ..core.lifting import LiftConfig
     from ..core.pipeline import PipelineConfig, SpatialPipeline
 
-    frame = load_frame(args.rgb, args.depth, args.depth_scale, args.intrinsics, args.max_depth)
+    frame = load_frame(args.rgb, args.depth, args.depth_scale, args.intrinsics, args.max_depth, args.depth_format)
     masks = {}
     for spec in args.object:
         name, sep, path = spec.partition('=')
@@ -146,6 +124,9 @@ def register(sub) -> None:
     p.add_argument('--depth', required=True, help='depth image: uint16 png (see --depth-scale) or float32 tiff metres')
     p.add_argument('--depth-scale', type=float, default=None,
                    help='metres per depth unit (default 0.001 for uint16, 1 for float; TUM: 0.0002)')
+    p.add_argument('--depth-format', default='rep118', choices=('rep118', 'sun', 'nyu-raw'),
+                   help='rep118: uint16 mm (see --depth-scale) / float32 m; sun: SUN RGB-D bit-shifted mm; '
+                        'nyu-raw: NYU v2 raw disparity (rejected: not registered to colour)')
     p.add_argument('--intrinsics', required=True, help='fx,fy,cx,cy of the colour image (pixels)')
     p.add_argument('--object', action='append', default=[], metavar='NAME=MASK.png', help='object mask (repeat)')
     p.add_argument('--prompt', action='append', default=[], help='object by colour prompt, e.g. "red block" (repeat)')

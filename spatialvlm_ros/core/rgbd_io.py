@@ -1,0 +1,289 @@
+"""Real RGB-D files -> :class:`Frame`: the depth formats datasets ship, decoded explicitly or rejected.
+
+A depth file is only a grid of numbers; what they mean is a property of the dataset, never of the file,
+so the format is always named by the caller (``depth_format``) and nothing is guessed:
+
+- ``'rep118'`` (default): uint16 = millimetres (``16UC1``; ``depth_scale`` overrides the unit, e.g.
+  TUM RGB-D stores 5000 units per metre: ``depth_scale=0.0002``), float32 = metres (``32FC1``).
+  0, NaN and +-inf are holes.
+- ``'sun'``: SUN RGB-D / SUN3D uint16 PNGs, millimetres circularly shifted by 3 bits
+  (:func:`decode_sun_depth`).
+- ``'nyu-raw'``: NYU Depth v2 *raw* ``.pgm``, 11-bit Kinect disparity in the depth camera's own image,
+  not registered to colour. :func:`decode_nyu_disparity` turns it into metres, but :func:`read_rgbd`
+  rejects it: pairing it with the colour image would put every depth on the wrong pixel.
+
+Whatever the format, the decoded depth must be physically plausible: when most readings fall
+outside ``[min_depth_m, max_depth_m]`` the scale or format is wrong and :func:`read_rgbd` raises
+``FrameError(kind='implausible_depth')`` naming the likely cause, instead of silently keeping the few
+readings that happen to fall inside the range. Flying pixels (mixed near/far readings at depth edges)
+are removed by :func:`remove_flying_pixels`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence, Union
+
+import numpy as np
+
+from .depth import depth_to_metres, make_frame
+from .errors import FrameError
+from .types import Frame, Intrinsics
+
+__all__ = [
+    'DEPTH_FORMATS',
+    'DepthFormat',
+    'decode_sun_depth',
+    'decode_nyu_disparity',
+    'depth_plausibility',
+    'remove_flying_pixels',
+    'read_depth',
+    'read_rgbd',
+]
+
+logger = logging.getLogger(__name__)
+
+# NYU Depth v2 raw Kinect: metres = _NYU_A / (_NYU_B - disparity); 2047 = no return (11-bit).
+_NYU_A, _NYU_B, _NYU_INVALID = 351.3, 1092.5, 2047
+# Below this fraction of readings in [min depth, max(max depth, _PLAUSIBLE_MAX_M)] the depth is implausible.
+_MIN_IN_RANGE = 0.5
+_PLAUSIBLE_MAX_M = 10.0
+
+
+def decode_sun_depth(raw: np.ndarray) -> np.ndarray:
+    """SUN RGB-D depth PNG -> HxW uint16 millimetres (0 = no return).
+
+    raw: HxW uint16 as read from the file. SUN RGB-D stores millimetres rotated left by 3 bits, so
+    ``mm = (raw >> 3) | (raw << 13)`` in 16-bit arithmetic (a circular right shift by 3).
+    """
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise FrameError(f'SUN RGB-D depth must be HxW uint16, got shape {raw.shape} dtype {raw.dtype}', kind='encoding')
+    return (raw >> np.uint16(3)) | (raw << np.uint16(13))
+
+
+def decode_nyu_disparity(raw: np.ndarray) -> np.ndarray:
+    """NYU Depth v2 raw ``.pgm`` -> HxW float32 metres *in the depth camera's image*, NaN = no return.
+
+    raw: HxW uint16 as a standard PGM reader (OpenCV) returns it. The NYU files hold the 11-bit
+    disparity with its two bytes in the opposite order to what the PGM header promises (the NYU
+    toolbox swaps them back after ``imread``), so the bytes are swapped here; the result must then
+    fit in 11 bits or this is not NYU raw depth. metres = 351.3 / (1092.5 - disparity), 2047 = invalid.
+    The result is NOT registered to the colour image (other camera, other intrinsics).
+    """
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise FrameError(f'NYU raw depth must be HxW uint16, got shape {raw.shape} dtype {raw.dtype}', kind='encoding')
+    disparity = raw.byteswap()
+    if int(disparity.max()) > _NYU_INVALID:
+        msg = (f'not NYU raw Kinect disparity: after swapping bytes the largest value is {int(disparity.max())}, '
+               f'above the 11-bit maximum {_NYU_INVALID}')
+        raise FrameError(msg, kind='encoding')
+    d = disparity.astype(np.float32)
+    with np.errstate(divide='ignore'):
+        metres = np.float32(_NYU_A) / (np.float32(_NYU_B) - d)
+    metres[(disparity == _NYU_INVALID) | (d >= _NYU_B)] = np.nan
+    return metres
+
+
+def _nyu_message(path: str) -> str:
+    return (f'depth {path} is NYU Depth v2 raw Kinect disparity: an image of the depth camera, not registered '
+            'to the colour camera (other viewpoint and intrinsics), so no colour pixel has its depth. Register it '
+            'first (NYU toolbox project_depth_map with the depth intrinsics and depth-to-colour extrinsics), or use '
+            'the labelled NYU .mat whose depth is already registered; decode_nyu_disparity() gives metres in the '
+            'depth image alone')
+
+
+class DepthFormat(NamedTuple):
+    """How one dataset's depth file maps to (values, REP 118 encoding, metres per unit)."""
+
+    # raw array as read -> decoded array (uint16 units or float32 metres)
+    decode: Callable[[np.ndarray], np.ndarray]
+    # False: the decoded depth is in another camera's image and read_rgbd rejects it
+    registered: bool
+    # whether --depth-scale may change the unit
+    scalable: bool
+    # one line for help texts
+    doc: str
+
+
+def _rep118(raw: np.ndarray) -> np.ndarray:
+    if raw.dtype not in (np.uint16, np.float32):
+        raise FrameError(f'depth is {raw.dtype}; expected uint16 (millimetres, or see depth scale) or float32 metres',
+                         kind='encoding')
+    return raw
+
+
+DEPTH_FORMATS: dict[str, DepthFormat] = {
+    'rep118': DepthFormat(_rep118, True, True, 'uint16 millimetres (or --depth-scale) / float32 metres'),
+    'sun': DepthFormat(decode_sun_depth, True, False, 'SUN RGB-D uint16 millimetres circularly shifted by 3 bits'),
+    'nyu-raw': DepthFormat(decode_nyu_disparity, False, False, 'NYU Depth v2 raw Kinect disparity (rejected)'),
+}
+
+
+def depth_plausibility(values: np.ndarray, metres_per_unit: float, min_m: float, max_m: float) -> tuple[float, float]:
+    """(fraction of non-hole readings inside [min_m, max_m], their median in metres) of decoded depth.
+
+    values: HxW decoded depth (uint16 units or float32 metres); 0, NaN and inf are holes.
+    Returns (0.0, nan) when there is no reading at all.
+    """
+    v = values.astype(np.float64, copy=False)
+    v = v[np.isfinite(v) & (v > 0)] * metres_per_unit
+    if v.size == 0:
+        return 0.0, float('nan')
+    return float(np.mean((v >= min_m) & (v <= max_m))), float(np.median(v))
+
+
+def _hints(raw: np.ndarray, min_m: float, max_m: float) -> str:
+    """Signatures of the known dataset formats in implausible depth (hints for the message, never applied)."""
+    hints = ['TUM RGB-D stores 5000 units per metre (--depth-scale 0.0002)']
+    if raw.dtype == np.uint16:
+        # Real millimetres have random low bits, so their circular shift lands far out of range.
+        frac, med = depth_plausibility(decode_sun_depth(raw), 1e-3, min_m, max_m)
+        if frac >= 0.9:
+            hints.append(f'decoded as SUN RGB-D bit-shifted millimetres (--depth-format sun) {frac:.0%} of the '
+                         f'readings are in range, median {med:.2f} m')
+        if int(raw.max()) > _NYU_INVALID >= int(raw.byteswap().max()):
+            hints.append('the byte-swapped values fit in 11 bits: this looks like NYU Depth v2 raw Kinect disparity '
+                         '(--depth-format nyu-raw explains)')
+    return '; ' + '; '.join(hints)
+
+
+def remove_flying_pixels(depth: np.ndarray, rel: float = 0.03, abs_m: float = 0.02) -> np.ndarray:
+    """Depth with flying pixels set to NaN (a copy).
+
+    depth: HxW float32 metres, NaN = invalid. A flying pixel is a mixed reading at a depth edge that
+    lies between the near and the far surface: it is farther than its nearest valid 8-neighbour AND
+    nearer than its farthest one, each by more than ``abs_m + rel * depth``. Pixels of the near and of
+    the far surface (within the threshold of one side) are kept, so object edges do not shrink, and
+    smooth slanted surfaces (small steps on both sides) are untouched.
+    """
+    import cv2
+
+    if depth.ndim != 2 or depth.dtype != np.float32:
+        raise FrameError(f'depth must be HxW float32 metres, got shape {depth.shape} dtype {depth.dtype}')
+    valid = np.isfinite(depth)
+    kernel = np.ones((3, 3), np.uint8)
+    lo = cv2.erode(np.where(valid, depth, np.inf).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
+    hi = cv2.dilate(np.where(valid, depth, -np.inf).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
+    t = np.float32(abs_m) + np.float32(rel) * depth
+    with np.errstate(invalid='ignore'):
+        flying = valid & (depth - lo > t) & (hi - depth > t)
+    out = depth.copy()
+    out[flying] = np.nan
+    return out
+
+
+def _read_image(path: Union[str, Path], flags: int, what: str) -> np.ndarray:
+    import cv2
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'{what} {path} does not exist')
+    img = cv2.imread(str(path), flags)
+    if img is None:
+        raise FrameError(f'cannot read {what} {path}; expected an image file OpenCV reads (png, jpg, tiff, pgm)',
+                         kind='encoding')
+    return img
+
+
+def read_depth(
+    depth_path: Union[str, Path],
+    depth_scale: float | None = None,
+    depth_format: str = 'rep118',
+    min_depth_m: float = 0.05,
+    max_depth_m: float = 10.0,
+) -> np.ndarray:
+    """Read and decode one depth file -> HxW float32 metres, NaN = invalid (holes and out-of-range).
+
+    depth_scale: metres per raw unit for ``'rep118'`` uint16 files (default 0.001; TUM: 0.0002) or a
+        factor for float32 files (default 1); other formats fix their own unit.
+    Raises FrameError: unknown format, multi-channel image, wrong dtype, unregistered (NYU raw), or
+    implausible depth (most readings outside [min_depth_m, max_depth_m]: wrong scale or format).
+    """
+    import cv2
+
+    if depth_format not in DEPTH_FORMATS:
+        raise FrameError(f'unknown depth format {depth_format!r}; expected one of {", ".join(DEPTH_FORMATS)}',
+                         kind='encoding')
+    fmt = DEPTH_FORMATS[depth_format]
+    raw = _read_image(depth_path, cv2.IMREAD_UNCHANGED, 'depth image')
+    if raw.ndim != 2:
+        raise FrameError(
+            f'depth image {depth_path} has {raw.shape[2]} channels; expected a single-channel 16-bit or float '
+            'depth image (a colourised depth visualisation cannot be measured)', kind='encoding')
+    if depth_scale is not None and not fmt.scalable:
+        raise FrameError(f'a depth scale does not apply to depth format {depth_format!r} (its unit is fixed); '
+                         'leave --depth-scale out', kind='encoding')
+    try:
+        decoded = fmt.decode(raw)
+    except FrameError as err:
+        raise FrameError(f'depth image {depth_path}: {err}', kind=err.kind) from err
+    if not fmt.registered:
+        raise FrameError(_nyu_message(str(depth_path)), kind='unregistered')
+    if decoded.dtype == np.uint16:
+        encoding, unit = '16UC1', 1e-3
+    else:
+        encoding, unit = '32FC1', 1.0
+    scale = unit if depth_scale is None else float(depth_scale)
+    if not np.isfinite(scale) or scale <= 0:
+        raise FrameError(f'depth scale: expected metres per depth unit > 0 (e.g. 0.001, TUM: 0.0002), got {scale}',
+                         kind='encoding')
+    # Judged on at least the indoor sensor range, so a low max_depth_m (a crop) never rejects good depth.
+    plausible_max = max(max_depth_m, _PLAUSIBLE_MAX_M)
+    frac, med = depth_plausibility(decoded, scale, min_depth_m, plausible_max)
+    if frac < _MIN_IN_RANGE:
+        what = 'no depth reading at all' if not np.isfinite(med) else (
+            f'only {frac:.0%} of its readings fall inside [{min_depth_m}, {plausible_max}] m (median {med:.3g} m)')
+        msg = (f'depth {depth_path} decoded as {depth_format!r} with {scale:g} m per unit is implausible: {what}; '
+               f'the depth scale or format is wrong (or raise the max depth){_hints(raw, min_depth_m, plausible_max)}')
+        raise FrameError(msg, kind='implausible_depth')
+    return depth_to_metres(decoded, encoding, min_depth_m, max_depth_m, scale=scale)
+
+
+def _intrinsics(intrinsics: Union[Intrinsics, Sequence[float]], width: int, height: int) -> Intrinsics:
+    """Colour intrinsics for a width x height image; a calibration of another size is rescaled."""
+    if not isinstance(intrinsics, Intrinsics):
+        vals = [float(v) for v in intrinsics]
+        if len(vals) != 4:
+            raise FrameError(f'intrinsics: expected fx,fy,cx,cy, got {len(vals)} numbers')
+        return Intrinsics(*vals, width, height)
+    if (intrinsics.width, intrinsics.height) == (width, height):
+        return intrinsics
+    if abs(intrinsics.width / width - intrinsics.height / height) > 0.01:
+        raise FrameError(
+            f'intrinsics are for {intrinsics.width}x{intrinsics.height} but the colour image is {width}x{height} '
+            '(another aspect ratio: a crop, not a resize); use the calibration of this image', kind='size_mismatch')
+    return intrinsics.scaled(width, height)
+
+
+def read_rgbd(
+    rgb_path: Union[str, Path],
+    depth_path: Union[str, Path],
+    depth_scale: float | None = None,
+    intrinsics: Union[Intrinsics, Sequence[float]] = (525.0, 525.0, 319.5, 239.5),
+    depth_format: str = 'rep118',
+    min_depth_m: float = 0.05,
+    max_depth_m: float = 10.0,
+    flying_pixels: bool = True,
+    stamp_ns: int = 0,
+    frame_id: str = 'camera_optical_frame',
+) -> Frame:
+    """Read a registered colour + depth file pair into a :class:`Frame`.
+
+    intrinsics: of the colour image: an :class:`Intrinsics` (rescaled with :meth:`Intrinsics.scaled`
+        when calibrated at another resolution of the same aspect) or (fx, fy, cx, cy) in pixels of
+        the colour file. The default is the PrimeSense/Kinect factory value many datasets use.
+    depth_format, depth_scale: see the module doc and :func:`read_depth`.
+    flying_pixels: remove mixed edge readings (:func:`remove_flying_pixels`) before resampling.
+    Depth of another size than colour (registered, same aspect) is resampled nearest-neighbour to
+    the colour grid with the pixel-centre convention of :meth:`Intrinsics.scaled`.
+    """
+    import cv2
+
+    bgr = _read_image(rgb_path, cv2.IMREAD_COLOR, 'colour image')
+    metres = read_depth(depth_path, depth_scale, depth_format, min_depth_m, max_depth_m)
+    h, w = bgr.shape[:2]
+    k = _intrinsics(intrinsics, w, h)
+    if flying_pixels:
+        metres = remove_flying_pixels(metres)
+    return make_frame(bgr, 'bgr8', metres, '32FC1', k, stamp_ns, frame_id,
+                      min_depth_m=min_depth_m, max_depth_m=max_depth_m)
