@@ -144,7 +144,7 @@ def test_config_validation_and_registry():
         ColorGrounderConfig(min_saturation=300)
     with pytest.raises(GroundingError, match='min_pixels: expected an integer >= 1'):
         ColorGrounderConfig(min_pixels=0)
-    with pytest.raises(GroundingError, match=r"unknown grounder kind 'sam'; known kinds: \['color', 'mask'\]"):
+    with pytest.raises(GroundingError, match=r"unknown grounder kind 'sam'; known kinds: \['color', 'grounding_dino', 'mask', 'owlv2'\]"):
         make_grounder('sam')
     with pytest.raises(GroundingError, match=r"unknown option\(s\) \['min_pix'\] for grounder 'color'"):
         make_grounder('color', min_pix=3)
