@@ -32,7 +32,7 @@ from visualization_msgs.msg import MarkerArray
 from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.facts import FactsConfig
-from ..core.grounding import ObjectQuery
+from ..core.grounding import OPEN_VOCAB_KINDS, ObjectQuery
 from ..core.lifting import LiftConfig
 from ..core.pipeline import PipelineConfig, SpatialPipeline
 from ..core.image_codec import encode_image
@@ -57,7 +57,15 @@ INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 
 PARAMETERS = {
     'object_names': 'Names of the objects to find; facts and rewards refer to objects by these names.',
     'object_prompts': 'One grounding prompt per object name, e.g. "red block" (colour grounder).',
-    'grounder': "Grounder kind: 'color' (HSV colour words) or 'mask' (instance-mask image).",
+    'grounder': "Grounder kind: 'color' (HSV colour words), 'mask' (instance-mask image), or the open-vocabulary "
+                "'owlv2' / 'grounding_dino' (free-text prompts; need torch and transformers).",
+    'detector_model': "Open-vocabulary grounders: detector Hugging Face id or local directory (an OWLv2 checkpoint "
+                      "for 'owlv2'; for 'grounding_dino' set e.g. IDEA-Research/grounding-dino-tiny).",
+    'segmenter_model': "Open-vocabulary grounders: SAM checkpoint turning each box into the object's outline; "
+                       "'' = the box is the mask.",
+    'model_device': "Open-vocabulary grounders: 'auto' (CUDA when available), 'cuda' or 'cpu'.",
+    'model_dtype': "Open-vocabulary grounders: weight dtype 'float32', 'float16' (CUDA only) or 'bfloat16'.",
+    'detection_threshold': 'Open-vocabulary grounders: lowest detector score (0-1) of a box that counts as found.',
     'min_saturation': 'Colour grounder: minimum HSV saturation (0-255) of a coloured pixel.',
     'min_value': 'Colour grounder: minimum HSV value (0-255) of a coloured pixel.',
     'min_pixels': 'Fewest mask pixels for an object to count as found.',
@@ -159,6 +167,10 @@ class SpatialFactsNode(Node):
         grounder_config = {'min_pixels': int(p['min_pixels'])}
         if p['grounder'] == 'color':
             grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
+        elif p['grounder'] in OPEN_VOCAB_KINDS:  # weights load here, only for the grounder selected
+            grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
+                                   device=str(p['model_device']), dtype=str(p['model_dtype']),
+                                   threshold=float(p['detection_threshold']))
         lift = LiftConfig(
             erode_px=int(p['erode_px']),
             min_depth_m=float(p['min_depth_m']),
