@@ -286,6 +286,13 @@ class SpatialFactsNode(Node):
         extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
 
+    def destroy_node(self) -> None:
+        # Model-backed grounders hold GPU memory: free it with the node, not at process exit.
+        close = getattr(self.pipeline.grounder, 'close', None)
+        if close is not None:
+            close()
+        super().destroy_node()
+
 
 def main(args=None) -> None:
     rclpy.init(args=args)
