@@ -287,3 +287,22 @@ def test_cli_prints_error_and_exits_non_zero(tmp_path, capsys):
     (tmp_path / 'notabag').mkdir()
     assert main(['label', str(tmp_path / 'notabag'), '--out', str(tmp_path / 'o')]) == 1
     assert 'is not a rosbag2 directory (no metadata.yaml)' in capsys.readouterr().err
+
+
+def test_offline_tools_never_import_rclpy(sim_bag, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        'import sys\n'
+        'from spatialvlm_ros.offline import LabelConfig, RunOptions, label_bags, resolve_task\n'
+        'from spatialvlm_ros.offline.synth import SynthConfig, synth_dataset\n'
+        f'label_bags([{str(sim_bag)!r}], {str(tmp_path / "o")!r}, LabelConfig(task=resolve_task(None)[1]), '
+        'RunOptions(workers=1, progress=False))\n'
+        f'synth_dataset([{str(sim_bag)!r}], {str(tmp_path / "d")!r}, SynthConfig(task=resolve_task(None)[1]), '
+        'RunOptions(workers=1, progress=False))\n'
+        'bad = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs"))\n'
+        'assert not bad, bad\n'
+    )
+    run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]

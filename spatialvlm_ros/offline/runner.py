@@ -244,6 +244,8 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
     """Label every bag into ``out`` (see module doc); returns the run summary (also in out/summary.json).
 
     Raises OfflineError before any work when a bag cannot be read or lacks the camera topics.
+    With more than one worker the pool's processes are spawned (fresh interpreters with one
+    native thread each), so a script calling this needs the ``if __name__ == '__main__':`` guard.
     """
     bags = [Path(b) for b in bags]
     if not bags:
