@@ -306,3 +306,15 @@ def test_offline_tools_never_import_rclpy(sim_bag, tmp_path):
     )
     run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_kinematic_objects_need_their_topic(task):
+    from spatialvlm_ros.offline.config import default_params
+
+    params = default_params()
+    params['kinematic_objects'] = ['gripper']
+    with pytest.raises(OfflineError, match=r"kinematic_objects \['gripper'\] need their position topics offline: "
+                                           r"pass --kinematic NAME=TOPIC"):
+        LabelConfig(task=task, params=params)
+    with pytest.raises(OfflineError, match='expected \\(object name of the task'):
+        LabelConfig(task=task, kinematic=(('elbow', '/x'),))

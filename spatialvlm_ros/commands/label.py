@@ -33,6 +33,7 @@ def _run(args) -> int:
         task=task, params=load_params(Path(args.params) if args.params else None),
         color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
         labeller=args.labeller, chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
+        kinematic=tuple(_kinematic(k) for k in args.kinematic),
     )
     options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
     summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options)
@@ -60,6 +61,15 @@ def _run(args) -> int:
     return 0
 
 
+def _kinematic(entry: str) -> tuple:
+    from ..offline import OfflineError
+
+    name, sep, topic = entry.partition('=')
+    if not sep or not name or not topic.startswith('/'):
+        raise OfflineError(f'--kinematic: expected NAME=/topic (geometry_msgs/PointStamped), got {entry!r}')
+    return name, topic
+
+
 def register(sub) -> None:
     p = sub.add_parser('label', help='label rosbags with spatial facts, markers and dense rewards (offline)')
     p.add_argument('bags', nargs='+', metavar='BAG', help='rosbag2 directories (sqlite3 or mcap)')
@@ -70,6 +80,9 @@ def register(sub) -> None:
     p.add_argument('--color-topic', default=None, help='colour image topic (default: auto-detect)')
     p.add_argument('--depth-topic', default=None, help='registered depth image topic (default: auto-detect)')
     p.add_argument('--info-topic', default=None, help='camera_info of the colour stream (default: auto-detect)')
+    p.add_argument('--kinematic', action='append', default=[], metavar='NAME=TOPIC',
+                   help='an object whose position the robot publishes (geometry_msgs/PointStamped), e.g. '
+                        'gripper=/robot/ee_position; with kinematic_objects in --params')
     p.add_argument('--labeller', default='geometric', help='how frames are labelled (default: geometric, from depth)')
     p.add_argument('--workers', type=int, default=None, help='worker processes (default: every core; 1: no pool)')
     p.add_argument('--ray', metavar='ADDRESS', default=None,

@@ -16,13 +16,15 @@ stamps of the source frame); :func:`merge_metadata` joins the chunk files into o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import Counter
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..core.sync import ApproximateTimeSync
+from ..core.transform import StampedBuffer
 from ..ros.convert import header_stamp_ns
 from .config import OUTPUT_TOPICS, LabelConfig
 from .errors import OfflineError
@@ -63,6 +65,8 @@ class Chunk:
 
 
 GROUND_TRUTH_TOPIC = '/sim/ground_truth'
+# A known position (geometry_msgs/PointStamped) in a StampedBuffer.
+_Known = namedtuple('_Known', 'stamp_ns point frame_id')
 
 
 def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: ReadStats, typestore=None,
@@ -79,14 +83,49 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
     last_processed = None
     stream_of = {t: s for s, t in topics.by_stream().items()}
     per_chunk = config.chunk_frames
+    tol_ns = int(float(p.get('kinematic_tolerance_s', 0.02)) * 1e9)
+    kin_topics = dict((topic, name) for name, topic in config.kinematic)
+    buffers = {name: StampedBuffer(tol_ns, max_items=100_000) for name, _ in config.kinematic}
+    pending: list = []  # full chunks whose kinematic lookups wait for later positions
+
+    def resolve(chunk: Chunk) -> Chunk:
+        """Kinematic positions of the chunk's frames: the nearest within tolerance in the bag."""
+        if not buffers:
+            return chunk
+        frames = []
+        for fj in chunk.frames:
+            known = []
+            for name, buf in buffers.items():
+                item = buf.lookup(fj.stamp_ns)
+                known.append((name, None if item is None else item[1], '' if item is None else item[2]))
+            frames.append(dataclasses.replace(fj, known=tuple(known)))
+        return Chunk(chunk.index, chunk.messages, frames, chunk.after)
+
+    def ready(chunk: Chunk, newest_ns: int) -> bool:
+        return not buffers or not chunk.frames or newest_ns > chunk.frames[-1].stamp_ns + tol_ns
     with open_reader(path) as reader:
         if connections is not None:
             connections.extend(reader.connections)
         index, frame_index = 0, 0
         messages, frames, after = [], [], {}
+        newest = -1
         for conn, log_time, raw in reader.messages():
             stats.messages += 1
             messages.append((conn.id, int(log_time), raw))
+            if conn.topic in kin_topics:
+                try:
+                    m = ts.deserialize_cdr(raw, conn.msgtype)
+                    item = _Known(header_stamp_ns(m), (m.point.x, m.point.y, m.point.z), m.header.frame_id)
+                except Exception as err:  # noqa: BLE001 - a corrupt position is counted like a corrupt image
+                    stats.corrupt[conn.topic] += 1
+                    if len(stats.corrupt_examples) < 5:
+                        stats.corrupt_examples.append(f'{conn.topic} @ {log_time}: {type(err).__name__}: {err}')
+                    continue
+                buffers[kin_topics[conn.topic]].add(item)
+                newest = max(newest, item.stamp_ns)
+                while pending and ready(pending[0], newest):
+                    yield resolve(pending.pop(0))
+                continue
             if conn.topic == GROUND_TRUTH_TOPIC and conn.msgtype == 'std_msgs/msg/String':
                 try:
                     stats.ground_truth.append(json.loads(ts.deserialize_cdr(raw, conn.msgtype).data))
@@ -118,11 +157,15 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
             after[frame_index] = len(messages) - 1
             frame_index += 1
             if len(frames) == per_chunk:
-                yield Chunk(index, messages, frames, after)
+                pending.append(Chunk(index, messages, frames, after))
                 index += 1
                 messages, frames, after = [], [], {}
+                while pending and ready(pending[0], newest):
+                    yield resolve(pending.pop(0))
+        for chunk in pending:
+            yield resolve(chunk)
         if messages or index == 0:
-            yield Chunk(index, messages, frames, after)
+            yield resolve(Chunk(index, messages, frames, after))
     s = sync.stats
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
 

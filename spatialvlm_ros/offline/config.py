@@ -172,6 +172,9 @@ class LabelConfig:
     compress: bool = False
     # Write RViz markers (visualization_msgs/MarkerArray) like the live node's publish_markers.
     markers: bool = True
+    # Objects whose position the robot knows: ((name, geometry_msgs/PointStamped topic), ...), the
+    # offline form of the node's kinematic_objects with their ``<name>/position`` remaps.
+    kinematic: tuple = ()
 
     def __post_init__(self) -> None:
         if self.labeller not in LABELLERS:
@@ -184,6 +187,14 @@ class LabelConfig:
                 f"transform_source {source!r} is not supported offline; use 'none' or 'static' with static_transform",
                 kind='params',
             )
+        for entry in self.kinematic:
+            if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] in self.task.objects):
+                raise OfflineError(f'kinematic: expected (object name of the task, PointStamped topic), got {entry!r}',
+                                   kind='params')
+        given = [n for n in self.params.get('kinematic_objects', []) if n]
+        if given and sorted(given) != sorted(n for n, _ in self.kinematic):
+            raise OfflineError(f'kinematic_objects {given} need their position topics offline: pass '
+                               f'--kinematic NAME=TOPIC for each', kind='params')
         rate = float(self.params.get('max_rate_hz', 0.0))
         if not math.isfinite(rate) or rate < 0:
             raise OfflineError(f'max_rate_hz: expected a number >= 0, got {rate}', kind='params')
@@ -194,6 +205,7 @@ class LabelConfig:
         p['object_names'] = list(self.task.objects)
         p['object_prompts'] = [self.task.objects[n] for n in self.task.objects]
         p['flat_objects'] = [n for n in p.get('flat_objects', []) if n in self.task.objects]
+        p['kinematic_objects'] = [n for n, _ in self.kinematic]
         if 'object_center_modes' in p:
             p['object_center_modes'] = [e for e in p['object_center_modes']
                                         if e and e.split('=', 1)[0] in self.task.objects]
@@ -213,5 +225,6 @@ class LabelConfig:
             'chunk_frames': self.chunk_frames,
             'compress': self.compress,
             'markers': self.markers,
+            'kinematic': [list(k) for k in self.kinematic],
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]

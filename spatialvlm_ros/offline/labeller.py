@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.reward import reward_from_observations
-from ..core.transform import RigidTransform, transform_observation
+from ..core.transform import RigidTransform, TransformError, kinematic_observation, transform_observation
 from ..core.types import ns_to_stamp
 from ..ros.convert import frame_from_msgs
 from .config import OUTPUT_TOPICS, LabelConfig
@@ -56,6 +56,8 @@ class FrameJob:
     stamp_ns: int  # the colour header stamp
     log_time_ns: int  # bag time of the message that completed the match (outputs are logged then)
     raw: tuple  # ((msgtype, bytes) colour, (msgtype, bytes) depth, (msgtype, bytes) camera_info)
+    # Known positions at this frame: ((name, (x, y, z) or None, frame_id), ...) (kinematic objects).
+    known: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,25 @@ def _row(bag: str, job: FrameJob, frame_id: str) -> dict:
     }
 
 
+def _known(fj: FrameJob, frame, tf) -> dict:
+    """The frame's kinematic objects in the camera frame, as the live node's _kinematic_objects."""
+    out = {}
+    for name, point, frame_id in fj.known:
+        if point is None:
+            out[name] = None
+            continue
+        if frame_id in ('', frame.frame_id):
+            p = point
+        elif tf is not None and frame_id == tf.parent:
+            p = tf.inverse().apply(point)
+        else:
+            raise TransformError(
+                f'{name} position is in {frame_id!r} but no transform {frame_id!r} <- {frame.frame_id!r} is '
+                f'configured; set target_frame: {frame_id} and transform_source: static', kind='transform')
+        out[name] = kinematic_observation(name, p, frame.frame_id, frame.stamp_ns)
+    return out
+
+
 def label_chunk(job: ChunkJob) -> ChunkResult:
     """Label every frame of ``job``; a frame whose inputs are unusable gets a row with its error."""
     labeller, ts, markers, static_tf = _worker_state(job.config)
@@ -120,10 +141,13 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             frame = frame_from_msgs(color, depth, info, min_d, max_d)
             t1 = time.perf_counter()
             out.decode_s += t1 - t0
-            result = labeller.process(frame)
-            objects, out_frame = result.objects, frame.frame_id
+            tf = None
             if static_tf is not None:
                 tf = RigidTransform.from_xyz_quat(static_tf[0], static_tf[1], frame.frame_id, frame.stamp_ns)
+            known = _known(fj, frame, tf) if fj.known else None
+            result = labeller.process(frame, known=known) if known is not None else labeller.process(frame)
+            objects, out_frame = result.objects, frame.frame_id
+            if tf is not None:
                 objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
                 out_frame = tf.parent
         except SpatialError as err:

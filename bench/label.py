@@ -1,0 +1,116 @@
+"""Throughput of ``spatialvlm label`` (geometric) on a 640x480 sim bag, bag decoding included.
+
+    .venv/bin/python bench/label.py [--frames 300] [--workers 1 2] [--bag DIR] [--json-out FILE]
+
+Records (once, cached under runs/cache/) a Fetch pick-and-place bag at 640x480 (MCAP, zstd as
+``spatialvlm sim record`` writes it), labels it with 1 and N workers and prints one JSON document:
+frames/s overall and per worker, and where the time goes:
+
+- ``read``: the main process reading the bag (zstd decompression, CDR deserialisation, pairing);
+- ``decode``: CDR -> core Frame in the workers (image decoding, depth to metres);
+- ``compute``: the core pipeline (grounding, gravity, lifting, facts) + reward + output messages;
+- ``write``: the labelled bag chunks, rows and checkpoints (main process).
+
+Also the isolated per-frame costs in one process (``isolated_ms``): the same stages timed on
+their own, which bound what any amount of orchestration can reach on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault('MUJOCO_GL', 'egl')
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spatialvlm_ros.offline import LabelConfig, RunOptions, label_bags, resolve_task  # noqa: E402
+
+
+def _bag(frames: int, width: int, height: int) -> Path:
+    bag = ROOT / 'runs' / 'cache' / f'fetch_seed1_{frames}f_{width}x{height}'
+    if not bag.exists():
+        from spatialvlm_ros.sim import record_episode
+
+        bag.parent.mkdir(parents=True, exist_ok=True)
+        record_episode(bag, seed=1, frames=frames, width=width, height=height, progress=False)
+    return bag
+
+
+def _isolated(bag: Path, config: LabelConfig, limit: int = 120) -> dict:
+    """Per-frame milliseconds of each stage alone, in this process."""
+    from spatialvlm_ros.offline.bagio import ReadStats, iter_chunks, typestore_for
+    from spatialvlm_ros.offline.inputs import detect_topics
+    from spatialvlm_ros.offline.labeller import ChunkJob, label_chunk
+
+    topics = detect_topics(bag)
+    t0 = time.perf_counter()
+    frames = []
+    for chunk in iter_chunks(bag, topics, config, ReadStats(), typestore_for()):
+        frames.extend(chunk.frames)
+    read = (time.perf_counter() - t0) / len(frames)
+    job = ChunkJob('bench', 0, tuple(frames[:limit]), config)
+    label_chunk(ChunkJob('bench', 0, tuple(frames[:2]), config))  # warm-up
+    t0 = time.perf_counter()
+    res = label_chunk(job)
+    n = len(job.frames)
+    return {'read_ms': round(read * 1e3, 2), 'decode_ms': round(res.decode_s / n * 1e3, 2),
+            'compute_ms': round(res.compute_s / n * 1e3, 2),
+            'total_ms': round((read + (time.perf_counter() - t0) / n) * 1e3, 2)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--frames', type=int, default=300)
+    ap.add_argument('--width', type=int, default=640)
+    ap.add_argument('--height', type=int, default=480)
+    ap.add_argument('--workers', type=int, nargs='+', default=[1, os.cpu_count() or 1])
+    ap.add_argument('--chunk-frames', type=int, default=32)
+    ap.add_argument('--bag', help='label this bag instead of the cached sim bag')
+    ap.add_argument('--json-out', help='also write the JSON here')
+    args = ap.parse_args()
+    bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height)
+    _, task = resolve_task(None)
+    config = LabelConfig(task=task, chunk_frames=args.chunk_frames)
+    result = {'bag': str(bag), 'cpus': os.cpu_count(), 'target_frames_per_s': 300, 'runs': []}
+    for w in dict.fromkeys(args.workers):
+        out = Path(tempfile.mkdtemp(prefix='bench_label_'))
+        try:
+            t0 = time.perf_counter()
+            s = label_bags([bag], out, config, RunOptions(workers=w, progress=False))
+            wall = time.perf_counter() - t0
+            per = json.loads((out / bag.name / 'summary.json').read_text())['throughput']
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        split = per['split_s']
+        frames = s['frames']
+        busy = split['decode_s'] + split['compute_s']
+        result['runs'].append({
+            'workers': w,
+            'frames': frames,
+            'wall_s': round(wall, 3),
+            'frames_per_s': round(frames / wall, 2),
+            'frames_per_s_per_worker': round(frames / wall / w, 2),
+            'worker_frames_per_s': round(frames / busy, 2) if busy else None,  # one worker's own rate
+            'split_s': split,
+            'split_ms_per_frame': {k.replace('_s', '_ms'): round(v / frames * 1e3, 2) for k, v in split.items()},
+        })
+    result['isolated_ms'] = _isolated(bag, config)
+    iso = result['isolated_ms']
+    result['ceiling_frames_per_s'] = round((os.cpu_count() or 1) * 1e3 / iso['total_ms'], 1)
+    result['meets_target'] = max(r['frames_per_s'] for r in result['runs']) >= result['target_frames_per_s']
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
