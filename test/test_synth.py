@@ -148,3 +148,18 @@ def test_synth_cli(tmp_path, capsys):
 
     assert main(['synth', str(tmp_path / 'none'), '--out', str(tmp_path / 'o')]) == 1
     assert 'ERROR: no input at' in capsys.readouterr().err
+
+
+def test_parquet_loads_in_hugging_face_datasets(task, tmp_path):
+    datasets = pytest.importorskip('datasets')  # optional: checked where it is installed
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[40:70, 20:50] = (220, 20, 20)
+    rgb[40:70, 100:130] = (20, 40, 220)
+    np.savez(tmp_path / 'f0.npz', rgb=rgb, depth=np.full((120, 160), 1.0, np.float32),
+             K=np.array([[150.0, 0, 79.5], [0, 150.0, 59.5], [0, 0, 1]]))
+    synth_dataset([tmp_path / 'f0.npz'], tmp_path / 'ds', SynthConfig(task=task, per_pair=8),
+                  RunOptions(workers=1, progress=False))
+    ds = datasets.load_dataset('parquet', data_files=str(tmp_path / 'ds' / 'data.parquet'), split='train',
+                               cache_dir=str(tmp_path / 'cache'))
+    assert isinstance(ds.features['images'].feature, datasets.Image)
+    assert ds[0]['images'][0].size == (160, 120)

@@ -156,39 +156,50 @@ def _qualitative(cat: str, g: Geometry, margin: float) -> Optional[tuple]:
 
 
 def make_questions(rng, names: tuple, descs: tuple, g: Geometry, n: int, margin_m: float) -> list[QA]:
-    """Up to ``n`` QA pairs about objects ``names`` = (a, b) described as ``descs``; half
-    qualitative, half quantitative in expectation; undecidable ones are skipped."""
+    """Up to ``n`` QA pairs about objects ``names`` = (a, b) described as ``descs``. Each of the
+    ``n`` slots is qualitative or quantitative with probability 1/2 (as in the paper); within its
+    half, an undecidable category (a relation inside the margin) is replaced by another draw (at
+    most 4), so near-ties do not skew the mix; a slot with none decidable is dropped."""
     out: list[QA] = []
     a_name, b_name = names
     A, B = descs
     for _ in range(n):
         qualitative = bool(rng.random() < 0.5)
-        cat = str(rng.choice(QUALITATIVE if qualitative else QUANTITATIVE))
-        if qualitative:
-            decided = _qualitative(cat, g, margin_m)
-            if decided is None:
-                continue
-            _, truth = decided
-            q = _pick(rng, _Q[cat]).format(A=A, B=B)
-            if cat.endswith('_choice'):
-                rel = {'closer_choice': 'closer', 'higher_choice': 'higher', 'left_choice': 'more to the left'}[cat]
-                x = A if truth else B
-                ans = _pick(rng, _CHOICE).format(X=x[0].upper() + x[1:], rel=rel)
-            else:
-                ans = _pick(rng, _YES if truth else _NO).format(A=A, B=B, rel=_REL[cat])
-                ans = ans[0].upper() + ans[1:]
-            out.append(QA(cat, True, q, ans, None, None, None, a_name, b_name))
-            continue
-        value = {'distance': g.distance, 'horizontal_distance': g.horizontal, 'vertical_distance': abs(g.vertical),
-                 'width': g.size_a[0], 'height': g.size_a[1], 'lateral_offset': abs(g.lateral)}[cat]
-        if cat == 'lateral_offset' and abs(g.lateral) < margin_m:
-            continue
-        side = 'right' if g.lateral > 0 else 'left'
-        said, v, unit = _say(rng, value)
-        q = _pick(rng, _Q[cat]).format(A=A, B=B, side=side)
-        ans = _pick(rng, _AMOUNT[cat]).format(A=A, B=B, v=said, side=side,
-                                              dir='above' if g.vertical > 0 else 'below')
-        ans = ans[0].upper() + ans[1:]
-        obj = None if cat in ('width', 'height') else b_name
-        out.append(QA(cat, False, q, ans, float(value), v, unit, a_name, obj or ''))
+        for _ in range(4):
+            qa = _one(rng, qualitative, a_name, b_name, A, B, g, margin_m)
+            if qa is not None:
+                out.append(qa)
+                break
     return out
+
+
+def _one(rng, qualitative: bool, a_name: str, b_name: str, A: str, B: str, g: Geometry,
+         margin_m: float) -> Optional[QA]:
+    """One question of the given half, or None when the drawn category is undecidable."""
+    cat = str(rng.choice(QUALITATIVE if qualitative else QUANTITATIVE))
+    if qualitative:
+        decided = _qualitative(cat, g, margin_m)
+        if decided is None:
+            return None
+        _, truth = decided
+        q = _pick(rng, _Q[cat]).format(A=A, B=B)
+        if cat.endswith('_choice'):
+            rel = {'closer_choice': 'closer', 'higher_choice': 'higher', 'left_choice': 'more to the left'}[cat]
+            x = A if truth else B
+            ans = _pick(rng, _CHOICE).format(X=x[0].upper() + x[1:], rel=rel)
+        else:
+            ans = _pick(rng, _YES if truth else _NO).format(A=A, B=B, rel=_REL[cat])
+            ans = ans[0].upper() + ans[1:]
+        return QA(cat, True, q, ans, None, None, None, a_name, b_name)
+    value = {'distance': g.distance, 'horizontal_distance': g.horizontal, 'vertical_distance': abs(g.vertical),
+             'width': g.size_a[0], 'height': g.size_a[1], 'lateral_offset': abs(g.lateral)}[cat]
+    if cat == 'lateral_offset' and abs(g.lateral) < margin_m:
+        return None
+    side = 'right' if g.lateral > 0 else 'left'
+    said, v, unit = _say(rng, value)
+    q = _pick(rng, _Q[cat]).format(A=A, B=B, side=side)
+    ans = _pick(rng, _AMOUNT[cat]).format(A=A, B=B, v=said, side=side,
+                                          dir='above' if g.vertical > 0 else 'below')
+    ans = ans[0].upper() + ans[1:]
+    obj = None if cat in ('width', 'height') else b_name
+    return QA(cat, False, q, ans, float(value), v, unit, a_name, obj or '')
