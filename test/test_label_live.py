@@ -21,13 +21,26 @@ from spatialvlm_ros.offline.config import default_params, pipeline_config_from_p
 
 
 def test_pipeline_config_is_the_nodes():
-    pytest.importorskip('rclpy')
-    from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
+    """The offline labeller and the live node build their pipeline with one function."""
+    import ast
+    from pathlib import Path
 
+    from spatialvlm_ros.core import params as core_params
+    from spatialvlm_ros.core.errors import SpatialError
+    from spatialvlm_ros.offline.errors import OfflineError
+
+    node_src = Path(core_params.__file__).parents[1] / 'ros' / 'spatial_facts_node.py'
+    calls = [n.func.id for n in ast.walk(ast.parse(node_src.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert 'pipeline_config_from_params' in calls
     p = default_params()
-    assert pipeline_config_from_params(p) == SpatialFactsNode._pipeline_config(None, p)
     p.update(grounder='color', flat_objects=[''], center_mode='centroid', fact_margin_m=0.05, min_points=7)
-    assert pipeline_config_from_params(p) == SpatialFactsNode._pipeline_config(None, p)
+    assert pipeline_config_from_params(p) == core_params.pipeline_config_from_params(p)
+    p.update(flat_objects=['nothing'])
+    with pytest.raises(SpatialError, match='flat_objects'):
+        core_params.pipeline_config_from_params(p)
+    with pytest.raises(OfflineError, match='flat_objects'):
+        pipeline_config_from_params(p)
 
 
 def _fields(msg, ros: bool):

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from ..core.errors import SpatialError
-from ..core.facts import FactsConfig
-from ..core.grounding import ObjectQuery
-from ..core.lifting import LiftConfig
+from ..core.params import pipeline_config_from_params as core_pipeline_config
 from ..core.pipeline import PipelineConfig
 from ..core.reward import TaskSpec, load_task
 from .errors import OfflineError
@@ -94,46 +92,10 @@ def load_params(path: Optional[Path]) -> dict:
 
 
 def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
-    """``spatial_facts`` parameters -> PipelineConfig, the same mapping the live node makes
-    (``SpatialFactsNode._pipeline_config``; a test checks that the two agree)."""
-    names, prompts = list(p['object_names']), list(p['object_prompts'])
-    if len(names) != len(prompts):
-        raise OfflineError(
-            f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name',
-            kind='params',
-        )
-    grounder_config = {'min_pixels': int(p['min_pixels'])}
-    if p['grounder'] == 'color':
-        grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
+    """``spatial_facts`` parameters -> PipelineConfig: the live node's own mapping
+    (core.params), with its errors as OfflineError."""
     try:
-        lift = LiftConfig(
-            erode_px=int(p['erode_px']),
-            min_depth_m=float(p['min_depth_m']),
-            max_depth_m=float(p['max_depth_m']),
-            min_points=int(p['min_points']),
-            center_mode=str(p['center_mode']),
-        )
-        flat = [n for n in p['flat_objects'] if n]
-        unknown = sorted(set(flat) - set(names))
-        if unknown:
-            raise OfflineError(f'flat_objects names {unknown} that are not in object_names {names}', kind='params')
-        entries = list(p.get('object_center_modes', []))
-        modes = dict(e.split('=', 1) for e in entries if e and '=' in e)
-        bad = [e for e in entries if e and '=' not in e] + sorted(set(modes) - set(names))
-        if bad:
-            raise OfflineError(f'object_center_modes: expected name=mode with names from {names}, got {bad}',
-                               kind='params')
-        up = list(p.get('up_rotation', []))
-        return PipelineConfig(
-            queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
-            grounder=p['grounder'],
-            grounder_config=grounder_config,
-            lift=lift,
-            lift_overrides={**{n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
-                            **{n: dataclasses.replace(lift, center_mode='flat') for n in flat}},
-            base_rotation=tuple(float(v) for v in up) if len(up) == 9 else None,
-            facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
-        )
+        return core_pipeline_config(p)
     except SpatialError as err:
         raise OfflineError(f'bad perception parameters: {err}', kind='params') from err
 

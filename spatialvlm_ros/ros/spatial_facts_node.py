@@ -31,10 +31,8 @@ from visualization_msgs.msg import MarkerArray
 
 from ..core import serialize
 from ..core.errors import SpatialError
-from ..core.facts import FactsConfig
-from ..core.grounding import OPEN_VOCAB_KINDS, ObjectQuery
-from ..core.lifting import LiftConfig
-from ..core.pipeline import PipelineConfig, SpatialPipeline
+from ..core.params import pipeline_config_from_params
+from ..core.pipeline import SpatialPipeline
 from ..core.image_codec import encode_image
 from ..core.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer, TransformError, kinematic_observation, transform_observation
@@ -116,7 +114,7 @@ class SpatialFactsNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
         p = read_parameters(self, PARAMETERS)
-        self.pipeline = SpatialPipeline(self._pipeline_config(p))
+        self.pipeline = SpatialPipeline(pipeline_config_from_params(p))
         self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
         self.publish_markers = bool(p['publish_markers'])
         self.health = NodeHealth(self, 'spatial facts')
@@ -157,45 +155,6 @@ class SpatialFactsNode(Node):
         self.create_timer(float(p['input_timeout_s']), self.inputs.check)
         names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
         self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
-
-    def _pipeline_config(self, p: dict) -> PipelineConfig:
-        names, prompts = list(p['object_names']), list(p['object_prompts'])
-        if len(names) != len(prompts):
-            raise ValueError(
-                f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name'
-            )
-        grounder_config = {'min_pixels': int(p['min_pixels'])}
-        if p['grounder'] == 'color':
-            grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
-        elif p['grounder'] in OPEN_VOCAB_KINDS:  # weights load here, only for the grounder selected
-            grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
-                                   device=str(p['model_device']), dtype=str(p['model_dtype']),
-                                   threshold=float(p['detection_threshold']))
-        lift = LiftConfig(
-            erode_px=int(p['erode_px']),
-            min_depth_m=float(p['min_depth_m']),
-            max_depth_m=float(p['max_depth_m']),
-            min_points=int(p['min_points']),
-            center_mode=str(p['center_mode']),
-        )
-        flat = [n for n in p['flat_objects'] if n]  # [''] is how a launch file spells an empty list
-        unknown = sorted(set(flat) - set(names))
-        if unknown:
-            raise ValueError(f'flat_objects names {unknown} that are not in object_names {names}')
-        modes = dict(e.split('=', 1) for e in p['object_center_modes'] if e and '=' in e)
-        bad = [e for e in p['object_center_modes'] if e and '=' not in e] + sorted(set(modes) - set(names))
-        if bad:
-            raise ValueError(f'object_center_modes: expected name=mode with names from {names}, got {bad}')
-        return PipelineConfig(
-            queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
-            grounder=p['grounder'],
-            grounder_config=grounder_config,
-            lift=lift,
-            lift_overrides={**{n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
-                            **{n: dataclasses.replace(lift, center_mode='flat') for n in flat}},
-            base_rotation=tuple(float(v) for v in p['up_rotation']) if len(p['up_rotation']) == 9 else None,
-            facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
-        )
 
     def _on_input(self, stream: str, msg) -> None:
         self.inputs.seen(stream)
