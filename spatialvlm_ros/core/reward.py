@@ -30,7 +30,10 @@ import numpy as np
 from .errors import TaskSpecError
 from .types import ObjectObservation, RewardSample
 
-__all__ = ['Condition', 'Stage', 'TaskSpec', 'load_task', 'compute_reward', 'reward_from_observations']
+__all__ = [
+    'Condition', 'Stage', 'TaskSpec', 'load_task', 'pair_key', 'compute_reward', 'reward_from_distances',
+    'reward_from_observations',
+]
 
 
 def _pair(value, where: str) -> tuple[str, str]:
@@ -191,6 +194,18 @@ def compute_reward(task: TaskSpec, positions: Mapping[str, Optional[np.ndarray]]
     """
     dist = {pair_key(*p): _distance(positions, p) for p in task.pairs()}
     missing = tuple(sorted({n for p in task.pairs() for n in p if positions.get(n) is None}))
+    return reward_from_distances(task, dist, stamp_ns, missing)
+
+
+def reward_from_distances(
+    task: TaskSpec, distances: Mapping[str, Optional[float]], stamp_ns: int = 0, missing: tuple = ()
+) -> RewardSample:
+    """Reward for one frame from the task's distances keyed by :func:`pair_key` (metres; None or
+    absent = not measured), however they were measured (depth, a VLM's answers)."""
+    dist = {pair_key(*p): (None if distances.get(pair_key(*p)) is None else float(distances[pair_key(*p)]))
+            for p in task.pairs()}
+    if not missing:
+        missing = tuple(k for k, v in dist.items() if v is None)
 
     def holds(cond: Optional[Condition]) -> Optional[bool]:
         if cond is None:
@@ -215,31 +230,14 @@ def compute_reward(task: TaskSpec, positions: Mapping[str, Optional[np.ndarray]]
     stage = task.stages[active]
     d_active = dist[pair_key(*stage.pair)]
     if d_active is None or (undecidable and not success):
-        return RewardSample(
-            stamp_ns=int(stamp_ns),
-            reward=math.nan,
-            stage=active,
-            stage_name=stage.name,
-            success=False,
-            distances=dist,
-            terms={},
-            valid=False,
-            missing=missing,
-        )
+        return RewardSample(stamp_ns=int(stamp_ns), reward=math.nan, stage=active, stage_name=stage.name,
+                            success=False, distances=dist, terms={}, valid=False, missing=missing)
     terms = {'offset': stage.offset, 'distance': -stage.weight * d_active}
     if task.success_bonus:
         terms['success_bonus'] = task.success_bonus if success else 0.0
-    return RewardSample(
-        stamp_ns=int(stamp_ns),
-        reward=float(sum(terms.values())),
-        stage=active,
-        stage_name=stage.name,
-        success=bool(success),
-        distances=dist,
-        terms=terms,
-        valid=True,
-        missing=missing,
-    )
+    return RewardSample(stamp_ns=int(stamp_ns), reward=float(sum(terms.values())), stage=active,
+                        stage_name=stage.name, success=bool(success), distances=dist, terms=terms, valid=True,
+                        missing=missing)
 
 
 def reward_from_observations(
