@@ -19,7 +19,6 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float32, String
 
@@ -27,6 +26,7 @@ from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.reward import load_task, reward_from_observations
 from .health import NodeHealth
+from .run import run_node
 from .params import config_dir, declare_parameters, load_defaults, read_parameters
 from .qos import results_qos
 
@@ -89,17 +89,7 @@ class RewardNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RewardNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(RewardNode, args)
 
 
 if __name__ == '__main__':

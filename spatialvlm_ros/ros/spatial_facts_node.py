@@ -21,7 +21,6 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from geometry_msgs.msg import PointStamped
@@ -41,6 +40,7 @@ from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
 from .frames import FrameResolver
 from .health import NodeHealth
 from .inputs import InputMonitor
+from .run import run_node
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 
@@ -254,17 +254,7 @@ class SpatialFactsNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SpatialFactsNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SpatialFactsNode, args)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ from collections import OrderedDict
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
@@ -46,6 +46,7 @@ from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
 from .convert import header_stamp_ns
 from .health import NodeHealth
+from .run import run_node
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 from .reward_node import resolve_task_path
@@ -309,17 +310,7 @@ def _rgb(msg):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = VLMRewardNode()
-        rclpy.spin(node, executor=MultiThreadedExecutor(num_threads=2))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(VLMRewardNode, args, executor_factory=lambda: MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == '__main__':
