@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node

@@ -27,7 +27,6 @@ import threading
 import time
 from collections import OrderedDict
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
