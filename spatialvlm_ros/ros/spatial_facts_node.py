@@ -240,7 +240,11 @@ class SpatialFactsNode(Node):
         s = self.sync.stats
         extra = {'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped, 'sync_out_of_order': s.out_of_order,
                  'sync_time_jumps': s.time_jumps, 'incompatible_qos_events': self.inputs.incompatible_qos,
-                 'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source}
+                 'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source,
+                 'grounder': self.pipeline.config.grounder}
+        model = self.pipeline.config.grounder_config.get('model')
+        if model:  # open-vocabulary grounders: which weights are loaded, and where
+            extra.update(model=model, model_device=self.pipeline.config.grounder_config.get('device', ''))
         extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
 
