@@ -7,8 +7,9 @@ frame's publish to its reward arriving, drops, and the nodes' CPU and memory ove
     .venv/bin/python bench/ros_pipeline.py --rate 30 --seconds 600 --json      # soak
 
 Prints {"latency_ms": {"p50", "p99"}, "frames_sent", "frames_processed", "drops",
-"rss_growth_pct", "cpu_pct", ...}. rss_growth_pct compares the nodes' resident memory at the
-end with the level after the first 10 % of the run (warm-up: imports, first allocations).
+"rss_growth_pct", "cpu_pct", ...}, measured after a warm-up (--warmup-seconds, reported apart:
+first DDS transfers and first calls). rss_growth_pct compares the nodes' resident memory at the
+end with the level after the first 10 % of the run (imports, first allocations).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--rate', type=float, default=30.0)
     ap.add_argument('--seconds', type=float, default=20.0)
+    ap.add_argument('--depth-encoding', choices=['16UC1', '32FC1'], default='16UC1',
+                    help='16UC1 millimetres (what RealSense/Azure Kinect drivers publish; default) or 32FC1 metres')
+    ap.add_argument('--warmup-seconds', type=float, default=2.0,
+                    help='frames sent in this first stretch are reported apart (first DDS transfers, first calls)')
     ap.add_argument('--json', action='store_true')
     args = ap.parse_args()
 
@@ -101,11 +106,15 @@ def main() -> int:
     time.sleep(1.0)
 
     frames = [frame(i) for i in range(60)]  # pre-rendered, so the publisher's own cost stays small
+    if args.depth_encoding == '16UC1':
+        frames = [(rgb, np.round(d * 1000).astype(np.uint16)) for rgb, d in frames]
     k = np.array([F, 0, (W - 1) / 2, 0, F, (H - 1) / 2, 0, 0, 1.0])
     sent: dict[int, float] = {}
     samples = []  # (t, cpu_s, rss_bytes) summed over the nodes
     period = 1.0 / args.rate
-    n_frames = int(args.seconds * args.rate)
+    n_warmup = int(args.warmup_seconds * args.rate)
+    n_frames = n_warmup + int(args.seconds * args.rate)
+    warmup_stamps: set = set()
     t0 = time.perf_counter()
     next_sample = t0
     for i in range(n_frames):
@@ -117,7 +126,7 @@ def main() -> int:
         stamp = node.get_clock().now().nanoseconds
         sec, nsec = divmod(stamp, 1_000_000_000)
         msgs = {}
-        for name, (arr, enc) in (('color/image_raw', (rgb, 'rgb8')), ('depth/image_raw', (depth, '32FC1'))):
+        for name, (arr, enc) in (('color/image_raw', (rgb, 'rgb8')), ('depth/image_raw', (depth, args.depth_encoding))):
             m = Image(encoding=enc)
             m.height, m.width, m.step, data, m.is_bigendian = encode_image(arr, enc)
             m.data = data.tobytes()
@@ -130,6 +139,8 @@ def main() -> int:
         pubs['color/camera_info'].publish(info)
         pubs['depth/image_raw'].publish(msgs['depth/image_raw'])
         sent[stamp] = time.perf_counter()
+        if i < n_warmup:
+            warmup_stamps.add(stamp)
         pubs['color/image_raw'].publish(msgs['color/image_raw'])
         if time.perf_counter() >= next_sample:
             stats = [proc_stats(p.pid) for p in procs]
@@ -145,7 +156,10 @@ def main() -> int:
     rclpy.try_shutdown()
 
     with lock:
-        lat = np.array([(received[s] - sent[s]) * 1e3 for s in sent if s in received])
+        measured = [s for s in sent if s not in warmup_stamps]
+        lat = np.array([(received[s] - sent[s]) * 1e3 for s in measured if s in received])
+        warm_lat = [(received[s] - sent[s]) * 1e3 for s in warmup_stamps if s in received]
+    sent_measured = len(measured)
     warm = [s for s in samples if s[0] >= 0.1 * args.seconds] or samples
     wall = samples[-1][0] - warm[0][0]
     result = {
@@ -158,9 +172,12 @@ def main() -> int:
             'p99': round(float(np.percentile(lat, 99)), 2) if lat.size else None,
             'max': round(float(lat.max()), 2) if lat.size else None,
         },
-        'frames_sent': len(sent),
+        'depth_encoding': args.depth_encoding,
+        'frames_sent': sent_measured,
         'frames_processed': int(lat.size),
-        'drops': len(sent) - int(lat.size),
+        'drops': sent_measured - int(lat.size),
+        'warmup': {'frames_sent': len(warmup_stamps), 'frames_processed': len(warm_lat),
+                   'latency_ms_max': round(max(warm_lat), 1) if warm_lat else None},
         'rss_mb': {'after_warmup': round(warm[0][2] / 2**20, 1), 'end': round(samples[-1][2] / 2**20, 1)},
         'rss_growth_pct': round(100.0 * (samples[-1][2] - warm[0][2]) / warm[0][2], 2),
         'cpu_pct': round(100.0 * (samples[-1][1] - warm[0][1]) / wall, 1) if wall > 0 else None,

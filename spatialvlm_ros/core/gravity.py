@@ -31,6 +31,7 @@ import numpy as np
 
 from .errors import SpatialError
 from .types import Frame
+from .vec3 import cross3
 
 __all__ = ['GravityConfig', 'Gravity', 'estimate_gravity', 'up_from_rotation', 'gravity_basis', 'fit_plane_ransac']
 
@@ -143,7 +144,7 @@ def gravity_basis(up: np.ndarray) -> np.ndarray:
         y = np.array([0.0, 1.0, 0.0])
         right = y - (y @ up) * up
     right /= np.linalg.norm(right)
-    forward = np.cross(up, right)
+    forward = cross3(up, right)
     return np.stack([right, forward, up])
 
 

@@ -66,6 +66,7 @@ import numpy as np
 from .errors import GroundingError
 from .support import support_box
 from .types import Frame, ObjectObservation
+from .vec3 import cross3
 
 __all__ = ['LiftConfig', 'CENTER_MODES', 'lift_mask', 'lift_objects']
 
@@ -243,9 +244,9 @@ def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     centroid = cloud.points.mean(axis=0, dtype=np.float64)
     ray = centroid / np.linalg.norm(centroid)
     # A basis perpendicular to the ray: e1 ~ image x, e2 ~ image y (for a ray along z, exactly).
-    e1 = np.cross((0.0, 1.0, 0.0), ray)
+    e1 = cross3((0.0, 1.0, 0.0), ray)
     e1 /= np.linalg.norm(e1)
-    e2 = np.cross(ray, e1)
+    e2 = cross3(ray, e1)
     lateral = _strided(cloud.points, config.stats_max_points) @ np.stack([e1, e2], axis=1).astype(np.float32)
     lo, hi = np.percentile(lateral, config.extent_percentiles, axis=0)
     thickness = config.amodal_depth_ratio * (float(np.min(hi - lo)) + cloud.border_m)
@@ -337,9 +338,9 @@ def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config:
     if np.count_nonzero(ok) < 20:
         return None
     pts = rays[ok] * t[ok, None]
-    e1 = np.cross(normal, (1.0, 0.0, 0.0) if abs(normal[0]) < 0.9 else (0.0, 1.0, 0.0))
+    e1 = cross3(normal, (1.0, 0.0, 0.0) if abs(normal[0]) < 0.9 else (0.0, 1.0, 0.0))
     e1 /= np.linalg.norm(e1)
-    e2 = np.cross(normal, e1)
+    e2 = cross3(normal, e1)
     xy = np.stack([(pts - on_plane) @ e1, (pts - on_plane) @ e2], axis=1)
     fit = _ransac_circle(xy, tol=max(0.002, 0.02 * float(np.ptp(xy, axis=0).max())))
     if fit is None:
