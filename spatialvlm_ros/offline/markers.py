@@ -1,8 +1,8 @@
 """RViz markers for a labelled bag, built as rosbags messages (no ROS install needed).
 
-Mirrors :func:`spatialvlm_ros.ros.convert.markers_from_objects` marker for marker (same
-namespaces, ids, poses, sizes, colours and texts; a test compares the two), so a labelled bag
-shows in RViz exactly what the live node shows.
+The layout comes from :func:`spatialvlm_ros.viz.marker_specs`, as for the live node's
+:func:`spatialvlm_ros.ros.convert.markers_from_objects`, so a labelled bag shows in RViz exactly
+what the live node shows (a test compares the two).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from ..core.types import ObjectObservation, SpatialFact, ns_to_stamp
-from ..ros.convert import _PALETTE
+from ..viz import marker_specs
 
 __all__ = ['MarkerFactory']
 
@@ -58,30 +58,8 @@ class MarkerFactory:
     def markers(
         self, objects: Mapping[str, Optional[ObjectObservation]], facts: Sequence[SpatialFact], header
     ) -> Any:
-        """A box and a label per object, a line and a distance label per 'distance' fact."""
-        names = list(objects)
-        out = []
-        for i, name in enumerate(names):
-            obs = objects[name]
-            if obs is None:
-                continue
-            r, g, b = _PALETTE[i % len(_PALETTE)]
-            c = [float(v) for v in obs.center]
-            out.append(self._base(header, 'objects', i, _CUBE, c, [max(float(v), 0.005) for v in obs.extent],
-                                  (r, g, b, 0.5)))
-            label_pos = [c[0], c[1] - (float(obs.extent[1]) / 2 + 0.03), c[2]]  # optical y down: above the box
-            out.append(self._base(header, 'labels', i, _TEXT, label_pos, (0.0, 0.0, 0.03), (1.0, 1.0, 1.0, 1.0),
-                                  text=name))
-        for fact in facts:
-            if fact.type != 'distance' or fact.subject not in objects or fact.object not in objects:
-                continue
-            a, b = objects[fact.subject], objects[fact.object]
-            if a is None or b is None:
-                continue
-            mid = names.index(fact.subject) * len(names) + names.index(fact.object)
-            out.append(self._base(header, 'distances', mid, _LINE_LIST, (0.0, 0.0, 0.0), (0.004, 0.0, 0.0),
-                                  (1.0, 1.0, 1.0, 1.0), points=(a.center, b.center)))
-            mid_pt = (np.asarray(a.center) + np.asarray(b.center)) / 2
-            out.append(self._base(header, 'distance_labels', mid, _TEXT, mid_pt, (0.0, 0.0, 0.025),
-                                  (0.6, 1.0, 0.6, 1.0), text=f'{fact.value * 100:.1f} cm'))
+        """visualization_msgs/MarkerArray (rosbags) of :func:`spatialvlm_ros.viz.marker_specs`."""
+        kinds = {'cube': _CUBE, 'text': _TEXT, 'line_list': _LINE_LIST}
+        out = [self._base(header, s.ns, s.id, kinds[s.kind], s.position, s.scale, s.color, text=s.text,
+                          points=s.points) for s in marker_specs(objects, facts)]
         return self._t['visualization_msgs/msg/MarkerArray'](markers=out)

@@ -82,70 +82,31 @@ def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: 
     )
 
 
-_PALETTE = np.array(
-    [[0.9, 0.2, 0.2], [0.2, 0.4, 0.95], [0.95, 0.85, 0.1], [0.2, 0.8, 0.3], [0.8, 0.3, 0.9], [0.1, 0.8, 0.9]]
-)
-
-
 def markers_from_objects(
     objects: Mapping[str, Optional[ObjectObservation]],
     facts: Sequence[SpatialFact],
     header,
     lifetime_s: float = 0.5,
 ):
-    """visualization_msgs/MarkerArray: a box and a label per object, a line and a distance label
-    per 'distance' fact. Marker ids are stable per object/pair so RViz updates in place."""
+    """visualization_msgs/MarkerArray (rclpy) of :func:`spatialvlm_ros.viz.marker_specs`."""
     from geometry_msgs.msg import Point
     from visualization_msgs.msg import Marker, MarkerArray
 
-    sec, nanosec = ns_to_stamp(int(lifetime_s * 1e9))
-    names = list(objects)
-    out = MarkerArray()
+    from ..viz import marker_specs
 
-    def base(ns: str, mid: int, mtype: int) -> Marker:
+    kinds = {'cube': Marker.CUBE, 'text': Marker.TEXT_VIEW_FACING, 'line_list': Marker.LINE_LIST}
+    sec, nanosec = ns_to_stamp(int(lifetime_s * 1e9))
+    out = MarkerArray()
+    for spec in marker_specs(objects, facts):
         m = Marker()
         m.header = header
-        m.ns, m.id, m.type, m.action = ns, mid, mtype, Marker.ADD
+        m.ns, m.id, m.type, m.action = spec.ns, spec.id, kinds[spec.kind], Marker.ADD
+        m.pose.position.x, m.pose.position.y, m.pose.position.z = spec.position
         m.pose.orientation.w = 1.0
+        m.scale.x, m.scale.y, m.scale.z = spec.scale
+        m.color.r, m.color.g, m.color.b, m.color.a = spec.color
         m.lifetime.sec, m.lifetime.nanosec = sec, nanosec
-        return m
-
-    for i, name in enumerate(names):
-        obs = objects[name]
-        if obs is None:
-            continue
-        r, g, b = _PALETTE[i % len(_PALETTE)]
-        box = base('objects', i, Marker.CUBE)
-        box.pose.position.x, box.pose.position.y, box.pose.position.z = (float(v) for v in obs.center)
-        box.scale.x, box.scale.y, box.scale.z = (max(float(v), 0.005) for v in obs.extent)
-        box.color.r, box.color.g, box.color.b, box.color.a = float(r), float(g), float(b), 0.5
-        out.markers.append(box)
-        label = base('labels', i, Marker.TEXT_VIEW_FACING)
-        label.pose.position.x, label.pose.position.y = float(obs.center[0]), float(obs.center[1])
-        label.pose.position.z = float(obs.center[2])
-        label.pose.position.y -= float(obs.extent[1]) / 2 + 0.03  # optical y is down: label above the box
-        label.scale.z = 0.03
-        label.color.r = label.color.g = label.color.b = label.color.a = 1.0
-        label.text = name
-        out.markers.append(label)
-    for fact in facts:
-        if fact.type != 'distance' or fact.subject not in objects or fact.object not in objects:
-            continue
-        a, b = objects[fact.subject], objects[fact.object]
-        if a is None or b is None:
-            continue
-        mid = names.index(fact.subject) * len(names) + names.index(fact.object)
-        line = base('distances', mid, Marker.LINE_LIST)
-        line.scale.x = 0.004
-        line.color.r = line.color.g = line.color.b = line.color.a = 1.0
-        line.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in (a.center, b.center)]
-        out.markers.append(line)
-        text = base('distance_labels', mid, Marker.TEXT_VIEW_FACING)
-        mid_pt = (np.asarray(a.center) + np.asarray(b.center)) / 2
-        text.pose.position.x, text.pose.position.y, text.pose.position.z = (float(v) for v in mid_pt)
-        text.scale.z = 0.025
-        text.color.g = text.color.a = 1.0
-        text.color.r = text.color.b = 0.6
-        text.text = f'{fact.value * 100:.1f} cm'
-        out.markers.append(text)
+        m.text = spec.text
+        m.points = [Point(x=p[0], y=p[1], z=p[2]) for p in spec.points]
+        out.markers.append(m)
     return out
