@@ -31,10 +31,11 @@ def main(argv=None) -> int:
     from .bag import BagError
     from .core.errors import SpatialError
     from .demo import DemoError
+    from .offline.errors import OfflineError
 
     try:
         return int(args.func(args) or 0)
-    except (SpatialError, BagError, DemoError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except (SpatialError, BagError, DemoError, OfflineError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f'ERROR: {err}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,16 +13,6 @@ def _fmt_rate(v) -> str:
 
 
 def run(args) -> int:
-    from ..offline import OfflineError
-
-    try:
-        return _run(args)
-    except OfflineError as err:
-        print(f'ERROR: {err}', file=sys.stderr)
-        return 1
-
-
-def _run(args) -> int:
     from ..offline import LabelConfig, OfflineError, RunOptions, label_bags, load_params, resolve_task
 
     for bag in args.bags:

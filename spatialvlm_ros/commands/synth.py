@@ -4,21 +4,10 @@ images) from RGB-D bags or frames (see spatialvlm_ros.offline.synth)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 
 def run(args) -> int:
-    from ..offline import OfflineError
-
-    try:
-        return _run(args)
-    except OfflineError as err:
-        print(f'ERROR: {err}', file=sys.stderr)
-        return 1
-
-
-def _run(args) -> int:
     from ..offline import OfflineError, RunOptions, load_params, resolve_task
     from ..offline.synth import SynthConfig, synth_dataset
 
