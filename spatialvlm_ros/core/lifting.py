@@ -67,6 +67,7 @@ from .errors import GroundingError
 from .support import support_box
 from .types import Frame, ObjectObservation
 from .vec3 import cross3
+from .stats import median, percentile, percentiles
 
 __all__ = ['LiftConfig', 'CENTER_MODES', 'lift_mask', 'lift_objects']
 
@@ -248,7 +249,7 @@ def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     e1 /= np.linalg.norm(e1)
     e2 = cross3(ray, e1)
     lateral = _strided(cloud.points, config.stats_max_points) @ np.stack([e1, e2], axis=1).astype(np.float32)
-    lo, hi = np.percentile(lateral, config.extent_percentiles, axis=0)
+    lo, hi = percentiles(lateral, config.extent_percentiles, axis=0)
     thickness = config.amodal_depth_ratio * (float(np.min(hi - lo)) + cloud.border_m)
     # The nearest surface from locally averaged depth: a low percentile of raw depth sits about
     # 2.3 noise sigmas in front of the surface, which would pull the centre forward. Scaling a
@@ -257,7 +258,7 @@ def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     z_smooth = _local_mean(z, cloud.pixels[:, 0], cloud.pixels[:, 1], cloud.crop_shape, config.near_smooth_px)
     scale = _strided(z_smooth / z, config.stats_max_points)
     ranges = (_strided(cloud.points, config.stats_max_points) @ ray.astype(np.float32)) * scale
-    near = float(np.percentile(ranges, config.extent_percentiles[0]))
+    near = float(percentile(ranges, config.extent_percentiles[0]))
     covered = float(centroid @ ray) - near  # how far behind the nearest surface the centroid already is
     push = float(np.clip(thickness / 2.0 - covered, 0.0, config.amodal_max_push_m))
     extent = cloud.extent.copy()
@@ -301,7 +302,7 @@ def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     on_plane = rays[ok] * t[ok, None]
     weights = t[ok] ** 2 / np.abs(nd[ok])
     centre = (on_plane * weights[:, None]).sum(axis=0) / weights.sum()
-    lo, hi = np.percentile(on_plane, config.extent_percentiles, axis=0)
+    lo, hi = percentiles(on_plane, config.extent_percentiles, axis=0)
     circle = _rim_circle(cloud, normal, mean, config)
     if circle is not None:
         centre = circle
@@ -472,8 +473,8 @@ def lift_mask(
         return None
 
     zs = _strided(z, config.stats_max_points)
-    med = np.median(zs)
-    mad = np.median(np.abs(zs - med))
+    med = median(zs)
+    mad = median(np.abs(zs - med))
     inlier = np.abs(z - med) <= config.mad_k * _MAD_TO_STD * mad + config.mad_tolerance_m
     z, us, vs = z[inlier], us[inlier], vs[inlier]
 
@@ -489,12 +490,12 @@ def lift_mask(
         logger.debug('lift %r: %d points after outlier removal < min_points=%d', name, len(points), config.min_points)
         return None
 
-    lo, hi = np.percentile(_strided(points, config.stats_max_points), config.extent_percentiles, axis=0)
+    lo, hi = percentiles(_strided(points, config.stats_max_points), config.extent_percentiles, axis=0)
     extent = (hi - lo).astype(np.float64)
     # Lateral size lost to the erosion (erode_px on each side) and to sampling at pixel centres
     # (n pixels cover n, not n - 1, pixel widths), at the object's median depth.
     border_px = 2 * erode_used + 1
-    zmed = float(np.median(_strided(z, config.stats_max_points)))
+    zmed = float(median(_strided(z, config.stats_max_points)))
     extent[0] += border_px * zmed / k.fx
     extent[1] += border_px * zmed / k.fy
     cloud = _Cloud(

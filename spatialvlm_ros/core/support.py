@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from .gravity import Gravity, gravity_basis
+from . import stats
 
 __all__ = ['SupportResult', 'support_box']
 
@@ -128,8 +129,8 @@ def support_box(
     pts = points.astype(np.float64)
     hts = pts @ up
     lo_p, hi_p = percentiles
-    top_ref = float(np.percentile(hts, hi_p))
-    bottom_vis = float(np.percentile(hts, lo_p))
+    top_ref = float(stats.percentile(hts, hi_p))
+    bottom_vis = float(stats.percentile(hts, lo_p))
 
     # Top surface from the uneroded mask: border pixels of the background fall out by height.
     k = frame.intrinsics
@@ -138,16 +139,16 @@ def support_box(
     full = _backproject(vs, us, depth[vs, us].astype(np.float64), origin, k)
     hf = full @ up
     cap = np.abs(hf - top_ref) <= cap_tolerance_m
-    top = float(np.median(hf[cap])) if np.count_nonzero(cap) >= 3 else top_ref
+    top = float(stats.median(hf[cap])) if np.count_nonzero(cap) >= 3 else top_ref
 
     rays = full / full[:, 2:3]  # (x/z, y/z, 1) per pixel
     mean_dir = rays.mean(axis=0)
     mean_dir /= np.linalg.norm(mean_dir)
     view_down = float(-(mean_dir @ up))
     lat = pts @ np.stack([right, fwd], axis=1)
-    lo, hi = np.percentile(lat, percentiles, axis=0)
+    lo, hi = stats.percentiles(lat, percentiles, axis=0)
     width = float(hi[0] - lo[0]) + border_m
-    near_fwd = float(np.percentile(near_fwd_values, lo_p)) if near_fwd_values is not None else float(lo[1])
+    near_fwd = float(stats.percentile(near_fwd_values, lo_p)) if near_fwd_values is not None else float(lo[1])
     cap_ok = np.count_nonzero(cap) >= max(3, min_points // 2)
     top_visible = view_down >= math.sin(math.radians(min_view_down_deg)) and cap_ok
     occluded = cap_ok and _cap_occluded(frame, mask_crop, origin, vs[cap], us[cap], full[cap, 2])
@@ -163,7 +164,7 @@ def support_box(
         # it is wide, so the centre lies half the width behind the nearest visible point.
         horiz = horiz + (near_fwd + width / 2.0 - horiz @ fwd) * fwd
 
-    bottom_full = float(np.percentile(hf, lo_p)) if hf.size else bottom_vis
+    bottom_full = float(stats.percentile(hf, lo_p)) if hf.size else bottom_vis
     lowest = min(bottom_vis, bottom_full)
     resting = False
     bottom = bottom_vis
@@ -186,7 +187,7 @@ def support_box(
             mats = ring[(ring[:, 2] > plane + plane_tol_m) & (ring[:, 2] <= plane + max_mat_m)
                         & (ring[:, 2] <= lowest + 0.003), 2]
             if mats.size >= 10:
-                support = float(np.percentile(mats, 75))
+                support = float(stats.percentile(mats, 75))
             bottom = min(support, bottom_vis)
     if not resting:
         # The erosion removed ~border/2 of the lowest visible side; on a vertical side seen from

@@ -176,15 +176,16 @@ class ColorGrounder:
             'black': [((0, 0, 0), (179, 255, c.black_max_value))],
         }
 
-    def color_mask(self, hsv: np.ndarray, color: str) -> Optional[np.ndarray]:
-        """HxW bool mask of ``color`` in an HxWx3 uint8 OpenCV HSV image, or None if too small."""
-        color = _SYNONYMS.get(color, color)
+    def _threshold(self, hsv: np.ndarray, color: str) -> np.ndarray:
+        """uint8 0/255 mask of ``color`` in an HxWx3 uint8 OpenCV HSV image (thresholds only)."""
         raw = None
-        if color not in self._bounds:
-            raise GroundingError(f'unknown colour {color!r}; supported colours: {", ".join(SUPPORTED_COLORS)}')
         for lo, hi in self._bounds[color]:
-            part = cv2.inRange(hsv, lo, hi)  # uint8 0/255, much faster than numpy comparisons
+            part = cv2.inRange(hsv, lo, hi)  # much faster than numpy comparisons
             raw = part if raw is None else cv2.bitwise_or(raw, part)
+        return raw
+
+    def _finish(self, raw: np.ndarray) -> Optional[np.ndarray]:
+        """Opening, minimum size and component selection of a uint8 0/255 mask -> bool mask or None."""
         if self._open_kernel is not None:
             raw = cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open_kernel)
         if cv2.countNonZero(raw) < self.config.min_pixels:
@@ -197,20 +198,65 @@ class ColorGrounder:
             return None
         return mask
 
+    def _canonical(self, color: str) -> str:
+        color = _SYNONYMS.get(color, color)
+        if color not in self._bounds:
+            raise GroundingError(f'unknown colour {color!r}; supported colours: {", ".join(SUPPORTED_COLORS)}')
+        return color
+
+    def color_mask(self, hsv: np.ndarray, color: str) -> Optional[np.ndarray]:
+        """HxW bool mask of ``color`` in an HxWx3 uint8 OpenCV HSV image, or None if too small."""
+        return self._finish(self._threshold(hsv, self._canonical(color)))
+
     def ground(self, frame: Frame, queries: Sequence[ObjectQuery]) -> dict[str, Optional[np.ndarray]]:
         """{query name: HxW bool mask, or None when fewer than ``min_pixels`` match}.
 
         Raises GroundingError when a prompt names no supported colour (checked for every
         query before any image work, so a bad task fails at once).
+
+        Thresholding the whole image per colour was the costliest step of a frame, while objects
+        cover a small part of it. So each colour is first looked for on every other pixel of
+        every other row (1/4 of the work), and the exact full-resolution mask is computed
+        inside the box around those hits only, grown until no region touches its border, so
+        the result equals the full-image one (except for a region of this colour that misses
+        every sampled pixel and touches no sampled one: at most one pixel wide).
         """
         check_unique_names(queries)
-        colors = {q.name: parse_color(q.prompt) for q in queries}
+        colors = {q.name: self._canonical(parse_color(q.prompt)) for q in queries}
         if not queries:
             return {}
-        hsv = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2HSV)
+        rgb = frame.rgb
+        h, w = rgb.shape[:2]
+        # Nearest-neighbour halving samples every other pixel (10x cheaper than a strided copy).
+        small = cv2.resize(rgb, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_NEAREST)
+        coarse_hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        # Pixels between samples reach 1 px past the sampled box; the opening looks open_px further.
+        pad = 2 + self.config.open_px + 1
         out: dict[str, Optional[np.ndarray]] = {}
         for name, color in colors.items():
-            out[name] = self.color_mask(hsv, color)
-            if out[name] is None:
+            coarse = self._threshold(coarse_hsv, color)
+            mask = None
+            if cv2.countNonZero(coarse):
+                x, y, bw, bh = cv2.boundingRect(coarse)
+                r0, r1 = max(2 * y - pad, 0), min(2 * (y + bh) + pad, h)
+                c0, c1 = max(2 * x - pad, 0), min(2 * (x + bw) + pad, w)
+                while True:
+                    raw = self._threshold(cv2.cvtColor(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cv2.COLOR_RGB2HSV),
+                                          color)
+                    # A one-pixel-wide part between samples can run past the box: grow the box
+                    # on every side the region touches until it lies inside.
+                    grow = (r0 > 0 and raw[0].any(), r1 < h and raw[-1].any(),
+                            c0 > 0 and raw[:, 0].any(), c1 < w and raw[:, -1].any())
+                    if not any(grow):
+                        break
+                    step = 8 + pad
+                    r0, r1 = max(r0 - step * grow[0], 0), min(r1 + step * grow[1], h)
+                    c0, c1 = max(c0 - step * grow[2], 0), min(c1 + step * grow[3], w)
+                box = self._finish(raw)
+                if box is not None:
+                    mask = np.zeros((h, w), dtype=bool)
+                    mask[r0:r1, c0:c1] = box
+            out[name] = mask
+            if mask is None:
                 logger.debug('colour grounder: no %s region of >= %d px for %r', color, self.config.min_pixels, name)
         return out
