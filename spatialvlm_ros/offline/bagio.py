@@ -26,6 +26,7 @@ from typing import Any, Iterator
 from ..core.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer
 from ..ros.convert import header_stamp_ns
+from .cdr import image_stamp_ns
 from .config import OUTPUT_TOPICS, LabelConfig
 from .errors import OfflineError
 from .inputs import CameraTopics, open_reader
@@ -136,14 +137,16 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 continue
             stats.camera_messages += 1
             try:
-                msg = ts.deserialize_cdr(raw, conn.msgtype)
-                stamp = header_stamp_ns(msg)
+                if conn.msgtype == 'sensor_msgs/msg/Image':
+                    stamp = image_stamp_ns(raw)  # the workers deserialize it; here only its layout is checked
+                else:
+                    stamp = header_stamp_ns(ts.deserialize_cdr(raw, conn.msgtype))
             except Exception as err:  # noqa: BLE001 - corrupt CDR: the live node would never get it
                 stats.corrupt[conn.topic] += 1
                 if len(stats.corrupt_examples) < 5:
                     stats.corrupt_examples.append(f'{conn.topic} @ {log_time}: {type(err).__name__}: {err}')
                 continue
-            matched = sync.add(stream, stamp, (conn.msgtype, raw))
+            matched = sync.add(stream, stamp, (conn.msgtype, raw, stamp))
             if matched is None:
                 continue
             stats.matched += 1
@@ -151,9 +154,8 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 stats.rate_limited += 1
                 continue
             last_processed = stamp
-            color_stamp = _stamp_of(ts, matched[0])
-            frames.append(FrameJob(index=frame_index, stamp_ns=color_stamp, log_time_ns=int(log_time),
-                                   raw=tuple((m, bytes(r)) for m, r in matched)))
+            frames.append(FrameJob(index=frame_index, stamp_ns=matched[0][2], log_time_ns=int(log_time),
+                                   raw=tuple((m, bytes(r)) for m, r, _ in matched)))
             after[frame_index] = len(messages) - 1
             frame_index += 1
             if len(frames) == per_chunk:
@@ -168,11 +170,6 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
             yield resolve(Chunk(index, messages, frames, after))
     s = sync.stats
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
-
-
-def _stamp_of(ts, item) -> int:
-    mtype, raw = item
-    return header_stamp_ns(ts.deserialize_cdr(raw, mtype))
 
 
 def _qos(conn) -> list:
