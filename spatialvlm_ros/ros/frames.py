@@ -44,9 +44,20 @@ class FrameResolver:
                     "transform_source 'tf' needs tf2_ros (apt install ros-$ROS_DISTRO-tf2-ros); "
                     "or use 'static' with static_transform, or 'pose_topic'"
                 ) from err
+            from rclpy.node import Node
+
             self._tf = tf2_ros.Buffer()
-            # Its own spin thread keeps the buffer filling while a frame callback waits in lookup.
-            self._tf_listener = tf2_ros.TransformListener(self._tf, node, spin_thread=True)
+            # The listener gets a node of its own, spun in its own thread, so the buffer keeps filling
+            # while a frame callback waits in lookup. Given ``node`` itself, spin_thread would move that
+            # node into the listener's executor (a node spins in one executor): the frame callbacks and
+            # the tf callbacks would share one thread, and every wait for a late transform would time out
+            # (ros2/geometry2#743). The local name rule wins over a launch-wide __node rename; topic
+            # remaps (/tf) still apply.
+            name = f'{node.get_name()}_tf_listener'
+            self._tf_node = Node(name, namespace=node.get_namespace(), context=node.context,
+                                 cli_args=['--ros-args', '-r', f'__node:={name}'],
+                                 enable_rosout=False, start_parameter_services=False)
+            self._tf_listener = tf2_ros.TransformListener(self._tf, self._tf_node, spin_thread=True)
 
     def _on_pose(self, msg) -> None:
         if msg.header.frame_id and msg.header.frame_id != self.target:
