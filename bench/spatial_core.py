@@ -182,7 +182,7 @@ def _load(bag: Path, stride: int, p: dict) -> list:
 # the two pipelines
 
 
-def _our_pipeline() -> SpatialPipeline:
+def _our_pipeline() -> tuple[SpatialPipeline, dict]:
     """The node's pipeline from its YAML defaults, grounding with given masks (prompt = label id)."""
     p = default_params()
     p.update(grounder='mask', object_names=list(OBJECTS),
