@@ -104,6 +104,17 @@ def test_label_writes_bag_table_plot_and_summary(sim_bag, task, tmp_path):
     markers = ts.deserialize_cdr(by_topic['/spatial_facts/markers'][0][1], 'visualization_msgs/msg/MarkerArray')
     assert markers.markers[0].header.stamp.sec * 10**9 + markers.markers[0].header.stamp.nanosec == colour_stamps[0]
     assert {m.ns for m in markers.markers} == {'objects', 'labels', 'distances', 'distance_labels'}
+    # extent_m is the gravity-aligned [width, height, depth] of the size facts (and of `spatialvlm facts
+    # --json`); the marker boxes are the frame-axis boxes, extent_camera_m
+    objects0 = json.loads(ts.deserialize_cdr(by_topic['/spatial_facts/objects'][0][1], 'std_msgs/msg/String').data)
+    facts0 = json.loads(ts.deserialize_cdr(by_topic['/spatial_facts/facts'][0][1], 'std_msgs/msg/String').data)
+    names = {m.id: m.text for m in markers.markers if m.ns == 'labels'}  # a box and its label share an id
+    boxes = {names[m.id]: m for m in markers.markers if m.ns == 'objects'}
+    for o in objects0['objects']:
+        size = {f['type']: f['value'] for f in facts0['facts'] if f['subject'] == o['name'] and not f['object']}
+        np.testing.assert_allclose(o['extent_m'], [size['width'], size['height'], size['depth']], atol=2e-6)
+        scale = boxes[o['name']].scale
+        np.testing.assert_allclose([scale.x, scale.y, scale.z], np.maximum(o['extent_camera_m'], 0.005), atol=2e-6)
 
     # the table: one row per frame, distances against the simulator's ground truth
     table = pq.read_table(out / 'frames.parquet').to_pylist()
@@ -116,6 +127,9 @@ def test_label_writes_bag_table_plot_and_summary(sim_bag, task, tmp_path):
     assert np.median(err) < 0.03, err
     assert {f['type'] for f in table[0]['facts']} >= {'distance'}
     assert {o['name'] for o in table[0]['objects']} == set(task.objects)
+    for row, o in zip(table[0]['objects'], objects0['objects']):
+        keys = ('name', 'extent_m', 'extent_camera_m')
+        assert [row[k] for k in keys] == [o[k] for k in keys]
 
 
 def test_pool_and_ray_give_the_same_outputs_as_one_process(sim_bag, task, tmp_path):

@@ -141,6 +141,13 @@ def test_good_frame_gives_metric_objects_facts_and_reward_with_its_stamp(graph):
     centres = {o['name']: np.array(o['center_m']) for o in objects['objects']}
     for name in PATCHES:
         np.testing.assert_allclose(centres[name], truth(name), atol=2e-3)
+    for o in objects['objects']:
+        # no horizontal plane in view, so up is the camera's -y: [width, height, depth] of these frontal
+        # squares is (side, side, 0), measured between the pixel centres of the eroded mask (2 px a side);
+        # the camera-axis box (the marker box) puts the erosion back
+        _, _, r, z = PATCHES[o['name']]
+        assert o['extent_m'] == pytest.approx([(2 * r - 4) * z / F] * 2 + [0.0], abs=0.003), o
+        assert o['extent_camera_m'] == pytest.approx([(2 * r + 1) * z / F] * 2 + [0.0], abs=0.007), o
 
     facts = h.wait_for(h.facts, stamp)['facts']
     dist = {(f['subject'], f['object']): f['value'] for f in facts if f['type'] == 'distance'}
@@ -177,6 +184,10 @@ def test_bad_messages_are_counted_by_kind_and_the_node_keeps_working(graph):
         'no_valid_depth': lambda s: (image(rgb, 'rgb8', s), image(np.zeros_like(depth), '32FC1', s), info(s)),
         'intrinsics': lambda s: (image(rgb, 'rgb8', s), image(depth, '32FC1', s), info(s, k=[0.0] * 9)),
         'truncated': lambda s: (_truncate(image(rgb, 'rgb8', s)), image(depth, '32FC1', s), info(s)),
+        # a driver set to 0.1 mm depth units (RealSense depth_units 0.0001) publishing 16UC1: 7-12 m instead
+        # of 0.7-1.2 m, every pixel a reading, most beyond 10 m
+        'implausible_depth': lambda s: (image(rgb, 'rgb8', s), image(np.round(depth * 10000).astype(np.uint16),
+                                                                     '16UC1', s), info(s)),
     }
     i = 0
     for _ in range(3):
@@ -200,6 +211,7 @@ def test_bad_messages_are_counted_by_kind_and_the_node_keeps_working(graph):
         assert d.get(f'rejected_{kind}') == '3', (kind, d)
         assert d[f'last_error_{kind}']
     assert 'REP 118' in d['last_error_encoding'] and 'positive' in d['last_error_intrinsics']
+    assert 'implausible' in d['last_error_implausible_depth'] and 'median 12 m' in d['last_error_implausible_depth']
     # logged once per kind (throttled), not once per message
     text = (logs / 'spatial_facts.log').read_text()
     for kind in bad:

@@ -99,16 +99,16 @@ def run(args) -> int:
 
 def result_doc(result) -> dict:
     """The --json document of a PipelineResult."""
-    from ..core.facts_gravity import gravity_size
+    from ..core.sizes import gravity_extents
 
-    up = result.gravity.up if result.gravity is not None else np.array([0.0, -1.0, 0.0])
+    extents = gravity_extents(result.objects, result.gravity, result.facts)  # the objects topic's extent_m
     objects = []
     for name, o in result.objects.items():
         if o is None:
             objects.append({'name': name, 'center_m': None, 'extent_m': None, 'points': 0})
             continue
-        w, d, h = gravity_size(o, up)
-        objects.append({'name': name, 'center_m': [float(v) for v in o.center], 'extent_m': [w, h, d],
+        objects.append({'name': name, 'center_m': [float(v) for v in o.center],
+                        'extent_m': [float(v) for v in extents[name]],
                         'points': o.point_count, 'pixels': int(o.pixel_count),
                         'extent_camera_m': [float(v) for v in o.extent]})
     return {

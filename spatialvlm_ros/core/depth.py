@@ -11,10 +11,21 @@ import numpy as np
 from .errors import FrameError
 from .types import Frame, Intrinsics
 
-__all__ = ['depth_to_metres', 'rgb_from_encoding', 'resample_depth', 'make_frame']
+__all__ = ['depth_unit', 'depth_to_metres', 'rgb_from_encoding', 'resample_depth', 'make_frame']
 
 # encoding -> metres per unit (REP 118)
 _DEPTH_SCALE = {'16UC1': 1e-3, 'mono16': 1e-3, '32FC1': 1.0}
+
+
+def depth_unit(encoding: str) -> float:
+    """Metres per raw unit of a REP 118 depth encoding; FrameError(kind='encoding') for any other."""
+    if encoding not in _DEPTH_SCALE:
+        msg = (
+            f'unsupported depth encoding {encoding!r}; expected 16UC1 (millimetres) or 32FC1 (metres) '
+            'as REP 118 specifies; check that the depth topic is not a colourised depth image'
+        )
+        raise FrameError(msg, kind='encoding')
+    return _DEPTH_SCALE[encoding]
 
 
 def depth_to_metres(
@@ -31,15 +42,10 @@ def depth_to_metres(
     min_m, max_m: readings outside this range are sensor noise or no-return and become NaN.
     scale: metres per raw unit, overriding REP 118 (e.g. TUM's 1/5000).
     """
-    if encoding not in _DEPTH_SCALE:
-        msg = (
-            f'unsupported depth encoding {encoding!r}; expected 16UC1 (millimetres) or 32FC1 (metres) '
-            'as REP 118 specifies; check that the depth topic is not a colourised depth image'
-        )
-        raise FrameError(msg, kind='encoding')
+    unit = depth_unit(encoding)
     if depth.ndim != 2:
         raise FrameError(f'depth must be one channel HxW, got shape {depth.shape}', kind='encoding')
-    metres_per_unit = _DEPTH_SCALE[encoding] if scale is None else float(scale)
+    metres_per_unit = unit if scale is None else float(scale)
     out = depth.astype(np.float32, copy=True)
     if metres_per_unit != 1.0:
         out *= np.float32(metres_per_unit)

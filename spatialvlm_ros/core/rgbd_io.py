@@ -1,4 +1,5 @@
-"""Real RGB-D files -> :class:`Frame`: the depth formats datasets ship, decoded explicitly or rejected.
+"""Real RGB-D files -> :class:`Frame`: the depth formats datasets ship, decoded explicitly or rejected;
+and the same plausibility check for camera streams (:func:`check_stream_depth`).
 
 A depth file is only a grid of numbers; what they mean is a property of the dataset, never of the file,
 so the format is always named by the caller (``depth_format``) and nothing is guessed:
@@ -15,19 +16,23 @@ so the format is always named by the caller (``depth_format``) and nothing is gu
 Whatever the format, the decoded depth must be physically plausible: when most readings fall
 outside ``[min_depth_m, max_depth_m]`` the scale or format is wrong and :func:`read_rgbd` raises
 ``FrameError(kind='implausible_depth')`` naming the likely cause, instead of silently keeping the few
-readings that happen to fall inside the range. Flying pixels (mixed near/far readings at depth edges)
-are removed by :func:`remove_flying_pixels`.
+readings that happen to fall inside the range. A live camera stream gets the same verdict from
+:func:`check_stream_depth`, judged on a strided sample so that it costs ~0.04 ms per frame.
+Flying pixels (mixed near/far readings at depth edges) are removed by :func:`remove_flying_pixels`
+for files; the live path leaves them to lifting (mask erosion and depth outlier filters per object),
+which is cheaper than filtering the whole image.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
-from .depth import depth_to_metres, make_frame
+from .depth import depth_to_metres, depth_unit, make_frame
 from .errors import FrameError
 from .types import Frame, Intrinsics
 
@@ -36,7 +41,10 @@ __all__ = [
     'DepthFormat',
     'decode_sun_depth',
     'decode_nyu_disparity',
+    'Plausibility',
     'depth_plausibility',
+    'plausible_range',
+    'check_stream_depth',
     'remove_flying_pixels',
     'read_depth',
     'read_rgbd',
@@ -46,9 +54,18 @@ logger = logging.getLogger(__name__)
 
 # NYU Depth v2 raw Kinect: metres = _NYU_A / (_NYU_B - disparity); 2047 = no return (11-bit).
 _NYU_A, _NYU_B, _NYU_INVALID = 351.3, 1092.5, 2047
-# Below this fraction of readings in [min depth, max(max depth, _PLAUSIBLE_MAX_M)] the depth is implausible.
+# Below this fraction of readings (holes are no readings) in plausible_range() the depth is implausible:
+# "most readings are wrong", so a real frame with big holes or some far background still passes.
 _MIN_IN_RANGE = 0.5
+# The plausible range is at least [_PLAUSIBLE_MIN_M, _PLAUSIBLE_MAX_M] (an indoor depth sensor's range).
+_PLAUSIBLE_MIN_M = 0.05
 _PLAUSIBLE_MAX_M = 10.0
+# Streams: pixels of the regular grid the check looks at, whatever the resolution (every 8th pixel
+# each way at 640x480): enough for a fraction to ~1 %, and a constant cost per frame.
+STREAM_SAMPLE_PIXELS = 4800
+# Fewer sampled readings than this say nothing about the unit (a covered lens, a blank wall out of
+# range): such a frame is left to the other checks (no_valid_depth, too few object points).
+_MIN_SAMPLED_READINGS = 50
 
 
 def decode_sun_depth(raw: np.ndarray) -> np.ndarray:
@@ -120,32 +137,103 @@ DEPTH_FORMATS: dict[str, DepthFormat] = {
 }
 
 
-def depth_plausibility(values: np.ndarray, metres_per_unit: float, min_m: float, max_m: float) -> tuple[float, float]:
-    """(fraction of non-hole readings inside [min_m, max_m], their median in metres) of decoded depth.
+class Plausibility(NamedTuple):
+    """What :func:`depth_plausibility` found in a depth image."""
+
+    # fraction of the readings inside the range (0.0 when there is none)
+    fraction: float
+    # median reading in metres (nan when there is none)
+    median_m: float
+    # number of readings (pixels that are no hole)
+    readings: int
+
+
+def depth_plausibility(values: np.ndarray, metres_per_unit: float, min_m: float, max_m: float) -> Plausibility:
+    """How many non-hole readings of decoded depth fall inside [min_m, max_m], and their median.
 
     values: HxW decoded depth (uint16 units or float32 metres); 0, NaN and inf are holes.
-    Returns (0.0, nan) when there is no reading at all.
     """
     v = values.astype(np.float64, copy=False)
     v = v[np.isfinite(v) & (v > 0)] * metres_per_unit
     if v.size == 0:
-        return 0.0, float('nan')
-    return float(np.mean((v >= min_m) & (v <= max_m))), float(np.median(v))
+        return Plausibility(0.0, float('nan'), 0)
+    return Plausibility(float(np.mean((v >= min_m) & (v <= max_m))), float(np.median(v)), int(v.size))
 
 
-def _hints(raw: np.ndarray, min_m: float, max_m: float) -> str:
-    """Signatures of the known dataset formats in implausible depth (hints for the message, never applied)."""
-    hints = ['TUM RGB-D stores 5000 units per metre (--depth-scale 0.0002)']
+def plausible_range(min_depth_m: float, max_depth_m: float) -> tuple[float, float]:
+    """The range most depth readings must fall in: the configured one, widened to at least the
+    indoor sensor range, so that cropping the range (a high min depth, a low max depth) never
+    makes good depth implausible."""
+    return min(min_depth_m, _PLAUSIBLE_MIN_M), max(max_depth_m, _PLAUSIBLE_MAX_M)
+
+
+def _what(p: Plausibility, min_m: float, max_m: float) -> str:
+    if p.readings == 0:
+        return 'no depth reading at all'
+    return f'only {p.fraction:.0%} of its readings fall inside [{min_m:g}, {max_m:g}] m (median {p.median_m:.3g} m)'
+
+
+def _hints(raw: np.ndarray, metres_per_unit: float, min_m: float, max_m: float, cli: bool = True) -> str:
+    """Signatures of known depth formats in implausible depth (hints for the message, never applied).
+
+    Each hint is given only when the data fit it (90 % of the readings in range once read that way).
+    cli: name the ``spatialvlm facts`` option that reads each format (files); camera streams have
+    no such option, their driver must publish REP 118 depth.
+    """
+    def opt(flag: str) -> str:
+        return f' ({flag})' if cli else ''
+
+    def fits(p: Plausibility) -> bool:
+        return p.fraction >= 0.9
+
+    hints = []
     if raw.dtype == np.uint16:
+        p = depth_plausibility(raw, metres_per_unit * 0.2, min_m, max_m)
+        if fits(p):
+            hints.append(f'read as 5000 units per metre{opt("--depth-scale 0.0002")} {p.fraction:.0%} of the '
+                         f'readings are in range, median {p.median_m:.2f} m: TUM RGB-D stores 5000 units per metre')
         # Real millimetres have random low bits, so their circular shift lands far out of range.
-        frac, med = depth_plausibility(decode_sun_depth(raw), 1e-3, min_m, max_m)
-        if frac >= 0.9:
-            hints.append(f'decoded as SUN RGB-D bit-shifted millimetres (--depth-format sun) {frac:.0%} of the '
-                         f'readings are in range, median {med:.2f} m')
+        p = depth_plausibility(decode_sun_depth(raw), 1e-3, min_m, max_m)
+        if fits(p):
+            hints.append(f'decoded as SUN RGB-D bit-shifted millimetres{opt("--depth-format sun")} {p.fraction:.0%} '
+                         f'of the readings are in range, median {p.median_m:.2f} m')
         if int(raw.max()) > _NYU_INVALID >= int(raw.byteswap().max()):
-            hints.append('the byte-swapped values fit in 11 bits: this looks like NYU Depth v2 raw Kinect disparity '
-                         '(--depth-format nyu-raw explains)')
-    return '; ' + '; '.join(hints)
+            hints.append('the byte-swapped values fit in 11 bits: this looks like NYU Depth v2 raw Kinect disparity'
+                         + opt('--depth-format nyu-raw explains'))
+    else:
+        # Float depth must be metres; drivers that publish float millimetres are the usual mistake.
+        p = depth_plausibility(raw, metres_per_unit * 1e-3, min_m, max_m)
+        if fits(p):
+            hints.append(f'read as millimetres{opt("--depth-scale 0.001")} {p.fraction:.0%} of the readings are '
+                         f'in range, median {p.median_m:.2f} m: float millimetres, not metres')
+    return ''.join('; ' + h for h in hints)
+
+
+def check_stream_depth(raw: np.ndarray, encoding: str, min_depth_m: float = 0.05, max_depth_m: float = 10.0) -> None:
+    """Reject a camera's depth image whose readings mostly fall outside :func:`plausible_range`.
+
+    raw: HxW depth as the message carries it (uint16 units or float32), before any conversion;
+    encoding: its REP 118 encoding, which fixes the unit. The verdict is :func:`read_depth`'s
+    (same function, same threshold), taken on a regular grid of about STREAM_SAMPLE_PIXELS pixels
+    so that it costs the same ~0.04 ms at any resolution. Holes (0, NaN, inf) are no readings: a
+    frame with big holes passes, and one with too few sampled readings is not judged here.
+    Raises FrameError(kind='encoding') for a non-REP 118 encoding, and
+    FrameError(kind='implausible_depth') saying what is wrong and what to fix.
+    """
+    unit = depth_unit(encoding)
+    if raw.ndim != 2 or raw.size == 0:
+        return  # a malformed shape is make_frame's error to report
+    step = max(1, round(math.sqrt(raw.size / STREAM_SAMPLE_PIXELS)))
+    sample = raw[::step, ::step]
+    lo, hi = plausible_range(min_depth_m, max_depth_m)
+    p = depth_plausibility(sample, unit, lo, hi)
+    if p.readings < _MIN_SAMPLED_READINGS or p.fraction >= _MIN_IN_RANGE:
+        return
+    msg = (f'depth image ({encoding}, {unit:g} m per unit by REP 118) is implausible: {_what(p, lo, hi)}; the camera '
+           'driver publishes another depth unit or encoding (configure it for REP 118: 16UC1 millimetres or 32FC1 '
+           'metres), or the depth input is remapped to a topic that is no metric depth (disparity, confidence); '
+           f'raise max_depth_m only if the scene really is that far{_hints(sample, unit, lo, hi, cli=False)}')
+    raise FrameError(msg, kind='implausible_depth')
 
 
 def remove_flying_pixels(depth: np.ndarray, rel: float = 0.03, abs_m: float = 0.02) -> np.ndarray:
@@ -227,14 +315,12 @@ def read_depth(
     if not np.isfinite(scale) or scale <= 0:
         raise FrameError(f'depth scale: expected metres per depth unit > 0 (e.g. 0.001, TUM: 0.0002), got {scale}',
                          kind='encoding')
-    # Judged on at least the indoor sensor range, so a low max_depth_m (a crop) never rejects good depth.
-    plausible_max = max(max_depth_m, _PLAUSIBLE_MAX_M)
-    frac, med = depth_plausibility(decoded, scale, min_depth_m, plausible_max)
-    if frac < _MIN_IN_RANGE:
-        what = 'no depth reading at all' if not np.isfinite(med) else (
-            f'only {frac:.0%} of its readings fall inside [{min_depth_m}, {plausible_max}] m (median {med:.3g} m)')
-        msg = (f'depth {depth_path} decoded as {depth_format!r} with {scale:g} m per unit is implausible: {what}; '
-               f'the depth scale or format is wrong (or raise the max depth){_hints(raw, min_depth_m, plausible_max)}')
+    lo, hi = plausible_range(min_depth_m, max_depth_m)
+    p = depth_plausibility(decoded, scale, lo, hi)
+    if p.fraction < _MIN_IN_RANGE:
+        msg = (f'depth {depth_path} decoded as {depth_format!r} with {scale:g} m per unit is implausible: '
+               f'{_what(p, lo, hi)}; the depth scale or format is wrong (or raise the max depth)'
+               f'{_hints(raw, scale, lo, hi)}')
         raise FrameError(msg, kind='implausible_depth')
     return depth_to_metres(decoded, encoding, min_depth_m, max_depth_m, scale=scale)
 

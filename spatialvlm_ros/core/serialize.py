@@ -6,9 +6,17 @@ one works on the others. Every document carries the source frame's stamp and fra
 objects document::
 
     {"stamp": {"sec": s, "nanosec": ns}, "stamp_ns": int, "frame_id": str,
-     "objects": [{"name", "center_m": [x, y, z], "extent_m": [dx, dy, dz], "points": n, "pixels": n,
+     "objects": [{"name", "center_m": [x, y, z], "extent_m": [width, height, depth],
+                  "extent_camera_m": [dx, dy, dz], "points": n, "pixels": n,
                   "source": "depth" | "kinematic"}],
      "missing": [names not found in this frame]}
+
+``center_m`` is in ``frame_id``. ``extent_m`` is the size of the gravity-aligned box, as
+``spatialvlm facts --json`` and the width/height/depth facts report it (height along up; see
+:mod:`.sizes`); it does not depend on ``frame_id``. ``extent_camera_m`` is the axis-aligned box
+along the axes of ``frame_id`` (the camera optical frame unless a target frame is configured):
+the box RViz markers draw. Documents written before ``extent_camera_m`` existed carried that box
+as ``extent_m``; :func:`objects_from_doc` reads both.
 
 facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]``.
 reward document: same header keys plus ``RewardSample.to_dict()``.
@@ -32,13 +40,29 @@ def header_dict(stamp_ns: int, frame_id: str) -> dict:
     return {'stamp': {'sec': sec, 'nanosec': nanosec}, 'stamp_ns': int(stamp_ns), 'frame_id': frame_id}
 
 
-def objects_to_doc(objects: Mapping[str, Optional[ObjectObservation]], stamp_ns: int, frame_id: str) -> dict:
+def _rounded(values) -> list[float]:
+    return [round(float(v), 6) for v in values]
+
+
+def objects_to_doc(
+    objects: Mapping[str, Optional[ObjectObservation]],
+    stamp_ns: int,
+    frame_id: str,
+    extents: Mapping[str, Sequence[float]],
+) -> dict:
+    """The objects document of ``objects`` (in ``frame_id``).
+
+    extents: name -> gravity-aligned [width, height, depth] of every found object, from
+        :func:`.sizes.gravity_extents` on the camera-frame observations (before any transform to
+        ``frame_id``: the gravity frame is defined in the camera frame).
+    """
     doc = header_dict(stamp_ns, frame_id)
     doc['objects'] = [
         {
             'name': name,
-            'center_m': [round(float(v), 6) for v in obs.center],
-            'extent_m': [round(float(v), 6) for v in obs.extent],
+            'center_m': _rounded(obs.center),
+            'extent_m': _rounded(extents[name]),
+            'extent_camera_m': _rounded(obs.extent),
             'points': obs.point_count,
             'pixels': int(obs.pixel_count),
             'source': obs.source,
@@ -51,7 +75,11 @@ def objects_to_doc(objects: Mapping[str, Optional[ObjectObservation]], stamp_ns:
 
 
 def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectObservation]]]:
-    """Inverse of :func:`objects_to_doc` (points are not carried: ``points`` is empty)."""
+    """Inverse of :func:`objects_to_doc` (points are not carried: ``points`` is empty).
+
+    ``extent`` of each observation is the axis-aligned box (``extent_camera_m``, or ``extent_m`` of
+    a document older than that key), as :class:`ObjectObservation` defines it.
+    """
     try:
         stamp_ns = int(doc['stamp_ns'])
         frame_id = str(doc['frame_id'])
@@ -60,7 +88,7 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
             out[str(o['name'])] = ObjectObservation(
                 name=str(o['name']),
                 center=np.asarray(o['center_m'], dtype=np.float64).reshape(3),
-                extent=np.asarray(o['extent_m'], dtype=np.float64).reshape(3),
+                extent=np.asarray(o.get('extent_camera_m', o['extent_m']), dtype=np.float64).reshape(3),
                 points=np.empty((0, 3), np.float32),
                 pixel_count=int(o.get('pixels', 0)),
                 frame_id=frame_id,

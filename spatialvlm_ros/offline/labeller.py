@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.reward import reward_from_observations
+from ..core.sizes import gravity_extents
 from ..core.transform import RigidTransform, TransformError, kinematic_observation, transform_observation
 from ..core.types import ns_to_stamp
 from ..ros.convert import frame_from_msgs
@@ -146,6 +147,9 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
                 tf = RigidTransform.from_xyz_quat(static_tf[0], static_tf[1], frame.frame_id, frame.stamp_ns)
             known = _known(fj, frame, tf) if fj.known else None
             result = labeller.process(frame, known=known) if known is not None else labeller.process(frame)
+            # Gravity-aligned sizes from the camera-frame observations, before any transform (as the node);
+            # a labeller whose result has no gravity gets the camera's up.
+            extents = gravity_extents(result.objects, getattr(result, 'gravity', None), result.facts)
             objects, out_frame = result.objects, frame.frame_id
             if tf is not None:
                 objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
@@ -160,7 +164,7 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             row.update(error_kind='internal', error=f'{type(err).__name__}: {err}')
             out.rows.append(row)
             continue
-        objects_doc = serialize.objects_to_doc(objects, frame.stamp_ns, out_frame)
+        objects_doc = serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)
         facts_doc = serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)
         objects_text = serialize.dumps(objects_doc)
         # The reward node's path: the objects document as it arrives on the topic.

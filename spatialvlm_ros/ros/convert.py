@@ -13,6 +13,7 @@ import numpy as np
 from ..core.depth import make_frame
 from ..core.errors import FrameError
 from ..core.image_codec import image_from_msg
+from ..core.rgbd_io import check_stream_depth
 from ..core.types import Frame, Intrinsics, ObjectObservation, SpatialFact, ns_to_stamp, stamp_to_ns
 
 __all__ = [
@@ -65,10 +66,13 @@ def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: 
     """colour Image + depth Image + CameraInfo (of the colour stream) -> Frame.
 
     The colour header's stamp and frame_id are the frame's: every result is attributable to it.
+    Raises FrameError for unusable inputs, among them depth whose readings are mostly implausible
+    (kind 'implausible_depth': a wrong unit or encoding, checked before the range crop hides it).
     """
     intr = intrinsics_from_camera_info(info)
     rgb = image_from_msg(color)
     d = image_from_msg(depth)
+    check_stream_depth(d, depth.encoding, min_depth_m, max_depth_m)
     return make_frame(
         rgb,
         color.encoding,

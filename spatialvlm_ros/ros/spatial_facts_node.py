@@ -31,6 +31,7 @@ from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.params import pipeline_config_from_params
 from ..core.pipeline import SpatialPipeline
+from ..core.sizes import gravity_extents
 from ..core.image_codec import encode_image
 from ..core.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer, TransformError, kinematic_observation, transform_observation
@@ -179,6 +180,8 @@ class SpatialFactsNode(Node):
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
             result = self.pipeline.process(frame, known=self._kinematic_objects(frame, tf))
+            # Gravity-aligned sizes from the camera-frame observations, before any transform.
+            extents = gravity_extents(result.objects, result.gravity, result.facts)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
@@ -190,7 +193,7 @@ class SpatialFactsNode(Node):
             objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
             out_frame = tf.parent
         self.objects_pub.publish(
-            String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame)))
+            String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)))
         )
         self.facts_pub.publish(
             String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
