@@ -44,6 +44,8 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
         max_depth_m=float(p['max_depth_m']),
         min_points=int(p['min_points']),
         center_mode=str(p['center_mode']),
+        grip_height_m=float(p.get('grip_height_m', LiftConfig.grip_height_m)),
+        grip_depth_m=float(p.get('grip_depth_m', LiftConfig.grip_depth_m)),
     )
     flat = _names(p['flat_objects'])
     unknown = sorted(set(flat) - set(names))

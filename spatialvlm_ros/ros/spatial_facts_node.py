@@ -72,9 +72,12 @@ PARAMETERS = {
     'max_depth_m': 'Depth readings farther than this (metres) are invalid.',
     'min_points': 'Fewest valid 3D points for an object to be measured.',
     'center_mode': "Object centre: 'support' (gravity-aligned box on the support plane), 'amodal' (ray push for "
-                   "the unseen back) or 'centroid' (visible surface).",
-    'object_center_modes': "Per-object centre mode as name=mode, e.g. gripper=amodal (fingers around an empty grip "
-                           "site are no box on a table).",
+                   "the unseen back), 'centroid' (visible surface), 'flat' (plane-completed disc or marker) or "
+                   "'grip' (grasp point between a parallel gripper's fingers).",
+    'object_center_modes': "Per-object centre mode as name=mode, e.g. gripper=grip (fingers around an empty grasp "
+                           "point are no box on a table).",
+    'grip_height_m': "'grip' mode: height of the grasp point (TCP) above the fingertips, metres (Fetch: 0.0185).",
+    'grip_depth_m': "'grip' mode: the fingers' depth seen from the camera, metres (Fetch: 0.027).",
     'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
                    'estimate up from the dominant horizontal plane in the depth.',
     'flat_objects': 'Flat objects (markers, discs, sheets): centre from a plane fit, completed under occluders.',
