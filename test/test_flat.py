@@ -51,3 +51,18 @@ def test_flat_mode_on_a_hidden_square_falls_back_without_failing():
     obs = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
     assert obs is not None and np.all(np.isfinite(obs.center))
     assert np.linalg.norm(obs.center - centre) < 0.04  # no circle: the filled visible part, biased but sane
+
+
+def test_flat_mode_completes_a_disc_cut_by_the_image_border():
+    """The image edge cuts the outline like an occluder: those pixels are not the rim."""
+    frame, mask, centre = disc_scene(False)
+    cols = np.flatnonzero(mask.any(axis=0))
+    cut = int(cols.min() + 0.4 * (cols.max() - cols.min()))  # keep the right 60 % of the disc
+    k = frame.intrinsics
+    shifted = Intrinsics(k.fx, k.fy, k.cx - cut, k.cy, 640 - cut, 480)
+    cropped = Frame(np.ascontiguousarray(frame.rgb[:, cut:]), np.ascontiguousarray(frame.depth[:, cut:]), shifted)
+    part = np.ascontiguousarray(mask[:, cut:])
+    flat = lift_mask(cropped, part, 'target', LiftConfig(center_mode='flat'))
+    centroid = lift_mask(cropped, part, 'target', LiftConfig(center_mode='centroid'))
+    assert np.linalg.norm(centroid.center - centre) > 0.01
+    assert np.linalg.norm(flat.center - centre) < 0.003, flat.center - centre

@@ -143,10 +143,10 @@ def test_good_frame_gives_metric_objects_facts_and_reward_with_its_stamp(graph):
         np.testing.assert_allclose(centres[name], truth(name), atol=2e-3)
     for o in objects['objects']:
         # no horizontal plane in view, so up is the camera's -y: [width, height, depth] of these frontal
-        # squares is (side, side, 0), measured between the pixel centres of the eroded mask (2 px a side);
-        # the camera-axis box (the marker box) puts the erosion back
+        # squares is (side, side, 0): the eroded mask's extent with the erosion (2 px a side) and the
+        # pixel-centre sampling (1 px) put back, as in the camera-axis box (the marker box)
         _, _, r, z = PATCHES[o['name']]
-        assert o['extent_m'] == pytest.approx([(2 * r - 4) * z / F] * 2 + [0.0], abs=0.003), o
+        assert o['extent_m'] == pytest.approx([(2 * r + 1) * z / F] * 2 + [0.0], abs=0.003), o
         assert o['extent_camera_m'] == pytest.approx([(2 * r + 1) * z / F] * 2 + [0.0], abs=0.007), o
 
     facts = h.wait_for(h.facts, stamp)['facts']

@@ -17,12 +17,16 @@ __all__ = ['gravity_size', 'closest_distance', 'gravity_facts']
 def gravity_size(obs: ObjectObservation, up: np.ndarray) -> np.ndarray:
     """(width, depth, height) float64 metres of the object's gravity-aligned box.
 
-    Read from the visible points about the (amodal) centre: along each axis the box reaches
-    the farther of the visible extremes, mirrored about the centre, so the hidden back and the
-    hidden bottom are completed as far as the centre implies (height = 2 (top - centre height)
-    for an object whose centre was put half-way between its top and its support).
-    Sizes include no allowance for the mask erosion (about 3 px at the object's depth).
+    The lifting's own measurement when its centre mode measured the whole object
+    (``obs.size``: 'support', 'grip'). Otherwise read from the visible points about the (amodal)
+    centre: along each axis the box reaches the farther of the visible extremes, mirrored about
+    the centre, so the hidden back and the hidden bottom are completed as far as the centre
+    implies (height = 2 (top - centre height) for an object whose centre was put half-way
+    between its top and its support); width and height, which span the image plane, get back
+    what the mask erosion took there (``obs.border_m``).
     """
+    if obs.size is not None:
+        return np.array(obs.size, dtype=np.float64)
     basis = gravity_basis(up)
     pts = obs.points.astype(np.float64) @ basis.T
     c = basis @ np.asarray(obs.center, np.float64)
@@ -30,6 +34,8 @@ def gravity_size(obs: ObjectObservation, up: np.ndarray) -> np.ndarray:
     size = np.empty(3)
     for i in range(3):
         size[i] = max(hi[i] - lo[i], 2.0 * max(c[i] - lo[i], hi[i] - c[i]) if i > 0 else hi[i] - lo[i])
+    size[0] += obs.border_m
+    size[2] += obs.border_m
     return size
 
 

@@ -347,7 +347,13 @@ def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config:
     with np.errstate(divide='ignore', invalid='ignore'):
         t = float(normal @ on_plane) / nd
     occluded = near_outside[vs, us] < t - 0.01  # something at least 1 cm in front borders it
-    ok = np.isfinite(t) & (t > 0) & ~occluded
+    # The image border cuts the outline too: those pixels are where the view ends, not the rim.
+    h, w = cloud.frame.shape if cloud.frame is not None else (None, None)
+    at_edge = np.zeros(us.size, dtype=bool)
+    if h is not None:
+        gu, gv = us + cloud.origin[1], vs + cloud.origin[0]
+        at_edge = (gu <= 0) | (gv <= 0) | (gu >= w - 1) | (gv >= h - 1)
+    ok = np.isfinite(t) & (t > 0) & ~occluded & ~at_edge
     if np.count_nonzero(ok) < 20:
         return None
     pts = rays[ok] * t[ok, None]
@@ -425,7 +431,7 @@ def _support(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]
         support_ring_px=config.support_ring_px, min_view_down_deg=config.min_view_down_deg,
         percentiles=config.extent_percentiles, min_points=config.min_points, near_fwd_values=near_fwd,
     )
-    return res.center, res.extent
+    return res.center, res.extent, res.size
 
 
 def _grip(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -463,10 +469,11 @@ def _grip(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     top = percentile(hts, hi_p)
     center = right * (lo + hi) / 2.0 + fwd * (near_fwd + config.grip_depth_m / 2.0) + up * (tips + config.grip_height_m)
     size = np.array([float(hi - lo) + cloud.border_m, config.grip_depth_m, max(top - tips, 0.0)])
-    return center, np.abs(basis.T) @ size  # camera-axis box of the gravity-aligned one
+    return center, np.abs(basis.T) @ size, size  # and the camera-axis box of the gravity-aligned one
 
 
-# center_mode -> function(cloud, config) -> (centre (3,), extent (3,)), float64 metres
+# center_mode -> function(cloud, config) -> (centre (3,), extent (3,)[, gravity-aligned size (3,)]),
+# float64 metres; the size only from modes that measure the whole object.
 CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal, 'flat': _flat, 'support': _support, 'grip': _grip}
 
 
@@ -553,7 +560,7 @@ def lift_mask(
         mask_crop=mask[r0:r1, c0:c1].astype(bool), depth_crop=depth, origin=(int(r0), int(c0)), intrinsics=k,
         frame=frame, gravity=gravity, erode_used=erode_used,
     )
-    center, extent = CENTER_MODES[config.center_mode](cloud, config)
+    center, extent, *size = CENTER_MODES[config.center_mode](cloud, config)
     return ObjectObservation(
         name=name,
         center=np.asarray(center, dtype=np.float64),
@@ -563,6 +570,8 @@ def lift_mask(
         frame_id=frame.frame_id,
         stamp_ns=frame.stamp_ns,
         mask=mask,
+        size=np.asarray(size[0], dtype=np.float64) if size else None,
+        border_m=float(cloud.border_m),
     )
 
 

@@ -147,11 +147,25 @@ def support_box(
     view_down = float(-(mean_dir @ up))
     lat = pts @ np.stack([right, fwd], axis=1)
     lo, hi = stats.percentiles(lat, percentiles, axis=0)
-    width = float(hi[0] - lo[0]) + border_m
+    # The erosion took between nothing (where the extreme lies on a side seen edge-on) and
+    # border_m (a side seen face-on) off the visible extent: take the middle.
+    width = float(hi[0] - lo[0]) + border_m / 2.0
+    cap_size = None
+    if np.count_nonzero(cap) >= max(3, min_points // 2):
+        # The top face from the uneroded mask (mixed border pixels fell out by height): its
+        # extent is the object's horizontal size up to the pixel-centre sampling (one pixel),
+        # where the eroded points plus a nominal border over- or under-shoot by the side faces
+        # the camera sees obliquely.
+        c_lat = full[cap] @ np.stack([right, fwd], axis=1)
+        c_lo, c_hi = stats.percentiles(c_lat, percentiles, axis=0)
+        pixel = float(np.median(full[cap, 2])) / math.sqrt(k.fx * k.fy)
+        cap_size = (c_hi - c_lo) + pixel
     near_fwd = float(stats.percentile(near_fwd_values, lo_p)) if near_fwd_values is not None else float(lo[1])
     cap_ok = np.count_nonzero(cap) >= max(3, min_points // 2)
     top_visible = view_down >= math.sin(math.radians(min_view_down_deg)) and cap_ok
     occluded = cap_ok and _cap_occluded(frame, mask_crop, origin, vs[cap], us[cap], full[cap, 2])
+    if top_visible and cap_size is not None:
+        width = max(float(cap_size[0]), width)
     if top_visible:
         c = full[cap]
         wts = c[:, 2] ** 2 / np.maximum(np.abs(rays[cap] @ up), 1e-3)
@@ -197,7 +211,9 @@ def support_box(
     height = max(top - bottom, 0.0)
     center = horiz - (horiz @ up) * up + up * (top + bottom) / 2.0
 
-    depth_size = float(hi[1] - lo[1]) + (0.0 if top_visible and not occluded else border_m)
+    depth_size = float(hi[1] - lo[1]) + border_m / 2.0
+    if top_visible and not occluded and cap_size is not None:
+        depth_size = max(depth_size, float(cap_size[1]))
     if occluded or not top_visible:  # the back is hidden: at least twice the centre's distance behind the near side
         depth_size = max(depth_size, 2.0 * float(center @ fwd - lo[1]))
     size = np.array([width, depth_size, height])

@@ -145,6 +145,9 @@ class ObjectObservation:
     pixel_count: mask pixels before cleaning; ``points`` has len <= pixel_count.
     source: 'depth' (measured from the image) or 'kinematic' (a pose the robot knows, e.g. its
         gripper from forward kinematics; ``points`` is then that one point, ``extent`` zeros).
+    size: (3,) gravity-aligned (width, depth, height) metres when the centre mode measured the
+        whole object ('support': a box on its support; 'grip': a gripper), else None.
+    border_m: lateral size the mask erosion took off the visible points, at the object's depth.
     """
 
     name: str
@@ -156,6 +159,8 @@ class ObjectObservation:
     stamp_ns: int = 0
     mask: Optional[np.ndarray] = field(default=None, repr=False)
     source: str = 'depth'
+    size: Optional[np.ndarray] = None
+    border_m: float = 0.0
 
     @property
     def point_count(self) -> int:
