@@ -29,16 +29,15 @@ from spatialvlm_ros.report import score_run  # noqa: E402
 
 
 def build_pipeline(overrides: dict):
-    """The node's pipeline config from the YAML defaults (+ overrides), without rclpy."""
-    from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
+    """The node's pipeline config from the YAML defaults (+ overrides), through the node's own mapping."""
+    from spatialvlm_ros.core.params import pipeline_config_from_params
+    from spatialvlm_ros.core.pipeline import SpatialPipeline
+    from spatialvlm_ros.offline.config import default_params
 
-    p = yaml.safe_load((ROOT / 'config' / 'spatial_facts.yaml').read_text())['spatial_facts']['ros__parameters']
+    p = default_params()
     for k, v in overrides.items():
         p[k] = yaml.safe_load(v)
-    from spatialvlm_ros.core.pipeline import SpatialPipeline
-
-    cfg = SpatialFactsNode._pipeline_config(None, p)
-    return SpatialPipeline(cfg), p
+    return SpatialPipeline(pipeline_config_from_params(p)), p
 
 
 def main() -> int:

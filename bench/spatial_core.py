@@ -24,7 +24,7 @@ centre for the block, 'amodal' for the gripper, 'flat' for the target, gravity p
 vocabulary) with the ``mask`` grounder fed the ground-truth masks, so ``SpatialPipeline.process``
 does exactly what it does after grounding. Errors against the simulator's truth: object centre,
 object-pair distance, and the block's gravity-aligned size (its ``width``/``depth``/``height``
-facts) against the true edge lengths, as ``bench/spatial_accuracy.py`` does.
+facts) against the true edge lengths, as the facts report it.
 
 Baseline. The plain open3d pipeline of SpatialRGPT / VQASynth on the same frames and masks: per
 object an open3d PointCloud from the masked depth, statistical outlier removal (20 neighbours,

@@ -23,7 +23,7 @@ along the camera's horizontal right, depth along the horizontal viewing directio
 bottom), returned as the camera-axis bounding box of that box (``ObjectObservation.extent`` stays
 camera-axis aligned); :func:`spatialvlm_ros.core.geometry.gravity_box` recovers the box itself.
 
-Measured on the sim episodes: see ``bench/spatial_accuracy.py`` and the lifting module docstring.
+Measured on the sim episodes: see ``bench/spatial_core.py`` and the lifting module docstring.
 """
 
 from __future__ import annotations
