@@ -3,13 +3,14 @@
     .venv/bin/python bench/label.py [--frames 300] [--workers 1 2] [--bag DIR] [--json-out FILE]
 
 Records (once, cached under runs/cache/) a Fetch pick-and-place bag at 640x480 (MCAP, zstd as
-``spatialvlm sim record`` writes it), labels it with 1 and N workers and prints one JSON document:
+``spatialvlm sim record`` writes it, or ``--compression none`` as ``ros2 bag record`` writes by
+default), labels it with 1 and N workers and prints one JSON document:
 frames/s overall and per worker, and where the time goes:
 
 - ``read``: the main process reading the bag (zstd decompression, CDR deserialisation, pairing);
 - ``decode``: CDR -> core Frame in the workers (image decoding, depth to metres);
 - ``compute``: the core pipeline (grounding, gravity, lifting, facts) + reward + output messages;
-- ``write``: the labelled bag chunks, rows and checkpoints (main process).
+- ``write``: the labelled bag chunks, rows and checkpoints (in the workers, summed over them).
 
 Also the isolated per-frame costs in one process (``isolated_ms``): the same stages timed on
 their own, which bound what any amount of orchestration can reach on this machine.
@@ -33,13 +34,15 @@ sys.path.insert(0, str(ROOT))
 from spatialvlm_ros.offline import LabelConfig, RunOptions, label_bags, resolve_task  # noqa: E402
 
 
-def _bag(frames: int, width: int, height: int) -> Path:
-    bag = ROOT / 'runs' / 'cache' / f'fetch_seed1_{frames}f_{width}x{height}'
+def _bag(frames: int, width: int, height: int, compression: str) -> Path:
+    suffix = '' if compression == 'zstd' else '_uncompressed'
+    bag = ROOT / 'runs' / 'cache' / f'fetch_seed1_{frames}f_{width}x{height}{suffix}'
     if not bag.exists():
         from spatialvlm_ros.sim import record_episode
 
         bag.parent.mkdir(parents=True, exist_ok=True)
-        record_episode(bag, seed=1, frames=frames, width=width, height=height, progress=False)
+        record_episode(bag, seed=1, frames=frames, width=width, height=height, progress=False,
+                       compress=compression == 'zstd')
     return bag
 
 
@@ -73,12 +76,16 @@ def main() -> int:
     ap.add_argument('--workers', type=int, nargs='+', default=[1, os.cpu_count() or 1])
     ap.add_argument('--chunk-frames', type=int, default=32)
     ap.add_argument('--bag', help='label this bag instead of the cached sim bag')
+    ap.add_argument('--compression', choices=('zstd', 'none'), default='zstd',
+                    help="the sim bag's MCAP chunks: zstd (as `spatialvlm sim record` writes) or none "
+                         "(as `ros2 bag record` writes by default)")
     ap.add_argument('--json-out', help='also write the JSON here')
     args = ap.parse_args()
-    bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height)
+    bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height, args.compression)
     _, task = resolve_task(None)
     config = LabelConfig(task=task, chunk_frames=args.chunk_frames)
-    result = {'bag': str(bag), 'cpus': os.cpu_count(), 'target_frames_per_s': 300, 'runs': []}
+    result = {'bag': str(bag), 'compression': None if args.bag else args.compression, 'cpus': os.cpu_count(),
+              'target_frames_per_s': 300, 'runs': []}
     for w in dict.fromkeys(args.workers):
         out = Path(tempfile.mkdtemp(prefix='bench_label_'))
         try:

@@ -56,6 +56,23 @@ def proc_stats(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def _windows(stamps, sent: dict, received: dict, t0: float, width_s: float) -> list:
+    """[[window start s, p50, p99, max, drops], ...] of the measured frames by send time."""
+    rows: dict[int, list] = {}
+    for s in stamps:
+        rows.setdefault(int((sent[s] - t0) // width_s), []).append(s)
+    out = []
+    for w in sorted(rows):
+        lat = [(received[s] - sent[s]) * 1e3 for s in rows[w] if s in received]
+        drops = len(rows[w]) - len(lat)
+        if lat:
+            out.append([round(w * width_s, 1), round(float(np.percentile(lat, 50)), 1),
+                        round(float(np.percentile(lat, 99)), 1), round(max(lat), 1), drops])
+        else:
+            out.append([round(w * width_s, 1), None, None, None, drops])
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--rate', type=float, default=30.0)
@@ -182,6 +199,9 @@ def main() -> int:
         'rss_growth_pct': round(100.0 * (samples[-1][2] - warm[0][2]) / warm[0][2], 2),
         'cpu_pct': round(100.0 * (samples[-1][1] - warm[0][1]) / wall, 1) if wall > 0 else None,
         'rss_mb_over_time': [[round(t, 1), round(r / 2**20, 1)] for t, _, r in samples],
+        # Where the slow frames and the drops are: per window of the run, p50/p99/max and drops,
+        # to tell a steady cost from a stall (another process taking the cores, a GC pause).
+        'latency_ms_over_time': _windows(measured, sent, received, t0, max(args.seconds / 20, 1.0)),
     }
     if args.json:
         print(json.dumps(result, indent=2))

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
 from spatialvlm_ros.core.types import ns_to_stamp  # noqa: E402
 from spatialvlm_ros.offline import LabelConfig, OfflineError, RunOptions, label_bags, resolve_task  # noqa: E402
-from spatialvlm_ros.offline import runner as runner_mod  # noqa: E402
+from spatialvlm_ros.offline import chunks as chunks_mod  # noqa: E402
 from spatialvlm_ros.offline.bagio import typestore_for  # noqa: E402
 
 W, H, FRAMES = 320, 240, 24
@@ -150,19 +150,19 @@ def test_pool_and_ray_give_the_same_outputs_as_one_process(sim_bag, task, tmp_pa
 def test_interrupted_run_resumes_to_identical_outputs(sim_bag, task, tmp_path, monkeypatch):
     _label([sim_bag], tmp_path / 'plain', task, chunk=4)
     stop_after = random.Random(os.getpid()).randint(1, FRAMES // 4 - 1)  # a random chunk
-    real = runner_mod._BagJob.finish_chunk
+    real = chunks_mod.write_chunk_dir  # called by the worker (here: this process) for each finished chunk
     calls = []
 
-    def interrupted(self, *args, **kwargs):
+    def interrupted(*args, **kwargs):
         if len(calls) == stop_after:
             raise KeyboardInterrupt
         calls.append(1)
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner_mod._BagJob, 'finish_chunk', interrupted)
+    monkeypatch.setattr(chunks_mod, 'write_chunk_dir', interrupted)
     with pytest.raises(KeyboardInterrupt):
         _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
-    monkeypatch.setattr(runner_mod._BagJob, 'finish_chunk', real)
+    monkeypatch.setattr(chunks_mod, 'write_chunk_dir', real)
     assert not (tmp_path / 'resumed' / sim_bag.name).exists()  # nothing under the final name
     work = tmp_path / 'resumed' / '.work' / sim_bag.name / 'chunks'
     assert len([d for d in work.iterdir() if not d.name.startswith('.')]) == stop_after

@@ -61,7 +61,7 @@ def closest_distance(a: ObjectObservation, b: ObjectObservation, max_points: int
     # Upper bound: the exact distance from the point of a nearest to b's box to all of b.
     bound = float(np.sqrt(np.min(((pb - pa[int(np.argmin(gap_a))]) ** 2).sum(axis=1))))
     pa, pb = pa[gap_a <= bound], pb[gap_b <= bound]
-    if len(pa) * len(pb) <= 250_000:
+    if len(pa) * len(pb) <= 20_000:  # beyond that a k-d tree is cheaper than all pairs
         d2 = (pa * pa).sum(1)[:, None] + (pb * pb).sum(1)[None, :] - 2.0 * pa @ pb.T
         return float(math.sqrt(max(float(d2.min()), 0.0)))
     from scipy.spatial import cKDTree

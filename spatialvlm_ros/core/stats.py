@@ -16,6 +16,11 @@ import numpy as np
 __all__ = ['percentiles', 'percentile', 'median']
 
 
+def _lerp(below, above, t):
+    # numpy's lerp: from the nearer end, so that t = 0 and t = 1 give the samples exactly.
+    return below + (above - below) * t if t < 0.5 else above - (above - below) * (1 - t)
+
+
 def percentiles(a: np.ndarray, q: Sequence[float], axis: Union[int, None] = None) -> np.ndarray:
     """``np.percentile(a, q, axis)`` for axis None (flattened) or 0; a must be finite and non-empty.
 
@@ -30,24 +35,31 @@ def percentiles(a: np.ndarray, q: Sequence[float], axis: Union[int, None] = None
     n = a.shape[0]
     if n == 0:
         raise ValueError('percentiles of an empty array')
-    if not np.issubdtype(a.dtype, np.floating):
+    if a.dtype.kind != 'f':
         a = a.astype(np.float64)
-    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, n - 1)
     if a.ndim == 1:
         part = np.sort(a)
     else:  # sort each column as one contiguous row: the SIMD sort needs unit stride
         part = np.sort(np.ascontiguousarray(a.reshape(n, -1).T), axis=1).T.reshape(a.shape)
-    t = (pos - lo).astype(a.dtype).reshape((-1,) + (1,) * (a.ndim - 1))
-    below, above = part[lo], part[hi]
-    # numpy's lerp: from the nearer end, so that t = 0 and t = 1 give the samples exactly.
-    return np.where(t < 0.5, below + (above - below) * t, above - (above - below) * (1 - t))
+    rows = []
+    for qq in q:
+        pos = float(qq) / 100.0 * (n - 1)
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        rows.append(_lerp(part[lo], part[hi], pos - lo))
+    return np.asarray(rows, dtype=a.dtype)
 
 
 def percentile(a: np.ndarray, q: float) -> float:
     """One percentile of the flattened array, as a float."""
-    return float(percentiles(a, (q,))[0])
+    a = np.asarray(a).reshape(-1)
+    n = a.size
+    if n == 0:
+        raise ValueError('percentile of an empty array')
+    part = np.sort(a if a.dtype.kind == 'f' else a.astype(np.float64))
+    pos = float(q) / 100.0 * (n - 1)
+    lo = int(pos)
+    return float(_lerp(float(part[lo]), float(part[min(lo + 1, n - 1)]), pos - lo))
 
 
 def median(a: np.ndarray) -> float:

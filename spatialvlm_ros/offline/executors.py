@@ -29,6 +29,7 @@ class SerialExecutor:
     """Runs each job at submit time, in this process."""
 
     workers = 1
+    local = True  # shares this machine's file system
 
     def submit(self, fn: Callable, job: Any) -> _Done:
         return _Done(fn(job))
@@ -50,6 +51,8 @@ _ONE_THREAD = {k: '1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_
 
 class PoolExecutor:
     """A pool of ``workers`` fresh processes (spawn) with one native thread each."""
+
+    local = True  # shares this machine's file system
 
     def __init__(self, workers: int) -> None:
         import multiprocessing as mp

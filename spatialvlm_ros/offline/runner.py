@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .bagio import ReadStats, iter_chunks, merge_metadata, typestore_for, write_chunk_bag
+from .bagio import ReadStats, iter_chunks, merge_metadata, typestore_for
+from .chunks import WriteJob, chunk_dir, label_and_write, portable_connections, write_chunk_dir
 from .config import LabelConfig
 from .errors import OfflineError
 from .executors import make_executor
 from .inputs import CameraTopics, detect_topics
-from .labeller import ChunkJob, ChunkResult, label_chunk
+from .labeller import ChunkJob, label_chunk
 
 __all__ = ['label_bags', 'bag_signature', 'RunOptions']
 
@@ -107,23 +108,7 @@ class _BagJob:
         return done
 
     def chunk_dir(self, index: int) -> Path:
-        return self.work / 'chunks' / f'{index:06d}'
-
-    def finish_chunk(self, chunk, result: ChunkResult, connections, ts, read_s: float) -> dict:
-        """Write the chunk's bag file, rows and counters under a temporary name; rename."""
-        tmp = self.work / 'chunks' / f'.{chunk.index:06d}'
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        t0 = time.perf_counter()
-        write_chunk_bag(tmp / f'labelled_{chunk.index:06d}', connections, chunk, result.messages, self.config, ts)
-        with open(tmp / 'rows.jsonl', 'w') as fh:
-            for r in result.rows:
-                fh.write(json.dumps(r, allow_nan=False) + '\n')
-        timing = {'frames': len(result.rows), 'read_s': read_s, 'decode_s': result.decode_s,
-                  'compute_s': result.compute_s, 'write_s': time.perf_counter() - t0}
-        (tmp / 'done.json').write_text(json.dumps(timing))
-        os.replace(tmp, self.chunk_dir(chunk.index))
-        return timing
+        return chunk_dir(self.work / 'chunks', index)
 
 
 def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
@@ -137,17 +122,23 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
     timing = Counter()
     max_in_flight = max(2, executor.workers + 1)
 
+    local = getattr(executor, 'local', False)  # workers that can write into job.work themselves
+
     def drain(limit: int) -> None:
         while len(in_flight) > limit:
             chunk, handle, read_s = in_flight.pop(0)
             result = handle.get()
-            t = job.finish_chunk(chunk, result, connections, ts, read_s)
+            if local:
+                t = result
+            else:
+                t = write_chunk_dir(job.work / 'chunks', chunk, result, connections, job.config, ts, read_s)
             timing.update(t)
             if bar is not None:
                 bar.update(t['frames'])
 
     t_read = time.perf_counter()
     n_chunks = 0
+    portable = None
     for chunk in iter_chunks(job.bag, job.topics, job.config, stats, ts, connections):
         read_s = time.perf_counter() - t_read
         n_chunks += 1
@@ -155,7 +146,14 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
             if bar is not None:
                 bar.update(len(chunk.frames))
         else:
-            handle = executor.submit(label_chunk, ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config))
+            cjob = ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config)
+            if local:
+                if portable is None:
+                    portable = portable_connections(connections)
+                handle = executor.submit(label_and_write, WriteJob(cjob, chunk, portable, str(job.work / 'chunks'),
+                                                                   read_s))
+            else:
+                handle = executor.submit(label_chunk, cjob)
             in_flight.append((chunk, handle, read_s))
             drain(max_in_flight)
         t_read = time.perf_counter()
