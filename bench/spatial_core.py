@@ -84,7 +84,6 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spatialvlm_ros.bag import read_messages  # noqa: E402
 from spatialvlm_ros.core.facts import relation_holds  # noqa: E402
 from spatialvlm_ros.core.gravity import gravity_basis  # noqa: E402
 from spatialvlm_ros.core.params import pipeline_config_from_params  # noqa: E402
@@ -95,7 +94,7 @@ from spatialvlm_ros.ros.convert import frame_from_msgs  # noqa: E402
 from spatialvlm_ros.sim.scene import SEGMENTATION_LABELS  # noqa: E402
 from spatialvlm_ros.vlm import interpret_question, make_backend  # noqa: E402
 from spatialvlm_ros.vlm.errors import VLMError  # noqa: E402
-from spatialvlm_ros.vlm.evaluation import EvalConfig, EvalItem, evaluate, score  # noqa: E402
+from spatialvlm_ros.vlm.evaluation import EvalConfig, EvalItem, evaluate, paired_sim_messages, score  # noqa: E402
 from spatialvlm_ros.vlm.parse import parse_choice, parse_yes_no  # noqa: E402
 
 CACHE = ROOT / 'runs' / 'cache'
@@ -103,8 +102,6 @@ WIDTH, HEIGHT = 640, 480
 OBJECTS = ('gripper', 'block', 'target')  # the order of the node's object_names and of the facts
 DESCRIPTIONS = {'gripper': 'yellow gripper', 'block': 'red block', 'target': 'blue target'}
 PAIRS = tuple(combinations(OBJECTS, 2))
-COLOR, DEPTH, INFO, GT = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info', \
-    '/sim/ground_truth'
 CONDITIONS = ('noise_free', 'noisy')
 
 # The issue's targets (metres, fractions, per cent, milliseconds).
@@ -161,21 +158,8 @@ def _record_segmentation(seed: int, frames: int, out: Path) -> None:
 
 def _load(bag: Path, stride: int, p: dict) -> list:
     """Every ``stride``-th (Frame, ground-truth record) of a sim bag, as the node would decode it."""
-    by_stamp: dict[int, dict] = {}
-    gts: dict[int, dict] = {}
-    for m in read_messages(bag, [COLOR, DEPTH, INFO, GT]):
-        if m.topic == GT:
-            doc = json.loads(m.msg.data)
-            gts[int(doc['stamp_ns'])] = doc
-            continue
-        stamp = int(m.msg.header.stamp.sec) * 1_000_000_000 + int(m.msg.header.stamp.nanosec)
-        by_stamp.setdefault(stamp, {})[{COLOR: 'color', DEPTH: 'depth', INFO: 'info'}[m.topic]] = m.msg
-    stamps = [s for s in sorted(by_stamp) if len(by_stamp[s]) == 3 and s in gts]
-    out = []
-    for s in stamps[::stride]:
-        f = by_stamp[s]
-        out.append((frame_from_msgs(f['color'], f['depth'], f['info'], p['min_depth_m'], p['max_depth_m']), gts[s]))
-    return out
+    return [(frame_from_msgs(f['color'], f['depth'], f['info'], p['min_depth_m'], p['max_depth_m']), gt)
+            for f, gt in paired_sim_messages(bag)[::stride]]
 
 
 # --------------------------------------------------------------------------------------------

@@ -153,10 +153,10 @@ def score(items: Sequence[EvalItem]) -> dict:
     }
 
 
-def load_bag_frames(bag: Path, frames: int) -> list[tuple[object, dict]]:
-    """``frames`` evenly spaced (core Frame, ground-truth record) pairs of a simulator bag."""
+def paired_sim_messages(bag: Path) -> list[tuple[dict, dict]]:
+    """({'color', 'depth', 'info'}: message, ground-truth record) of every complete frame of a
+    simulator bag, in stamp order."""
     from ..bag import read_messages
-    from ..ros.convert import frame_from_msgs
 
     by_stamp: dict[int, dict] = {}
     gts: dict[int, dict] = {}
@@ -167,15 +167,22 @@ def load_bag_frames(bag: Path, frames: int) -> list[tuple[object, dict]]:
             continue
         stamp = int(m.msg.header.stamp.sec) * 1_000_000_000 + int(m.msg.header.stamp.nanosec)
         by_stamp.setdefault(stamp, {})[{COLOR: 'color', DEPTH: 'depth', INFO: 'info'}[m.topic]] = m.msg
-    stamps = [s for s in sorted(by_stamp) if len(by_stamp[s]) == 3 and s in gts]
-    if not stamps:
+    return [(by_stamp[s], gts[s]) for s in sorted(by_stamp) if len(by_stamp[s]) == 3 and s in gts]
+
+
+def load_bag_frames(bag: Path, frames: int) -> list[tuple[object, dict]]:
+    """``frames`` evenly spaced (core Frame, ground-truth record) pairs of a simulator bag."""
+    from ..ros.convert import frame_from_msgs
+
+    paired = paired_sim_messages(bag)
+    if not paired:
         raise VLMError(f'{bag} has no frame with colour, depth, camera_info and ground truth; '
                        'record one with: spatialvlm sim record --out BAG', kind='input')
-    idx = sorted({int(round(i)) for i in np.linspace(0, len(stamps) - 1, min(frames, len(stamps)))})
+    idx = sorted({int(round(i)) for i in np.linspace(0, len(paired) - 1, min(frames, len(paired)))})
     out = []
     for i in idx:
-        f = by_stamp[stamps[i]]
-        out.append((frame_from_msgs(f['color'], f['depth'], f['info']), gts[stamps[i]]))
+        f, gt = paired[i]
+        out.append((frame_from_msgs(f['color'], f['depth'], f['info']), gt))
     return out
 
 
