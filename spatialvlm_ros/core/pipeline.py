@@ -80,13 +80,24 @@ class SpatialPipeline:
         self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None,
         known: Optional[Mapping[str, Optional[ObjectObservation]]] = None,
     ) -> PipelineResult:
-        """Ground, lift and relate the queried objects in one frame.
+        """Ground, lift and relate the queried objects in one frame: :meth:`relate` of :meth:`perceive`.
 
         base_rotation: 3x3 camera-to-base rotation for this frame (e.g. from TF); overrides
             ``config.base_rotation``.
         known: objects whose position comes from elsewhere (the robot's own gripper from
             kinematics), in ``frame.frame_id``; they are not grounded, but take part in the facts.
             None for a name means "should be known but is not available for this frame".
+        """
+        return self.relate(self.perceive(frame, queries, base_rotation, known))
+
+    def perceive(
+        self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None,
+        known: Optional[Mapping[str, Optional[ObjectObservation]]] = None,
+    ) -> PipelineResult:
+        """Ground and lift only (arguments as :meth:`process`); the result has no facts yet.
+
+        A node publishes these objects before it relates them, so what depends on the objects
+        alone (the reward) does not wait for the facts.
         """
         queries = tuple(queries) if queries is not None else self.config.queries
         known = dict(known or {})
@@ -101,6 +112,10 @@ class SpatialPipeline:
             frame, masks, self.config.lift, per_object=self.config.lift_overrides, gravity=gravity
         )
         objects.update(known)
-        found = {q.name: objects[q.name] for q in queries if objects.get(q.name) is not None}
-        facts = tuple(compute_facts(found, self.config.facts, gravity=gravity))
-        return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=facts, gravity=gravity)
+        return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=(), gravity=gravity)
+
+    def relate(self, perceived: PipelineResult) -> PipelineResult:
+        """``perceived`` (from :meth:`perceive`) with the facts between its found objects, in its order."""
+        found = {n: o for n, o in perceived.objects.items() if o is not None}
+        facts = tuple(compute_facts(found, self.config.facts, gravity=perceived.gravity))
+        return PipelineResult(objects=perceived.objects, facts=facts, gravity=perceived.gravity)

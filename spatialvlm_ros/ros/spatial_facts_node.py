@@ -182,22 +182,31 @@ class SpatialFactsNode(Node):
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
-            result = self.pipeline.process(frame, known=self._kinematic_objects(frame, tf))
+            perceived = self.pipeline.perceive(frame, known=self._kinematic_objects(frame, tf))
             # Gravity-aligned sizes from the camera-frame observations, before any transform.
-            extents = gravity_extents(result.objects, result.gravity, result.facts)
+            extents = gravity_extents(perceived.objects, perceived.gravity)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
         except Exception as err:  # noqa: BLE001 - report, never die on one frame
             self.health.reject('internal', f'{type(err).__name__}: {err}')
             return
-        objects, out_frame = result.objects, frame.frame_id
+        objects, out_frame = perceived.objects, frame.frame_id
         if tf is not None:
             objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
             out_frame = tf.parent
+        # Objects first: the reward node needs only them, and starts while the facts are computed.
         self.objects_pub.publish(
             String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)))
         )
+        try:
+            result = self.pipeline.relate(perceived)
+        except SpatialError as err:
+            self.health.reject(err.kind, str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - report, never die on one frame
+            self.health.reject('internal', f'{type(err).__name__}: {err}')
+            return
         self.facts_pub.publish(
             String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
         )
