@@ -185,21 +185,14 @@ class SpatialFactsNode(Node):
             perceived = self.pipeline.perceive(frame, known=self._kinematic_objects(frame, tf))
             # Gravity-aligned sizes from the camera-frame observations, before any transform.
             extents = gravity_extents(perceived.objects, perceived.gravity)
-        except SpatialError as err:
-            self.health.reject(err.kind, str(err))
-            return
-        except Exception as err:  # noqa: BLE001 - report, never die on one frame
-            self.health.reject('internal', f'{type(err).__name__}: {err}')
-            return
-        objects, out_frame = perceived.objects, frame.frame_id
-        if tf is not None:
-            objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
-            out_frame = tf.parent
-        # Objects first: the reward node needs only them, and starts while the facts are computed.
-        self.objects_pub.publish(
-            String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)))
-        )
-        try:
+            objects, out_frame = perceived.objects, frame.frame_id
+            if tf is not None:
+                objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
+                out_frame = tf.parent
+            # Objects first: the reward node needs only them, and starts while the facts are computed.
+            self.objects_pub.publish(
+                String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)))
+            )
             result = self.pipeline.relate(perceived)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
