@@ -332,3 +332,46 @@ def test_kinematic_objects_need_their_topic(task):
         LabelConfig(task=task, params=params)
     with pytest.raises(OfflineError, match='expected \\(object name of the task'):
         LabelConfig(task=task, kinematic=(('elbow', '/x'),))
+
+
+@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
+def test_chunks_by_reference_read_back_the_same_messages(task, tmp_path, storage):
+    """Pool workers get chunks by reference and read the bytes from the bag: the same chunks, also for
+    messages that share a log time (every frame's three here) and a connection (a repeated camera_info)."""
+    from spatialvlm_ros.offline.bagio import ReadStats, fill_chunk, iter_chunks
+    from spatialvlm_ros.offline.inputs import detect_topics
+
+    bag = _write_bag(tmp_path / 'src', frames=7, storage=storage, corrupt_depth=(4,))
+    dup = _copy_with_repeats(bag, tmp_path / 'dup', storage)
+    ts = typestore_for()
+    config = LabelConfig(task=task, chunk_frames=3)
+    topics = detect_topics(dup)
+    plain = list(iter_chunks(dup, topics, config, ReadStats(), ts))
+    refs = list(iter_chunks(dup, topics, config, ReadStats(), ts, keep_data=False))
+    assert [c.by_reference for c in refs] == [True] * len(plain)
+    assert any(k[2] > 0 for c in refs for k in c.messages)  # a repeated (connection, log time) is in the bag
+    filled = [fill_chunk(dup, c) for c in refs]
+    assert [(c.index, c.messages, c.frames, c.after) for c in filled] == \
+        [(c.index, [(i, t, bytes(r)) for i, t, r in c.messages], c.frames, c.after) for c in plain]
+
+
+def _copy_with_repeats(src: Path, dst: Path, storage: str) -> Path:
+    """``src`` copied into a new bag of ``storage``, every camera_info written twice."""
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+    ts = typestore_for()
+    plugin = StoragePlugin.SQLITE3 if storage == 'sqlite3' else StoragePlugin.MCAP
+    with Reader(src) as r, Writer(dst, version=9, storage_plugin=plugin) as w:
+        conns = {c.id: w.add_connection(c.topic, c.msgtype, typestore=ts) for c in r.connections}
+        for c, t, raw in r.messages():
+            w.write(conns[c.id], t, raw)
+            if c.topic == INFO:
+                w.write(conns[c.id], t, raw)
+    return dst
+
+
+def test_pool_labels_a_broken_bag_as_one_process(task, tmp_path):
+    bag = _write_bag(tmp_path / 'broken', frames=10, storage='mcap', truncate_color=(2,), corrupt_depth=(6,))
+    _label([bag], tmp_path / 'one', task, workers=1, chunk=3)
+    _label([bag], tmp_path / 'pool', task, workers=2, chunk=3)
+    assert _tree(tmp_path / 'pool' / 'broken') == _tree(tmp_path / 'one' / 'broken')

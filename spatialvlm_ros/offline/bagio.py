@@ -8,6 +8,11 @@ stamps. The stream is cut into chunks of ``chunk_frames`` matched frames; a chun
 raw message up to the one that completed its last match, so chunks are independent units of
 work whose labelled bag files concatenate into the whole bag.
 
+By reference (``keep_data=False``): the chunks carry each message's key (connection id, log
+time, occurrence of that pair) instead of its bytes, and a worker on this machine reads the
+bytes back from the bag itself (:func:`fill_chunk`): images then never cross between processes
+(pickling 2 MB a frame through a pipe costs more than reading it again).
+
 Writing: one MCAP file per chunk (original messages copied byte for byte, outputs inserted
 right after the message that completed each frame's match, logged at its bag time, header
 stamps of the source frame); :func:`merge_metadata` joins the chunk files into one rosbag2
@@ -32,7 +37,7 @@ from .errors import OfflineError
 from .inputs import CameraTopics, open_reader
 from .labeller import OUTPUT_TYPES, FrameJob
 
-__all__ = ['Chunk', 'ReadStats', 'typestore_for', 'iter_chunks', 'write_chunk_bag', 'merge_metadata']
+__all__ = ['Chunk', 'ReadStats', 'typestore_for', 'iter_chunks', 'fill_chunk', 'write_chunk_bag', 'merge_metadata']
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +65,12 @@ class ReadStats:
 @dataclass
 class Chunk:
     index: int
-    messages: list  # (connection id, log time ns, raw bytes), bag order
-    frames: list  # FrameJob, with ``insert_after`` positions in ``after``
+    # (connection id, log time ns, raw bytes), bag order; by reference: (connection id, log time
+    # ns, occurrence), the occurrence counting earlier messages of that connection at that time.
+    messages: list
+    frames: list  # FrameJob (by reference: their raw entries are (msgtype, message key))
     after: dict  # frame index -> position in ``messages`` after which its outputs go
+    by_reference: bool = False
 
 
 GROUND_TRUTH_TOPIC = '/sim/ground_truth'
@@ -71,8 +79,9 @@ _Known = namedtuple('_Known', 'stamp_ns point frame_id')
 
 
 def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: ReadStats, typestore=None,
-                connections: list | None = None) -> Iterator[Chunk]:
-    """Chunks of the bag at ``path`` (see module doc). ``connections`` receives the bag's connections."""
+                connections: list | None = None, keep_data: bool = True) -> Iterator[Chunk]:
+    """Chunks of the bag at ``path`` (see module doc). ``connections`` receives the bag's connections;
+    ``keep_data=False``: chunks by reference, for :func:`fill_chunk`."""
     import json
 
     ts = typestore or typestore_for()
@@ -100,7 +109,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 item = buf.lookup(fj.stamp_ns)
                 known.append((name, None if item is None else item[1], '' if item is None else item[2]))
             frames.append(dataclasses.replace(fj, known=tuple(known)))
-        return Chunk(chunk.index, chunk.messages, frames, chunk.after)
+        return Chunk(chunk.index, chunk.messages, frames, chunk.after, chunk.by_reference)
 
     def ready(chunk: Chunk, newest_ns: int) -> bool:
         return not buffers or not chunk.frames or newest_ns > chunk.frames[-1].stamp_ns + tol_ns
@@ -110,9 +119,16 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
         index, frame_index = 0, 0
         messages, frames, after = [], [], {}
         newest = -1
+        last_time: dict = {}  # connection id -> (log time, occurrences so far)
         for conn, log_time, raw in reader.messages():
             stats.messages += 1
-            messages.append((conn.id, int(log_time), raw))
+            if keep_data:
+                messages.append((conn.id, int(log_time), raw))
+            else:
+                t_prev, occ = last_time.get(conn.id, (None, 0))
+                occ = occ + 1 if t_prev == log_time else 0
+                last_time[conn.id] = (log_time, occ)
+                messages.append((conn.id, int(log_time), occ))
             if conn.topic in kin_topics:
                 try:
                     m = ts.deserialize_cdr(raw, conn.msgtype)
@@ -146,7 +162,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 if len(stats.corrupt_examples) < 5:
                     stats.corrupt_examples.append(f'{conn.topic} @ {log_time}: {type(err).__name__}: {err}')
                 continue
-            matched = sync.add(stream, stamp, (conn.msgtype, raw, stamp))
+            matched = sync.add(stream, stamp, (conn.msgtype, raw if keep_data else messages[-1], stamp))
             if matched is None:
                 continue
             stats.matched += 1
@@ -155,11 +171,11 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 continue
             last_processed = stamp
             frames.append(FrameJob(index=frame_index, stamp_ns=matched[0][2], log_time_ns=int(log_time),
-                                   raw=tuple((m, bytes(r)) for m, r, _ in matched)))
+                                   raw=tuple((m, bytes(r) if keep_data else r) for m, r, _ in matched)))
             after[frame_index] = len(messages) - 1
             frame_index += 1
             if len(frames) == per_chunk:
-                pending.append(Chunk(index, messages, frames, after))
+                pending.append(Chunk(index, messages, frames, after, not keep_data))
                 index += 1
                 messages, frames, after = [], [], {}
                 while pending and ready(pending[0], newest):
@@ -167,9 +183,46 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
         for chunk in pending:
             yield resolve(chunk)
         if messages or index == 0:
-            yield resolve(Chunk(index, messages, frames, after))
+            yield resolve(Chunk(index, messages, frames, after, not keep_data))
     s = sync.stats
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
+
+
+def fill_chunk(path: Path, chunk: Chunk) -> Chunk:
+    """``chunk`` (by reference) with its messages' bytes, read from the bag at ``path``.
+
+    Reads only the time window the chunk's messages and frames span (MCAP: the chunks of the
+    file that overlap it). A message the window does not give back means the bag changed
+    since it was indexed: an OfflineError, never a silently different output.
+    """
+    if not chunk.by_reference:
+        return chunk
+    keys = list(chunk.messages)
+    for fj in chunk.frames:
+        keys.extend(ref for _, ref in fj.raw)
+    if not keys:
+        return dataclasses.replace(chunk, by_reference=False)
+    lo = min(k[1] for k in keys)
+    hi = max(k[1] for k in keys)
+    wanted = set(keys)
+    data: dict = {}
+    last_time: dict = {}
+    with open_reader(path) as reader:
+        for conn, log_time, raw in reader.messages(start=lo, stop=hi + 1):
+            t_prev, occ = last_time.get(conn.id, (None, 0))
+            occ = occ + 1 if t_prev == log_time else 0
+            last_time[conn.id] = (log_time, occ)
+            key = (conn.id, int(log_time), occ)
+            if key in wanted:
+                data[key] = raw
+    missing = wanted - data.keys()
+    if missing:
+        raise OfflineError(f'{path}: {len(missing)} messages of chunk {chunk.index} are no longer in the bag '
+                           f'(e.g. connection {min(missing)[0]} at {min(missing)[1]} ns); was it changed while '
+                           'being labelled? Run again.', kind='unreadable')
+    frames = [dataclasses.replace(fj, raw=tuple((m, bytes(data[ref])) for m, ref in fj.raw)) for fj in chunk.frames]
+    return Chunk(chunk.index, [(cid, t, data[(cid, t, occ)]) for cid, t, occ in chunk.messages], frames,
+                 chunk.after, False)
 
 
 def _qos(conn) -> list:

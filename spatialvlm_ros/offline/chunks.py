@@ -1,9 +1,10 @@
 """One finished chunk on disk: its labelled bag file, rows and counters, written under a temporary
 name and renamed into place (the checkpoint the runner resumes from).
 
-Local workers (in-process or a process pool) label and write their chunk themselves
-(:func:`label_and_write`): the chunk's images then travel to a worker once instead of there and
-back, and the workers share the writing instead of queueing it in the main process. Ray workers
+Local workers (in-process or a process pool) read, label and write their chunk themselves
+(:func:`label_and_write`): a pool worker gets the chunk by reference and reads its messages from
+the bag (images never cross between processes), and the workers share the writing instead of
+queueing it in the main process. Ray workers
 may run on other machines, so their results are written by the main process
 (:func:`write_chunk_dir`, the same code).
 """
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bagio import Chunk, write_chunk_bag
+from .bagio import Chunk, fill_chunk, write_chunk_bag
 from .labeller import ChunkJob, ChunkResult, _worker_state, label_chunk
 
 __all__ = ['chunk_dir', 'write_chunk_dir', 'WriteJob', 'label_and_write']
@@ -51,18 +52,22 @@ def write_chunk_dir(chunks: Path, chunk: Chunk, result: ChunkResult, connections
 
 @dataclass(frozen=True)
 class WriteJob:
-    """A chunk to label and write in the worker. ``job.frames`` are ``chunk.frames``: pickled
-    once, the images travel once."""
+    """A chunk to read (when by reference), label and write in the worker."""
 
-    job: ChunkJob
+    bag: str  # the input bag's path (a by-reference chunk's messages are read from it)
+    name: str  # the bag's name in the outputs
     chunk: Chunk
+    config: object  # LabelConfig
     connections: tuple  # portable_connections(...)
     chunks: str  # the bag's checkpoint directory of chunks
     read_s: float
 
 
 def label_and_write(w: WriteJob) -> dict:
-    """label_chunk, then write_chunk_dir, in the worker; returns the chunk's counters."""
-    result = label_chunk(w.job)
-    ts = _worker_state(w.job.config)[1]
-    return write_chunk_dir(Path(w.chunks), w.chunk, result, w.connections, w.job.config, ts, w.read_s)
+    """fill_chunk, label_chunk, then write_chunk_dir, in the worker; returns the chunk's counters."""
+    t0 = time.perf_counter()
+    chunk = fill_chunk(Path(w.bag), w.chunk)
+    read_s = w.read_s + time.perf_counter() - t0
+    result = label_chunk(ChunkJob(w.name, chunk.index, tuple(chunk.frames), w.config))
+    ts = _worker_state(w.config)[1]
+    return write_chunk_dir(Path(w.chunks), chunk, result, w.connections, w.config, ts, read_s)

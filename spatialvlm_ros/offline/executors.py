@@ -53,6 +53,7 @@ class PoolExecutor:
     """A pool of ``workers`` fresh processes (spawn) with one native thread each."""
 
     local = True  # shares this machine's file system
+    reads_bag = True  # workers open the input bag themselves (jobs by reference, no images pickled)
 
     def __init__(self, workers: int) -> None:
         import multiprocessing as mp

@@ -139,21 +139,23 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
     t_read = time.perf_counter()
     n_chunks = 0
     portable = None
-    for chunk in iter_chunks(job.bag, job.topics, job.config, stats, ts, connections):
+    # Pool workers read their chunks' bytes from the bag themselves; in this process or on Ray
+    # (possibly another machine) the chunk carries them.
+    by_reference = getattr(executor, 'reads_bag', False)
+    for chunk in iter_chunks(job.bag, job.topics, job.config, stats, ts, connections, keep_data=not by_reference):
         read_s = time.perf_counter() - t_read
         n_chunks += 1
         if chunk.index in done:
             if bar is not None:
                 bar.update(len(chunk.frames))
         else:
-            cjob = ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config)
             if local:
                 if portable is None:
                     portable = portable_connections(connections)
-                handle = executor.submit(label_and_write, WriteJob(cjob, chunk, portable, str(job.work / 'chunks'),
-                                                                   read_s))
+                handle = executor.submit(label_and_write, WriteJob(str(job.bag), job.name, chunk, job.config, portable,
+                                                                   str(job.work / 'chunks'), read_s))
             else:
-                handle = executor.submit(label_chunk, cjob)
+                handle = executor.submit(label_chunk, ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config))
             in_flight.append((chunk, handle, read_s))
             drain(max_in_flight)
         t_read = time.perf_counter()
