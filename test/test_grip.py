@@ -43,11 +43,37 @@ def test_grip_mode_finds_the_grasp_point_open_and_closed(episode):
 
 def test_grip_mode_uses_the_gripper_dimensions(episode):
     """Wrong dimensions move the point by what they say: half the depth error along the view,
-    all of the height error vertically."""
-    base = _errors(episode, LiftConfig(center_mode='grip'))
-    off = _errors(episode, LiftConfig(center_mode='grip', grip_height_m=0.0185 + 0.02))
+    all of the height error vertically. (Without the body's edge, which would take over from a
+    point 2 cm above where it puts it.)"""
+    base = _errors(episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
+    off = _errors(episode, LiftConfig(center_mode='grip', grip_height_m=0.0185 + 0.02, grip_palm_m=0.0))
     assert np.median(off) == pytest.approx(0.02, abs=0.004)
     assert np.median(off) > np.median(base) + 0.015
+
+
+@pytest.fixture(scope='module')
+def raised_target_episode():
+    pytest.importorskip('mujoco')
+    from spatialvlm_ros.sim import iter_episode
+
+    # Seed 2 carries the block onto a target disc floating at the block's height: once placed,
+    # the fingers reach down behind the disc, which hides their tips (every 8th frame from 64).
+    return list(iter_episode(seed=2, frames=120, width=640, height=480))[64::8]
+
+
+def test_grip_mode_with_the_fingertips_hidden_uses_the_gripper_body(raised_target_episode):
+    """The tips' height puts the point ~1.8 cm too high when a disc hides them; the lower edge
+    of the gripper body (the occluder above the fingers) places it within a few mm."""
+    tips_only = _errors(raised_target_episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
+    edge = _errors(raised_target_episode, LiftConfig(center_mode='grip'))
+    assert np.median(tips_only) > 0.015, np.round(tips_only * 1000, 1)
+    assert np.median(edge) < 0.006 and edge.max() < 0.008, np.round(edge * 1000, 1)
+
+
+def test_grip_mode_with_the_fingertips_in_view_ignores_the_gripper_body(episode):
+    a = _errors(episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
+    b = _errors(episode, LiftConfig(center_mode='grip'))
+    np.testing.assert_allclose(a, b)
 
 
 def test_grip_mode_without_gravity_is_amodal(episode):
@@ -61,3 +87,5 @@ def test_grip_dimensions_are_validated():
         LiftConfig(grip_depth_m=-0.01)
     with pytest.raises(GroundingError, match='grip_height_m'):
         LiftConfig(grip_height_m=float('nan'))
+    with pytest.raises(GroundingError, match='grip_palm_m'):
+        LiftConfig(grip_palm_m=-0.05)

@@ -46,6 +46,7 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
         center_mode=str(p['center_mode']),
         grip_height_m=float(p.get('grip_height_m', LiftConfig.grip_height_m)),
         grip_depth_m=float(p.get('grip_depth_m', LiftConfig.grip_depth_m)),
+        grip_palm_m=float(p.get('grip_palm_m', LiftConfig.grip_palm_m)),
     )
     flat = _names(p['flat_objects'])
     unknown = sorted(set(flat) - set(names))

@@ -78,6 +78,9 @@ PARAMETERS = {
                            "point are no box on a table).",
     'grip_height_m': "'grip' mode: height of the grasp point (TCP) above the fingertips, metres (Fetch: 0.0185).",
     'grip_depth_m': "'grip' mode: the fingers' depth seen from the camera, metres (Fetch: 0.027).",
+    'grip_palm_m': "'grip' mode: height of the gripper body's lower edge (where the fingers leave it, as the "
+                   "camera sees it) above the grasp point, metres; used when the fingertips are hidden; 0 = off "
+                   "(Fetch: 0.056).",
     'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
                    'estimate up from the dominant horizontal plane in the depth.',
     'flat_objects': 'Flat objects (markers, discs, sheets): centre from a plane fit, completed under occluders.',
