@@ -6,6 +6,9 @@ import math
 from typing import Sequence
 
 import numpy as np
+# At import, not at first use: importing scipy.spatial takes ~0.3 s, which a node would otherwise
+# spend on the first frame where two objects come close (a visible stall mid-episode).
+from scipy.spatial import cKDTree
 
 from .gravity import Gravity, gravity_basis
 from .types import ObjectObservation, SpatialFact
@@ -64,8 +67,6 @@ def closest_distance(a: ObjectObservation, b: ObjectObservation, max_points: int
     if len(pa) * len(pb) <= 20_000:  # beyond that a k-d tree is cheaper than all pairs
         d2 = (pa * pa).sum(1)[:, None] + (pb * pb).sum(1)[None, :] - 2.0 * pa @ pb.T
         return float(math.sqrt(max(float(d2.min()), 0.0)))
-    from scipy.spatial import cKDTree
-
     d, _ = cKDTree(pb).query(pa, k=1)
     return float(np.min(d))
 
