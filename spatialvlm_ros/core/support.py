@@ -203,6 +203,14 @@ def support_box(
             if mats.size >= 10:
                 support = float(stats.percentile(mats, 75))
             bottom = min(support, bottom_vis)
+            if mats.size < 10 and lowest - plane > max_mat_m and top - lowest < width and top - width > bottom:
+                # Neither the support nor the object's lower edge is seen: something in front
+                # (a wider disc it stands in or on) hides its lower part, and resting on the
+                # plane is a guess that can make it taller than it is wide with less than one
+                # width of it in view. A compact object is about as tall as it is wide (as it is
+                # as deep as wide, above): its bottom is one width below its top, where that
+                # is above the plane.
+                bottom = top - width
     if not resting:
         # The erosion removed ~border/2 of the lowest visible side; on a vertical side seen from
         # a depression angle d one pixel spans z / (f cos d) of height.

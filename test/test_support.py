@@ -1,0 +1,62 @@
+"""'support' centre mode (core/support.py) on ray-cast scenes whose truth is known: a block whose
+lower part a wider slab in front of it hides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spatialvlm_ros.core.gravity import Gravity
+from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
+
+from test_lifting import Box, Plane, frame_of, render
+
+# Camera 0.75 m from the block, looking 45 degrees down at a table (as the sim's camera does).
+UP = np.array([0.0, -1.0, -1.0]) / np.sqrt(2)  # world up in the optical frame
+X = np.array([1.0, 0.0, 0.0])
+ROT = np.stack([X, UP, np.cross(X, UP)], axis=1)  # columns: box axes (right, up, away) in the camera
+TABLE_AT = np.array([0.0, 0.0, 0.75]) - 0.05 * UP  # a point on the table, under the block
+
+
+def _scene(block_size, bottom_above_table: float, slab_top_above_table: float):
+    """(frame, block mask, true block centre, gravity): a block standing ``bottom_above_table``
+    over the table, a 10 x 10 cm slab 4 mm thick whose top is ``slab_top_above_table`` over the
+    table, centred on the block: it cuts through the block (as the sim's target disc, which
+    collides with nothing) and hides the block's lower part from the camera."""
+    w, h, d = block_size
+    centre = TABLE_AT + (bottom_above_table + h / 2) * UP
+    slab = TABLE_AT + (slab_top_above_table - 0.002) * UP
+    shapes = [Box(tuple(centre), (w, h, d), ROT), Box(tuple(slab), (0.10, 0.004, 0.10), ROT),
+              Plane(tuple(TABLE_AT), tuple(UP))]
+    depth, label = render(shapes)
+    gravity = Gravity(up=UP, source='given', confidence=1.0, plane_height=float(TABLE_AT @ UP))
+    return frame_of(depth, label), label == 0, centre, gravity
+
+
+def _error(scene) -> np.ndarray:
+    frame, mask, centre, gravity = scene
+    obs = lift_mask(frame, mask, 'block', LiftConfig(center_mode='support'), gravity)
+    return obs.center - centre
+
+
+def test_a_block_lowered_into_a_slab_that_hides_its_bottom():
+    """The bottom 2 cm over the table, the slab's top 2.6 cm: nothing seen says where the bottom
+    is. Resting on the table would make the 5 cm cube 7 cm tall (centre 1 cm low); a compact
+    object as tall as wide puts it within a few mm."""
+    err = _error(_scene((0.05, 0.05, 0.05), 0.02, 0.026))
+    assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
+
+
+@pytest.mark.parametrize('size', [(0.05, 0.05, 0.05), (0.05, 0.03, 0.05)])
+def test_a_block_on_the_table_behind_the_slab_still_rests_on_the_table(size):
+    """Standing on the table with the slab through its middle: a cube one width tall would reach
+    below the table, and a flat box too; the table stays the support."""
+    err = _error(_scene(size, 0.0, 0.026 if size[1] > 0.04 else 0.016))
+    assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
+
+
+def test_a_tall_block_seen_above_the_slab_keeps_the_table():
+    """8 cm tall, 5 cm wide, on the table: more than one width of it is in view, so no compact
+    guess replaces the table under it."""
+    err = _error(_scene((0.05, 0.08, 0.05), 0.0, 0.026))
+    assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
