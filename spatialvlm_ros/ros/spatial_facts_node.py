@@ -21,7 +21,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
@@ -40,6 +40,7 @@ from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
 from .frames import FrameResolver
 from .health import NodeHealth
 from .inputs import InputMonitor
+from .lifecycle import AUTOSTART, start
 from .run import run_node
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
@@ -101,6 +102,7 @@ PARAMETERS = {
     'max_rate_hz': 'Process at most this many frames per second of header time (0 = every frame).',
     'input_timeout_s': 'Warn (naming the topic and QoS problems) when an input is silent this long.',
     'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
+    'autostart': AUTOSTART,
 }
 
 
@@ -115,19 +117,67 @@ class _StampedPoint:
         return cls(header_stamp_ns(msg), (msg.point.x, msg.point.y, msg.point.z), msg.header.frame_id)
 
 
-class SpatialFactsNode(Node):
+class SpatialFactsNode(LifecycleNode):
+    """A lifecycle node (:mod:`.lifecycle`): an open-vocabulary grounder's weights load on configure
+    and are freed on cleanup; ``autostart`` (default) runs it at once."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
-        p = read_parameters(self, PARAMETERS)
+        self.pipeline = None
+        self.health = NodeHealth(self, 'spatial facts')
+        self.lifecycle_state = 'unconfigured'
+        self._input_subs: list = []
+        self._input_timer = None
+        # Diagnostics in every state: a manager sees why a configure failed.
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(float(self.get_parameter('diagnostics_period_s').value), self._publish_diagnostics)
+        start(self)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self._configure(read_parameters(self, PARAMETERS))
+        except Exception as err:  # noqa: BLE001 - a failed configure is reported, the node stays up
+            self._release()
+            self.health.reject('configure', f'{type(err).__name__}: {err}' if not isinstance(err, SpatialError)
+                               else str(err))
+            self.get_logger().error(f'cannot configure: {err}')
+            return TransitionCallbackReturn.FAILURE
+        self.lifecycle_state = 'inactive'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self._subscribe()
+        self.lifecycle_state = 'active'
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self.lifecycle_state = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        self.lifecycle_state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._release()
+        self.lifecycle_state = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self, p: dict) -> None:
+        """Everything the parameters decide, the model included; subscriptions wait for activate."""
+        self.p = p
         self.pipeline = SpatialPipeline(pipeline_config_from_params(p))
         self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
         self.publish_markers = bool(p['publish_markers'])
-        self.health = NodeHealth(self, 'spatial facts')
         self.sync = ApproximateTimeSync(
             ('color', 'depth', 'info'), slop_ns=int(p['slop_s'] * 1e9), queue_size=int(p['sync_queue_size'])
         )
-
         self.publish_debug_image = bool(p['publish_debug_image'])
         # 10 % allowance for stamp jitter: a 30 Hz camera limited to 10 Hz keeps every third frame.
         self.min_period_ns = int(0.9e9 / p['max_rate_hz']) if p['max_rate_hz'] > 0 else 0
@@ -139,28 +189,52 @@ class SpatialFactsNode(Node):
         unknown = sorted(set(self.kinematic) - {q.name for q in self.pipeline.config.queries})
         if unknown:
             raise ValueError(f'kinematic_objects {unknown} are not in object_names')
-        for name, buf in self.kinematic.items():
-            self.create_subscription(PointStamped, f'{name}/position', lambda m, b=buf: b.add(_StampedPoint.of(m)),
-                                     sensor_qos(p['qos_reliability'], 50))
+        out_qos = results_qos()
+        self.objects_pub = self.create_lifecycle_publisher(String, '~/objects', out_qos)
+        self.facts_pub = self.create_lifecycle_publisher(String, '~/facts', out_qos)
+        self.markers_pub = self.create_lifecycle_publisher(MarkerArray, '~/markers', out_qos)
+        self.debug_pub = self.create_lifecycle_publisher(Image, '~/debug_image', 2) if self.publish_debug_image else None
+        names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
+        self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
 
+    def _subscribe(self) -> None:
+        p = self.p
+        for name, buf in self.kinematic.items():
+            self._input_subs.append(self.create_subscription(
+                PointStamped, f'{name}/position', lambda m, b=buf: b.add(_StampedPoint.of(m)),
+                sensor_qos(p['qos_reliability'], 50)))
         qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
         for stream, msg_type in (('color', Image), ('depth', Image), ('info', CameraInfo)):
-            self.create_subscription(
+            self._input_subs.append(self.create_subscription(
                 msg_type, INPUT_TOPICS[stream], lambda m, s=stream: self._on_input(s, m), qos,
                 event_callbacks=SubscriptionEventCallbacks(
                     incompatible_qos=lambda e, s=stream: self.inputs.on_incompatible_qos(s, e)
                 ),
-            )
-        out_qos = results_qos()
-        self.objects_pub = self.create_publisher(String, '~/objects', out_qos)
-        self.facts_pub = self.create_publisher(String, '~/facts', out_qos)
-        self.markers_pub = self.create_publisher(MarkerArray, '~/markers', out_qos)
-        self.debug_pub = self.create_publisher(Image, '~/debug_image', 2) if self.publish_debug_image else None
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
-        self.create_timer(float(p['input_timeout_s']), self.inputs.check)
-        names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
-        self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
+            ))
+        self._input_timer = self.create_timer(float(p['input_timeout_s']), self.inputs.check)
+
+    def _unsubscribe(self) -> None:
+        for sub in self._input_subs:
+            self.destroy_subscription(sub)
+        self._input_subs = []
+        if self._input_timer is not None:
+            self.destroy_timer(self._input_timer)
+            self._input_timer = None
+
+    def _release(self) -> None:
+        """Free what configure made; a model-backed grounder's (GPU) memory with it."""
+        for name in ('objects_pub', 'facts_pub', 'markers_pub', 'debug_pub'):
+            pub = getattr(self, name, None)
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+            setattr(self, name, None)
+        if self.pipeline is not None:
+            close = getattr(self.pipeline.grounder, 'close', None)
+            if close is not None:
+                close()
+            self.pipeline = None
+
+    # --- frames ------------------------------------------------------------------------------
 
     def _on_input(self, stream: str, msg) -> None:
         self.inputs.seen(stream)
@@ -248,22 +322,23 @@ class SpatialFactsNode(Node):
         return img
 
     def _publish_diagnostics(self) -> None:
-        s = self.sync.stats
-        extra = {'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped, 'sync_out_of_order': s.out_of_order,
-                 'sync_time_jumps': s.time_jumps, 'incompatible_qos_events': self.inputs.incompatible_qos,
-                 'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source,
-                 'grounder': self.pipeline.config.grounder}
-        model = self.pipeline.config.grounder_config.get('model')
-        if model:  # open-vocabulary grounders: which weights are loaded, and where
-            extra.update(model=model, model_device=self.pipeline.config.grounder_config.get('device', ''))
-        extra.update(self.inputs.rates())
+        extra = {'lifecycle_state': self.lifecycle_state}
+        if self.pipeline is not None:
+            s = self.sync.stats
+            extra.update({'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped,
+                          'sync_out_of_order': s.out_of_order, 'sync_time_jumps': s.time_jumps,
+                          'incompatible_qos_events': self.inputs.incompatible_qos,
+                          'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source,
+                          'grounder': self.pipeline.config.grounder})
+            model = self.pipeline.config.grounder_config.get('model')
+            if model:  # open-vocabulary grounders: which weights are loaded, and where
+                extra.update(model=model, model_device=self.pipeline.config.grounder_config.get('device', ''))
+            extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
 
     def destroy_node(self) -> None:
         # Model-backed grounders hold GPU memory: free it with the node, not at process exit.
-        close = getattr(self.pipeline.grounder, 'close', None)
-        if close is not None:
-            close()
+        self._release()
         super().destroy_node()
 
 

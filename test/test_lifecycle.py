@@ -1,0 +1,97 @@
+"""The model-holding nodes are lifecycle nodes: nothing is subscribed before activate, a failed
+configure (bad parameter, model that does not exist) leaves the node up and unconfigured with the
+reason in /diagnostics, it can then be configured again, and cleanup frees the model."""
+
+from __future__ import annotations
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+from rclpy.context import Context  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+
+
+@pytest.fixture
+def ctx():
+    context = Context()
+    rclpy.init(context=context)
+    yield context
+    rclpy.try_shutdown(context=context)
+
+
+def _facts_node(ctx, ns, **params):
+    from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
+
+    return SpatialFactsNode(context=ctx, namespace=ns,
+                            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+
+
+def _subscribed(node, topic: str) -> bool:
+    return any(s.topic_name == topic for s in node.subscriptions)
+
+
+def _diag(node) -> dict:
+    return {kv.key: kv.value for kv in node.health.status({'lifecycle_state': node.lifecycle_state}).values}
+
+
+def test_spatial_facts_waits_for_a_manager_and_frees_on_cleanup(ctx):
+    node = _facts_node(ctx, '/lc_a', autostart=False)
+    try:
+        color = '/lc_a/color/image_raw'
+        assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+        assert not _subscribed(node, color)
+        assert node.trigger_configure() == SUCCESS
+        assert node.pipeline is not None and node.lifecycle_state == 'inactive'
+        assert not _subscribed(node, color)  # configured, but no input is taken before activate
+        assert node.trigger_activate() == SUCCESS
+        assert all(_subscribed(node, f'/lc_a/{t}') for t in
+                   ('color/image_raw', 'depth/image_raw', 'color/camera_info'))
+        assert node.trigger_deactivate() == SUCCESS
+        assert not _subscribed(node, color)
+        assert node.trigger_cleanup() == SUCCESS
+        assert node.pipeline is None and node.objects_pub is None
+        # and again, as a manager would after a parameter change
+        assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+        assert _subscribed(node, color)
+    finally:
+        node.destroy_node()
+
+
+def test_spatial_facts_autostart_is_active_at_once(ctx):
+    node = _facts_node(ctx, '/lc_b')
+    try:
+        assert node.lifecycle_state == 'active'
+        assert _subscribed(node, '/lc_b/depth/image_raw')
+    finally:
+        node.destroy_node()
+
+
+def test_failed_configure_keeps_the_node_up_with_the_reason_and_can_be_retried(ctx):
+    node = _facts_node(ctx, '/lc_c', kinematic_objects=['robot_arm'])  # not one of object_names
+    try:
+        assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+        diag = _diag(node)
+        assert diag['lifecycle_state'] == 'unconfigured'
+        assert "kinematic_objects ['robot_arm'] are not in object_names" in diag['last_error_configure']
+        assert node.health.status().level == node.health.status().ERROR
+        node.set_parameters([Parameter('kinematic_objects', value=['gripper'])])
+        assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+        assert node.lifecycle_state == 'active'
+    finally:
+        node.destroy_node()
+
+
+def test_missing_model_fails_configure_naming_the_path(ctx, tmp_path):
+    pytest.importorskip('transformers')
+    missing = tmp_path / 'no_such_owlv2'
+    node = _facts_node(ctx, '/lc_d', grounder='owlv2', detector_model=str(missing), segmenter_model='',
+                       model_device='cpu', autostart=False)
+    try:
+        assert node.trigger_configure() == FAILURE
+        assert node.pipeline is None and node.lifecycle_state == 'unconfigured'
+        assert str(missing) in node.health.last_error['configure']
+    finally:
+        node.destroy_node()
