@@ -66,3 +66,36 @@ def test_flat_mode_completes_a_disc_cut_by_the_image_border():
     centroid = lift_mask(cropped, part, 'target', LiftConfig(center_mode='centroid'))
     assert np.linalg.norm(centroid.center - centre) > 0.01
     assert np.linalg.norm(flat.center - centre) < 0.003, flat.center - centre
+
+
+def _mostly_hidden(shape: str, keep_from: float):
+    """The marker of :func:`disc_scene` behind an arm 10 cm in front that hides all of it left of
+    ``keep_from`` radii right of its centre (in the image): a short stretch of the rim is left."""
+    frame, marker, centre = disc_scene(False, shape=shape)
+    k = frame.intrinsics
+    u_c = K.fx * centre[0] / centre[2] + K.cx
+    r_px = K.fx * 0.05 / centre[2]
+    u = np.arange(640)[None, :].repeat(480, axis=0)
+    arm = u < u_c + keep_from * r_px
+    depth = frame.depth.copy()
+    depth[arm] -= 0.10
+    return Frame(frame.rgb, depth, k), marker & ~arm, centre
+
+
+@pytest.mark.parametrize('keep_from', [0.5, 0.7])
+def test_flat_mode_completes_a_disc_from_a_short_stretch_of_its_rim(keep_from):
+    """A segment of 9-20 % of the disc (a rim arc of 90-120 degrees, less than the 135 a circle
+    needed before): its own centre is 3.5-4 cm from the disc's, the circle through the rim within mm."""
+    frame, mask, centre = _mostly_hidden('disc', keep_from)
+    flat = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
+    centroid = lift_mask(frame, mask, 'target', LiftConfig(center_mode='centroid'))
+    assert np.linalg.norm(centroid.center - centre) > 0.025
+    assert np.linalg.norm(flat.center - centre) < 0.003, flat.center - centre
+
+
+def test_flat_mode_on_a_mostly_hidden_square_fits_no_circle_to_its_edges():
+    """A square's straight edges fit circles of any large radius; none may place the marker."""
+    frame, mask, centre = _mostly_hidden('square', 0.5)
+    flat = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
+    err = np.linalg.norm(flat.center - centre)
+    assert 0.01 < err < 0.04, err  # the filled visible strip: biased, not a far-away circle

@@ -324,21 +324,37 @@ def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     weights = t[ok] ** 2 / np.abs(nd[ok])
     centre = (on_plane * weights[:, None]).sum(axis=0) / weights.sum()
     lo, hi = percentiles(on_plane, config.extent_percentiles, axis=0)
-    circle = _rim_circle(cloud, normal, mean, config)
+    area = float(weights.sum()) / (k.fx * k.fy)  # of the filled region on the plane, m^2
+    circle = _rim_circle(cloud, normal, mean, config, on_plane, area)
     if circle is not None:
         centre = circle
     return centre, (hi - lo).astype(np.float64)  # extent of the completed surface
 
 
-def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config: LiftConfig) -> Optional[np.ndarray]:
+# 'flat' mode, circle from a short rim arc (under 135 degrees in view): at least this arc, this
+# little of the disc's area in view (the filled part's centre is then off by >= 0.42 r) and an
+# arc that bows by at least this many fit tolerances (a straight cut fits a huge circle).
+_SHORT_ARC_MIN_RAD = math.radians(45.0)
+_SHORT_ARC_MAX_COVERAGE = 0.5
+_SHORT_ARC_MIN_SAGITTA_TOL = 2.0
+
+
+def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config: LiftConfig,
+                filled: Optional[np.ndarray] = None, filled_area: float = 0.0) -> Optional[np.ndarray]:
     """Centre of a round flat object from the visible part of its rim, or None.
 
     An occluder in front (an arm over a target disc) cuts the outline with an edge that is not
     the rim; the convex fill then misses the hidden part. Outline pixels whose outside
     neighbours are nearer than the plane are such cuts and are dropped; the rest, intersected
-    with the plane, are fitted with a circle (algebraic least squares). Used only when the fit
-    is good (residual < 5 % of the radius) and the rim points span at least 135 degrees;
-    a square marker or a badly cut outline keeps the filled-area centre.
+    with the plane, are fitted with a circle (algebraic least squares). Used when the fit is
+    good (residual < 5 % of the radius) and the rim points span at least 135 degrees; a square
+    marker or a badly cut outline keeps the filled-area centre.
+
+    filled, filled_area: the filled region's points on the plane (Mx3) and its area (m^2). With
+    them a shorter arc (45-135 degrees) is used too, where the filled region covers at most half
+    of the fitted disc (its own centre is then a large fraction of the radius off: sim seed 1,
+    a raised disc behind the arm, 3.5-4.3 -> 0.3-1.4 cm), lies inside it, and the arc bows
+    clearly (a straight cut fits a circle of any large radius).
     """
     mask = cloud.mask_crop.astype(np.uint8)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -370,15 +386,34 @@ def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config:
     e1 /= np.linalg.norm(e1)
     e2 = cross3(normal, e1)
     xy = np.stack([(pts - on_plane) @ e1, (pts - on_plane) @ e2], axis=1)
-    fit = _ransac_circle(xy, tol=max(0.002, 0.02 * float(np.ptp(xy, axis=0).max())))
+    tol = max(0.002, 0.02 * float(np.ptp(xy, axis=0).max()))
+    fit = _ransac_circle(xy, tol=tol)
     if fit is None:
         return None
     cx, cy, r, inliers = fit
     angles = np.sort(np.arctan2(xy[inliers, 1] - cy, xy[inliers, 0] - cx))
     largest_gap = np.max(np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi])))
-    if inliers.sum() < 20 or largest_gap > 1.25 * np.pi:
+    if inliers.sum() < 20:
+        return None
+    if largest_gap > 1.25 * np.pi and not _short_arc_ok(2 * np.pi - largest_gap, cx, cy, r, tol, filled,
+                                                        filled_area, on_plane, e1, e2):
         return None
     return on_plane + cx * e1 + cy * e2
+
+
+def _short_arc_ok(arc: float, cx: float, cy: float, r: float, tol: float, filled: Optional[np.ndarray],
+                  filled_area: float, on_plane: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> bool:
+    """Whether a circle fitted to a rim arc of ``arc`` radians (< 135 degrees) places the disc
+    better than the filled region (see :func:`_rim_circle`)."""
+    if filled is None or len(filled) == 0 or arc < _SHORT_ARC_MIN_RAD:
+        return False
+    if r * (1.0 - math.cos(arc / 2.0)) < _SHORT_ARC_MIN_SAGITTA_TOL * tol:
+        return False
+    if filled_area > _SHORT_ARC_MAX_COVERAGE * math.pi * r * r:
+        return False
+    rel = filled - on_plane
+    outside = np.hypot(rel @ e1 - cx, rel @ e2 - cy) > r + tol
+    return np.count_nonzero(outside) <= 0.02 * len(filled)
 
 
 def _fit_circle(xy: np.ndarray) -> Optional[tuple[float, float, float]]:
