@@ -95,3 +95,36 @@ def test_missing_model_fails_configure_naming_the_path(ctx, tmp_path):
         assert str(missing) in node.health.last_error['configure']
     finally:
         node.destroy_node()
+
+
+class _Backend:
+    """Records close(); never asked here (no frames are sent)."""
+
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_vlm_reward_lifecycle_closes_the_backend_and_reports_bad_parameters(ctx):
+    from spatialvlm_ros.ros.vlm_reward_node import VLMRewardNode
+
+    backend = _Backend()
+    node = VLMRewardNode(backend=backend, context=ctx, namespace='/lc_v',
+                         parameter_overrides=[Parameter('fallback', value='guess'), Parameter('autostart', value=False)])
+    try:
+        assert node.trigger_configure() == FAILURE
+        assert "fallback must be one of ('none', 'depth'), got 'guess'" in node.health.last_error['configure']
+        assert node.backend is None and node.lifecycle_state == 'unconfigured'
+        node.set_parameters([Parameter('fallback', value='depth')])
+        assert node.trigger_configure() == SUCCESS and node.backend is backend
+        assert not _subscribed(node, '/lc_v/color/image_raw')
+        assert node.trigger_activate() == SUCCESS
+        assert _subscribed(node, '/lc_v/color/image_raw') and node.worker is not None
+        assert node.trigger_deactivate() == SUCCESS
+        assert not _subscribed(node, '/lc_v/color/image_raw') and node.worker is None
+        assert node.trigger_cleanup() == SUCCESS
+        assert backend.closed == 1 and node.backend is None
+    finally:
+        node.destroy_node()
+    assert backend.closed == 1  # freed once, not again on destroy

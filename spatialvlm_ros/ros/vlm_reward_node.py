@@ -29,7 +29,7 @@ from collections import OrderedDict
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
 
@@ -45,6 +45,7 @@ from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
 from .convert import header_stamp_ns
 from .health import NodeHealth
+from .lifecycle import AUTOSTART, start
 from .run import run_node
 from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
@@ -78,6 +79,7 @@ PARAMETERS = {
     'qos_reliability': "Camera subscription: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
     'qos_depth': 'Camera subscription queue depth.',
     'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
+    'autostart': AUTOSTART,
 }
 
 
@@ -96,11 +98,72 @@ def backend_config(p: dict) -> tuple[str, dict]:
     return kind, {k: v for k, v in candidates.items() if k in names}
 
 
-class VLMRewardNode(Node):
+class VLMRewardNode(LifecycleNode):
+    """A lifecycle node (:mod:`.lifecycle`): the backend (a local VLM's weights, or the server
+    client) is made on configure and closed on cleanup; the reward worker and the question
+    thread run while active. ``backend``: an already made backend (tests, the Python API)."""
+
     def __init__(self, backend=None, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
-        p = read_parameters(self, PARAMETERS)
+        self._given_backend = backend
+        self.backend = None
+        self.worker = None
+        self._question_thread = None
+        self._input_subs: list = []
+        self.lifecycle_state = 'unconfigured'
+        self.health = NodeHealth(self, 'vlm reward')
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(float(self.get_parameter('diagnostics_period_s').value), self._publish_diagnostics)
+        start(self)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self._configure(read_parameters(self, PARAMETERS))
+        except Exception as err:  # noqa: BLE001 - a failed configure is reported, the node stays up
+            self._release()
+            self.health.reject('configure', str(err) if isinstance(err, (VLMError, SpatialError, ValueError))
+                               else f'{type(err).__name__}: {err}')
+            self.get_logger().error(f'cannot configure: {err}')
+            return TransitionCallbackReturn.FAILURE
+        self.lifecycle_state = 'inactive'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        p = self.p
+        self.worker = LatestFrameWorker(self._ask_frame, self._on_answers, self._on_failure, stamp_of=lambda it: it[0])
+        self._stop = threading.Event()
+        self._question_thread = threading.Thread(target=self._serve_questions, name='vlm-questions', daemon=True)
+        self._question_thread.start()
+        out = results_qos()
+        self._input_subs = [
+            self.create_subscription(Image, INPUT_TOPICS['color'], self._on_image,
+                                     sensor_qos(p['qos_reliability'], int(p['qos_depth']))),
+            self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, out),
+            self.create_subscription(String, '~/question', self._on_question, out),
+        ]
+        self.lifecycle_state = 'active'
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self.lifecycle_state = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        self.lifecycle_state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._release()
+        self.lifecycle_state = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self, p: dict) -> None:
         if p['fallback'] not in FALLBACKS:
             raise ValueError(f"fallback must be one of {FALLBACKS}, got {p['fallback']!r}")
         if p['prompt_mode'] not in PROMPT_MODES:
@@ -108,34 +171,44 @@ class VLMRewardNode(Node):
         self.p = p
         self.task = load_task(resolve_task_path(p['task']))
         self.questions = task_questions(self.task)
-        self.health = NodeHealth(self, 'vlm reward')
         self.kind, options = backend_config(p)
-        self.backend = backend if backend is not None else make_backend(self.kind, **options)
+        self.backend = self._given_backend if self._given_backend is not None else make_backend(self.kind, **options)
         self.limiter = StampRateLimiter(float(p['period_s']))
         self.rate_limited = 0
         self._lock = threading.Lock()
         self._objects: OrderedDict = OrderedDict()  # stamp_ns -> objects dict (depth)
         self._latest_image = None  # newest colour Image message, for questions
         self._last_disagreement: dict = {}
-        self.worker = LatestFrameWorker(self._ask_frame, self._on_answers, self._on_failure, stamp_of=lambda it: it[0])
         self._questions: queue.Queue = queue.Queue(maxsize=int(p['max_pending_questions']))
         self.answered = 0
-        self._stop = threading.Event()
-        self._question_thread = threading.Thread(target=self._serve_questions, name='vlm-questions', daemon=True)
-        self._question_thread.start()
-
         out = results_qos()
-        self.reward_pub = self.create_publisher(Float32, '~/reward', out)
-        self.detail_pub = self.create_publisher(String, '~/detail', out)
-        self.answer_pub = self.create_publisher(String, '~/answer', out)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_subscription(Image, INPUT_TOPICS['color'], self._on_image,
-                                 sensor_qos(p['qos_reliability'], int(p['qos_depth'])))
-        self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, out)
-        self.create_subscription(String, '~/question', self._on_question, out)
-        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        self.reward_pub = self.create_lifecycle_publisher(Float32, '~/reward', out)
+        self.detail_pub = self.create_lifecycle_publisher(String, '~/detail', out)
+        self.answer_pub = self.create_lifecycle_publisher(String, '~/answer', out)
         self.get_logger().info(f'task {self.task.name!r}: asking {self.kind} every {p["period_s"]} s of stamps; '
                                f'fallback {p["fallback"]}')
+
+    def _stop_inputs(self) -> None:
+        """Unsubscribe, then let the worker and the question thread finish what they started."""
+        for sub in self._input_subs:
+            self.destroy_subscription(sub)
+        self._input_subs = []
+        if self.worker is not None:
+            self._stop.set()
+            self.worker.stop(timeout_s=2.0)
+            self._question_thread.join(timeout=2.0)
+            self.worker, self._question_thread = None, None
+
+    def _release(self) -> None:
+        """Close the backend (a local VLM's GPU memory) and remove what configure made."""
+        for name in ('reward_pub', 'detail_pub', 'answer_pub'):
+            pub = getattr(self, name, None)
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+            setattr(self, name, None)
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
 
     # --- inputs ----------------------------------------------------------------------------
 
@@ -284,22 +357,24 @@ class VLMRewardNode(Node):
     # --- diagnostics and shutdown ----------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        s = self.worker.stats
-        extra = {'task': self.task.name, 'backend': self.kind, 'rate_limited': self.rate_limited,
-                 'frames_submitted': s.submitted, 'frames_superseded': s.superseded, 'frames_out_of_order': s.out_of_order,
-                 'requests_started': s.started, 'requests_succeeded': s.succeeded, 'requests_failed': s.failed,
-                 'questions_answered': self.answered, 'questions_pending': self._questions.qsize()}
-        with self._lock:
-            for k, v in self._last_disagreement.items():
-                extra[f'disagreement_abs_m_{k}'] = v['abs_m']
-                extra[f'disagreement_rel_{k}'] = v['rel']
+        extra = {'lifecycle_state': self.lifecycle_state}
+        if self.backend is not None:
+            extra.update({'task': self.task.name, 'backend': self.kind, 'rate_limited': self.rate_limited,
+                          'questions_answered': self.answered, 'questions_pending': self._questions.qsize()})
+            if self.worker is not None:
+                s = self.worker.stats
+                extra.update({'frames_submitted': s.submitted, 'frames_superseded': s.superseded,
+                              'frames_out_of_order': s.out_of_order, 'requests_started': s.started,
+                              'requests_succeeded': s.succeeded, 'requests_failed': s.failed})
+            with self._lock:
+                for k, v in self._last_disagreement.items():
+                    extra[f'disagreement_abs_m_{k}'] = v['abs_m']
+                    extra[f'disagreement_rel_{k}'] = v['rel']
         self.health.publish(self.diag_pub, extra)
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self.worker.stop(timeout_s=2.0)
-        self._question_thread.join(timeout=2.0)
-        self.backend.close()
+        self._stop_inputs()
+        self._release()
         super().destroy_node()
 
 
