@@ -95,8 +95,13 @@ def score_run(
     }
 
 
-def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], rewards: Mapping[int, Mapping]) -> None:
-    """reward.png: measured vs ground-truth reward (top), measured vs true distances (bottom)."""
+def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], rewards: Mapping[int, Mapping],
+                 title: str = '', measured: str = 'reward published (depth camera)') -> None:
+    """reward.png: measured vs ground-truth reward (top), measured vs true distances (bottom).
+
+    title: the top panel's title (default: the task's published reward vs ground truth);
+    measured: the legend entry of the measured reward.
+    """
     import matplotlib
 
     matplotlib.use('Agg')
@@ -110,7 +115,7 @@ def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], re
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     ax1.plot(t, [tr.reward for tr in truths], color='black', lw=2, label='reward from ground truth')
-    ax1.plot(t, meas, color='tab:orange', lw=1.2, marker='.', ms=3, label='reward published (depth camera)')
+    ax1.plot(t, meas, color='tab:orange', lw=1.2, marker='.', ms=3, label=measured)
     stages = np.array([tr.stage for tr in truths])
     for k, stage in enumerate(task.stages):
         on = stages == k
@@ -118,7 +123,7 @@ def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], re
             ax1.fill_between(t, 0, 1, where=on, transform=ax1.get_xaxis_transform(), alpha=0.08,
                              color=f'C{k}', label=f'true stage: {stage.name}')
     ax1.set_ylabel('reward')
-    ax1.set_title(f'task {task.name}: published reward vs ground truth')
+    ax1.set_title(title or f'task {task.name}: published reward vs ground truth')
     ax1.legend(loc='lower right', fontsize=8)
     for k, pair in enumerate(task.stages):
         key = pair_key(*pair.pair)

@@ -15,13 +15,15 @@ __all__ = ['plot_labelled_rewards']
 
 def plot_labelled_rewards(path: Path, task: TaskSpec, rows: Sequence[dict], ground_truth: Sequence[dict] = (),
                           title: str = '') -> None:
-    """Write the plot to ``path`` (PNG)."""
+    """Write the plot to ``path`` (PNG). title: what is plotted (default: the task), e.g. the bag's name."""
+    title = title or f'task {task.name}'
     rewards = {int(r['stamp_ns']): r for r in rows if r.get('stage') is not None}
     if ground_truth:
         from ..report import plot_rewards
 
         gt = [{'stamp_ns': g['stamp_ns'], **{n: g.get(n) for n in task.objects}} for g in ground_truth]
-        plot_rewards(path, task, gt, rewards)
+        plot_rewards(path, task, gt, rewards, title=f'{title}: labelled reward vs ground truth',
+                     measured='labelled reward (depth camera)')
         return
     import matplotlib
 
@@ -37,7 +39,7 @@ def plot_labelled_rewards(path: Path, task: TaskSpec, rows: Sequence[dict], grou
     if failed:
         ax1.plot(t[failed], np.zeros(len(failed)), 'x', color='tab:red', label='frame not labelled')
     ax1.set_ylabel('reward')
-    ax1.set_title(title or f'task {task.name}: labelled reward')
+    ax1.set_title(f'{title}: labelled reward')
     ax1.legend(loc='lower right', fontsize=8)
     for k, stage in enumerate(task.stages):
         key = pair_key(*stage.pair)

@@ -199,7 +199,7 @@ def _assemble(job: _BagJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
     (bag_dir / 'metadata.yaml').write_text(yaml.safe_dump(merge_metadata(metas, rels), sort_keys=False))
     write_frames_table(staging / 'frames.parquet', rows, job.config.task)
     plot_labelled_rewards(staging / 'reward.png', job.config.task, rows, stats.ground_truth,
-                          title=f'{job.name}: labelled reward ({job.config.task.name})')
+                          title=f'{job.name} (task {job.config.task.name})')
     summary = _bag_summary(job, rows, stats)
     _write_atomic(staging / 'summary.json', json.dumps(summary, indent=2) + '\n')
     os.replace(staging, job.final)
