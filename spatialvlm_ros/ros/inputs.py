@@ -54,6 +54,12 @@ class InputMonitor:
     def check(self) -> list[str]:
         """Warn for every stream silent for longer than ``warn_after_s``; returns the warnings."""
         now = self._now()
+        if self._start <= 0.0 or now < self._start:
+            # Sim time before the first /clock reads 0, and a restarted bag goes back: silence is
+            # counted from here, not from a time the jump makes look long ago.
+            self._start = now
+            self._last_seen = {s: None for s in self.topics}
+            return []
         warnings = []
         for stream in self.topics:
             last = self._last_seen[stream]
