@@ -17,7 +17,10 @@ An object whose mask has fewer pixels than the grounder accepts (``min_pixels``)
 no question. ``missing`` counts objects in view that a method failed to measure.
 The truth of the gripper is the grip site between the fingers, its mask the two finger geoms: a
 centre of the visible fingers sits ~1 cm above and in front of that point
-(``center_bias_right_forward_up_m``), for both methods.
+(``center_bias_right_forward_up_m``), for both methods. Every object in view counts, however much
+of it is hidden; ``center_error_by_visibility_m`` splits our centre errors by the share of the
+object our pipeline estimates to be in view (``ObjectObservation.visible_fraction``, which also
+lowers the confidence of its facts), at one half.
 
 Ours. The node's perception (``config/spatial_facts.yaml`` through ``core.params``, i.e. 'support'
 centre for the block, 'amodal' for the gripper, 'flat' for the target, gravity plane, full fact
@@ -376,10 +379,12 @@ class Errors:
         self.missing = {n: 0 for n in OBJECTS}
         self.not_in_view = {n: 0 for n in OBJECTS}
         self.per_seed: dict = {}
+        self.by_visibility: dict = {'visible_ge_0.5': [], 'visible_lt_0.5': []}
 
-    def add(self, seed: int, centres: dict, gt: dict, basis: np.ndarray) -> None:
+    def add(self, seed: int, centres: dict, gt: dict, basis: np.ndarray, visible: dict | None = None) -> None:
         """centres: name -> measured centre or None; gt: the truth with None for objects not in
-        view (they are counted apart, not as failures); basis: rows (right, forward, up)."""
+        view (they are counted apart, not as failures); basis: rows (right, forward, up);
+        visible: name -> the method's estimated share of the object in view, if it has one."""
         s = self.per_seed.setdefault(seed, {'centre': [], 'pair': []})
         for n in OBJECTS:
             if gt.get(n) is None:
@@ -394,6 +399,8 @@ class Errors:
             self.centre[n].append(e)
             self.bias[n].append(basis @ d)
             s['centre'].append(e)
+            if visible is not None:
+                self.by_visibility['visible_ge_0.5' if visible[n] >= 0.5 else 'visible_lt_0.5'].append(e)
         for a, b in PAIRS:
             if centres.get(a) is None or centres.get(b) is None or gt.get(a) is None or gt.get(b) is None:
                 continue
@@ -416,6 +423,8 @@ class Errors:
             'not_in_view': dict(self.not_in_view),
             'per_seed': {str(s): {'center_error_m': _stats(v['centre']), 'pair_distance_error_m': _stats(v['pair'])}
                          for s, v in sorted(self.per_seed.items())},
+            **({'center_error_by_visibility_m': {k: _stats(v) for k, v in self.by_visibility.items()}}
+               if any(self.by_visibility.values()) else {}),
         }
 
 
@@ -499,7 +508,8 @@ def run(args, log) -> dict:
                 o3d_centres = _time(lambda: baseline.centres(frame, masks), args.repeat, timing[f'open3d{key}_s'])
                 n_frames += 1
                 centres = {n: (None if o is None else o.center) for n, o in result.objects.items()}
-                ours.add(seed, centres, in_view, basis)
+                visible = {n: (None if o is None else o.visible_fraction) for n, o in result.objects.items()}
+                ours.add(seed, centres, in_view, basis, visible)
                 o3d_err.add(seed, o3d_centres, in_view, basis)
                 if result.gravity is not None:
                     sources[result.gravity.source] = sources.get(result.gravity.source, 0) + 1

@@ -99,3 +99,32 @@ def test_flat_mode_on_a_mostly_hidden_square_fits_no_circle_to_its_edges():
     flat = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
     err = np.linalg.norm(flat.center - centre)
     assert 0.01 < err < 0.04, err  # the filled visible strip: biased, not a far-away circle
+
+
+def test_flat_mode_reports_how_much_of_the_disc_is_in_view():
+    """The share in view (area seen over the fitted disc's), and the facts' confidence with it."""
+    from spatialvlm_ros.core.facts import FactsConfig, compute_facts
+    from spatialvlm_ros.core.gravity import Gravity
+
+    frame, mask, _ = disc_scene(False)
+    whole = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
+    assert whole.visible_fraction > 0.95
+    frame, mask, _ = _mostly_hidden('disc', 0.7)
+    hidden = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
+    # A segment beyond 0.7 r: (acos(0.7) - 0.7 sqrt(1 - 0.49)) / pi = 9.4 % of the disc.
+    assert hidden.visible_fraction == pytest.approx(0.094, abs=0.02)
+    assert hidden.evidence == pytest.approx(hidden.point_count * hidden.visible_fraction)
+    config = FactsConfig(confidence_points=2000.0)  # so that point counts this large still tell apart
+    conf = {}
+    for name, obs in (('whole', whole), ('hidden', hidden)):
+        up = np.array([0.0, -np.sqrt(0.5), -np.sqrt(0.5)])  # the marker's table
+        facts = compute_facts({name: obs}, config, gravity=Gravity(up=up, source='given', confidence=1.0))
+        conf[name] = next(f.confidence for f in facts if f.type == 'width')
+    assert conf['hidden'] < 0.5 * conf['whole']
+
+
+def test_flat_mode_without_a_rim_reports_the_share_of_its_outline_that_is_rim():
+    """A square cut by the arm: no circle; the cut side of its outline is not its edge."""
+    frame, mask, _ = _mostly_hidden('square', 0.5)
+    obs = lift_mask(frame, mask, 'target', LiftConfig(center_mode='flat'))
+    assert 0.5 < obs.visible_fraction < 0.9

@@ -22,15 +22,19 @@ def episode():
     return list(iter_episode(seed=0, frames=90, width=640, height=480))[::5]
 
 
-def _errors(frames, config: LiftConfig, gravity: bool = True) -> np.ndarray:
+def _observations(frames, config: LiftConfig, gravity: bool = True) -> list:
     grounder = ColorGrounder()
     out = []
     for f in frames:
         frame = Frame(rgb=f.rgb, depth=f.depth, intrinsics=f.intrinsics, stamp_ns=f.stamp_ns, frame_id='cam')
         mask = grounder.ground(frame, [ObjectQuery('gripper', 'yellow gripper')])['gripper']
-        obs = lift_mask(frame, mask, 'gripper', config, estimate_gravity(frame) if gravity else None)
-        out.append(np.linalg.norm(obs.center - f.gripper))
-    return np.asarray(out)
+        out.append(lift_mask(frame, mask, 'gripper', config, estimate_gravity(frame) if gravity else None))
+    return out
+
+
+def _errors(frames, config: LiftConfig, gravity: bool = True) -> np.ndarray:
+    obs = _observations(frames, config, gravity)
+    return np.asarray([np.linalg.norm(o.center - f.gripper) for o, f in zip(obs, frames)])
 
 
 def test_grip_mode_finds_the_grasp_point_open_and_closed(episode):
@@ -68,12 +72,16 @@ def test_grip_mode_with_the_fingertips_hidden_uses_the_gripper_body(raised_targe
     edge = _errors(raised_target_episode, LiftConfig(center_mode='grip'))
     assert np.median(tips_only) > 0.015, np.round(tips_only * 1000, 1)
     assert np.median(edge) < 0.006 and edge.max() < 0.008, np.round(edge * 1000, 1)
+    # The fingers are seen from the body's edge down to the disc: ~60 % of their length.
+    visible = [o.visible_fraction for o in _observations(raised_target_episode, LiftConfig(center_mode='grip'))]
+    assert all(0.4 < v < 0.8 for v in visible), visible
 
 
 def test_grip_mode_with_the_fingertips_in_view_ignores_the_gripper_body(episode):
     a = _errors(episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
     b = _errors(episode, LiftConfig(center_mode='grip'))
     np.testing.assert_allclose(a, b)
+    assert all(o.visible_fraction == 1.0 for o in _observations(episode, LiftConfig(center_mode='grip')))
 
 
 def test_grip_mode_without_gravity_is_amodal(episode):

@@ -33,18 +33,33 @@ def _scene(block_size, bottom_above_table: float, slab_top_above_table: float):
     return frame_of(depth, label), label == 0, centre, gravity
 
 
+def _lift(scene):
+    frame, mask, _, gravity = scene
+    return lift_mask(frame, mask, 'block', LiftConfig(center_mode='support'), gravity)
+
+
 def _error(scene) -> np.ndarray:
-    frame, mask, centre, gravity = scene
-    obs = lift_mask(frame, mask, 'block', LiftConfig(center_mode='support'), gravity)
-    return obs.center - centre
+    return _lift(scene).center - scene[2]
 
 
 def test_a_block_lowered_into_a_slab_that_hides_its_bottom():
     """The bottom 2 cm over the table, the slab's top 2.6 cm: nothing seen says where the bottom
     is. Resting on the table would make the 5 cm cube 7 cm tall (centre 1 cm low); a compact
     object as tall as wide puts it within a few mm."""
-    err = _error(_scene((0.05, 0.05, 0.05), 0.02, 0.026))
+    scene = _scene((0.05, 0.05, 0.05), 0.02, 0.026)
+    err = _error(scene)
     assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
+    # 4.4 of its 5 cm are in view above the slab (less the eroded border: ~4.2 measured); the
+    # size facts report the whole cube.
+    obs = _lift(scene)
+    assert obs.visible_fraction == pytest.approx(0.88, abs=0.05)
+    assert obs.size[2] == pytest.approx(0.05, abs=0.003)
+
+
+def test_a_block_in_full_view_is_fully_visible():
+    scene = _scene((0.05, 0.05, 0.05), 0.0, -0.01)  # the slab under the table
+    assert _lift(scene).visible_fraction == 1.0
+    assert np.linalg.norm(_error(scene)) < 0.004
 
 
 @pytest.mark.parametrize('size', [(0.05, 0.05, 0.05), (0.05, 0.03, 0.05)])

@@ -66,12 +66,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 import cv2
 import numpy as np
 
 from .errors import GroundingError
+from .flat import flat_surface
 from .occlusion import median_or_none, occluder_above_heights
 from .support import support_box
 from .types import Frame, ObjectObservation
@@ -257,11 +258,20 @@ class _Cloud:
     erode_used: int = 0  # the erosion radius actually applied (px)
 
 
-def _centroid(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
-    return cloud.points.mean(axis=0, dtype=np.float64), cloud.extent
+class _Estimate(NamedTuple):
+    """What a centre mode returns (float64 metres, optical frame)."""
+
+    center: np.ndarray  # (3,)
+    extent: np.ndarray  # (3,) axis-aligned box
+    size: Optional[np.ndarray] = None  # (3,) gravity-aligned (width, depth, height), from modes that measure it
+    visible: float = 1.0  # share of the object in view, from modes that complete a hidden part
 
 
-def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
+def _centroid(cloud: _Cloud, config: LiftConfig) -> _Estimate:
+    return _Estimate(cloud.points.mean(axis=0, dtype=np.float64), cloud.extent)
+
+
+def _amodal(cloud: _Cloud, config: LiftConfig) -> _Estimate:
     """Centroid pushed back along the viewing ray; the z extent becomes at least the thickness."""
     centroid = cloud.points.mean(axis=0, dtype=np.float64)
     ray = centroid / np.linalg.norm(centroid)
@@ -284,183 +294,27 @@ def _amodal(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     push = float(np.clip(thickness / 2.0 - covered, 0.0, config.amodal_max_push_m))
     extent = cloud.extent.copy()
     extent[2] = max(extent[2], thickness)
-    return centroid + push * ray, extent
+    return _Estimate(centroid + push * ray, extent)
 
 
-def _convex_fill(mask: np.ndarray) -> np.ndarray:
-    """The convex hull of the mask, filled: restores the parts of a convex flat object hidden by
-    whatever rests on it, whether the occluder leaves a closed ring or cuts the outline."""
-    m = mask.astype(np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = np.zeros_like(m)
-    if contours:
-        cv2.fillConvexPoly(out, cv2.convexHull(np.concatenate(contours)), 1)
-    return out.astype(bool) | mask
-
-
-def _flat(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Centre of a flat object (disc, marker, sheet), also when something lies on it.
-
-    Fits a plane to the visible points, fills the mask to its convex hull (an object resting on
-    the marker hides part of it), intersects every filled pixel's ray with the plane and takes the
-    area-weighted mean: a pixel's footprint on the plane is z^2 / (fx fy |n . d|) for the ray
-    d = (x/z, y/z, 1), so near pixels do not outweigh far ones.
-    """
-    pts = _strided(cloud.points, config.stats_max_points).astype(np.float64)
-    mean = pts.mean(axis=0)
-    normal = np.linalg.svd(pts - mean, full_matrices=False)[2][2]
-    k = cloud.intrinsics
-    vs, us = np.nonzero(_convex_fill(cloud.mask_crop))
-    rays = np.stack(
-        [(us + cloud.origin[1] - k.cx) / k.fx, (vs + cloud.origin[0] - k.cy) / k.fy, np.ones(us.size)], axis=1
+def _flat(cloud: _Cloud, config: LiftConfig) -> _Estimate:
+    """Plane-completed centre of a flat object (core/flat.py); the centroid when the plane is seen edge-on."""
+    res = flat_surface(
+        _strided(cloud.points, config.stats_max_points), cloud.mask_crop, cloud.depth_crop, cloud.origin,
+        cloud.intrinsics, cloud.frame.shape if cloud.frame is not None else None,
+        min_depth_m=config.min_depth_m, max_depth_m=config.max_depth_m, min_points=config.min_points,
+        percentiles=config.extent_percentiles,
     )
-    nd = rays @ normal
-    with np.errstate(divide='ignore', invalid='ignore'):
-        t = float(normal @ mean) / nd
-    ok = np.isfinite(t) & (t > config.min_depth_m) & (t < config.max_depth_m) & (np.abs(nd) > 1e-3)
-    if np.count_nonzero(ok) < config.min_points:  # plane seen edge-on: fall back to the points
+    if res is None:
         return _centroid(cloud, config)
-    on_plane = rays[ok] * t[ok, None]
-    weights = t[ok] ** 2 / np.abs(nd[ok])
-    centre = (on_plane * weights[:, None]).sum(axis=0) / weights.sum()
-    lo, hi = percentiles(on_plane, config.extent_percentiles, axis=0)
-    area = float(weights.sum()) / (k.fx * k.fy)  # of the filled region on the plane, m^2
-    circle = _rim_circle(cloud, normal, mean, config, on_plane, area)
-    if circle is not None:
-        centre = circle
-    return centre, (hi - lo).astype(np.float64)  # extent of the completed surface
+    return _Estimate(res.center, res.extent, visible=res.visible)
 
 
-# 'flat' mode, circle from a short rim arc (under 135 degrees in view): at least this arc, this
-# little of the disc's area in view (the filled part's centre is then off by >= 0.42 r) and an
-# arc that bows by at least this many fit tolerances (a straight cut fits a huge circle).
-_SHORT_ARC_MIN_RAD = math.radians(45.0)
-_SHORT_ARC_MAX_COVERAGE = 0.5
-_SHORT_ARC_MIN_SAGITTA_TOL = 2.0
-
-
-def _rim_circle(cloud: _Cloud, normal: np.ndarray, on_plane: np.ndarray, config: LiftConfig,
-                filled: Optional[np.ndarray] = None, filled_area: float = 0.0) -> Optional[np.ndarray]:
-    """Centre of a round flat object from the visible part of its rim, or None.
-
-    An occluder in front (an arm over a target disc) cuts the outline with an edge that is not
-    the rim; the convex fill then misses the hidden part. Outline pixels whose outside
-    neighbours are nearer than the plane are such cuts and are dropped; the rest, intersected
-    with the plane, are fitted with a circle (algebraic least squares). Used when the fit is
-    good (residual < 5 % of the radius) and the rim points span at least 135 degrees; a square
-    marker or a badly cut outline keeps the filled-area centre.
-
-    filled, filled_area: the filled region's points on the plane (Mx3) and its area (m^2). With
-    them a shorter arc (45-135 degrees) is used too, where the filled region covers at most half
-    of the fitted disc (its own centre is then a large fraction of the radius off: sim seed 1,
-    a raised disc behind the arm, 3.5-4.3 -> 0.3-1.4 cm), lies inside it, and the arc bows
-    clearly (a straight cut fits a circle of any large radius).
-    """
-    mask = cloud.mask_crop.astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return None
-    rim = np.concatenate(contours)[:, 0, :]  # (u, v) in the crop
-    # Nearest outside depth around each outline pixel (5x5), NaN/inside -> +inf.
-    outside = np.where(mask.astype(bool) | ~np.isfinite(cloud.depth_crop), np.inf, cloud.depth_crop).astype(np.float32)
-    near_outside = cv2.erode(outside, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
-    k = cloud.intrinsics
-    us, vs = rim[:, 0], rim[:, 1]
-    rays = np.stack([(us + cloud.origin[1] - k.cx) / k.fx, (vs + cloud.origin[0] - k.cy) / k.fy,
-                     np.ones(us.size)], axis=1)
-    nd = rays @ normal
-    with np.errstate(divide='ignore', invalid='ignore'):
-        t = float(normal @ on_plane) / nd
-    occluded = near_outside[vs, us] < t - 0.01  # something at least 1 cm in front borders it
-    # The image border cuts the outline too: those pixels are where the view ends, not the rim.
-    h, w = cloud.frame.shape if cloud.frame is not None else (None, None)
-    at_edge = np.zeros(us.size, dtype=bool)
-    if h is not None:
-        gu, gv = us + cloud.origin[1], vs + cloud.origin[0]
-        at_edge = (gu <= 0) | (gv <= 0) | (gu >= w - 1) | (gv >= h - 1)
-    ok = np.isfinite(t) & (t > 0) & ~occluded & ~at_edge
-    if np.count_nonzero(ok) < 20:
-        return None
-    pts = rays[ok] * t[ok, None]
-    e1 = cross3(normal, (1.0, 0.0, 0.0) if abs(normal[0]) < 0.9 else (0.0, 1.0, 0.0))
-    e1 /= np.linalg.norm(e1)
-    e2 = cross3(normal, e1)
-    xy = np.stack([(pts - on_plane) @ e1, (pts - on_plane) @ e2], axis=1)
-    tol = max(0.002, 0.02 * float(np.ptp(xy, axis=0).max()))
-    fit = _ransac_circle(xy, tol=tol)
-    if fit is None:
-        return None
-    cx, cy, r, inliers = fit
-    angles = np.sort(np.arctan2(xy[inliers, 1] - cy, xy[inliers, 0] - cx))
-    largest_gap = np.max(np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi])))
-    if inliers.sum() < 20:
-        return None
-    if largest_gap > 1.25 * np.pi and not _short_arc_ok(2 * np.pi - largest_gap, cx, cy, r, tol, filled,
-                                                        filled_area, on_plane, e1, e2):
-        return None
-    return on_plane + cx * e1 + cy * e2
-
-
-def _short_arc_ok(arc: float, cx: float, cy: float, r: float, tol: float, filled: Optional[np.ndarray],
-                  filled_area: float, on_plane: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> bool:
-    """Whether a circle fitted to a rim arc of ``arc`` radians (< 135 degrees) places the disc
-    better than the filled region (see :func:`_rim_circle`)."""
-    if filled is None or len(filled) == 0 or arc < _SHORT_ARC_MIN_RAD:
-        return False
-    if r * (1.0 - math.cos(arc / 2.0)) < _SHORT_ARC_MIN_SAGITTA_TOL * tol:
-        return False
-    if filled_area > _SHORT_ARC_MAX_COVERAGE * math.pi * r * r:
-        return False
-    rel = filled - on_plane
-    outside = np.hypot(rel @ e1 - cx, rel @ e2 - cy) > r + tol
-    return np.count_nonzero(outside) <= 0.02 * len(filled)
-
-
-def _fit_circle(xy: np.ndarray) -> Optional[tuple[float, float, float]]:
-    """Algebraic least-squares circle (cx, cy, r) through Nx2 points."""
-    a = np.column_stack([xy, np.ones(len(xy))])
-    sol, *_ = np.linalg.lstsq(a, (xy**2).sum(axis=1), rcond=None)
-    cx, cy = sol[0] / 2, sol[1] / 2
-    r2 = sol[2] + cx * cx + cy * cy
-    return (float(cx), float(cy), math.sqrt(r2)) if r2 > 0 else None
-
-
-def _ransac_circle(xy: np.ndarray, tol: float, iterations: int = 128):
-    """Robust circle: 3-point hypotheses (fixed seed: the same frame gives the same answer),
-    best inlier count, refined on its inliers. Returns (cx, cy, r, inlier mask) or None."""
-    n = len(xy)
-    if n < 3:
-        return None
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, n, size=(iterations, 3))
-    p1, p2, p3 = xy[idx[:, 0]], xy[idx[:, 1]], xy[idx[:, 2]]
-    # Circumcentre of each triple (vectorised); degenerate (collinear) triples are skipped.
-    d = 2 * (p1[:, 0] * (p2[:, 1] - p3[:, 1]) + p2[:, 0] * (p3[:, 1] - p1[:, 1]) + p3[:, 0] * (p1[:, 1] - p2[:, 1]))
-    good = np.abs(d) > 1e-12
-    if not good.any():
-        return None
-    s1, s2, s3 = (p1**2).sum(1), (p2**2).sum(1), (p3**2).sum(1)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        ux = (s1 * (p2[:, 1] - p3[:, 1]) + s2 * (p3[:, 1] - p1[:, 1]) + s3 * (p1[:, 1] - p2[:, 1])) / d
-        uy = (s1 * (p3[:, 0] - p2[:, 0]) + s2 * (p1[:, 0] - p3[:, 0]) + s3 * (p2[:, 0] - p1[:, 0])) / d
-        r = np.hypot(p1[:, 0] - ux, p1[:, 1] - uy)
-        dist = np.abs(np.hypot(xy[None, :, 0] - ux[:, None], xy[None, :, 1] - uy[:, None]) - r[:, None])
-    counts = np.where(good, (dist < tol).sum(axis=1), -1)
-    best = int(np.argmax(counts))
-    inliers = dist[best] < tol
-    refined = _fit_circle(xy[inliers]) if inliers.sum() >= 3 else None
-    if refined is None:
-        return None
-    cx, cy, rr = refined
-    inliers = np.abs(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) - rr) < tol
-    return cx, cy, rr, inliers
-
-
-def _support(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
+def _support(cloud: _Cloud, config: LiftConfig) -> _Estimate:
     """Gravity-aligned box resting on the support plane (core/support.py); 'amodal' without gravity."""
-    amodal_center, amodal_extent = _amodal(cloud, config)
+    amodal = _amodal(cloud, config)
     if cloud.gravity is None or getattr(cloud.gravity, 'source', 'prior') == 'prior':
-        return amodal_center, amodal_extent
+        return amodal
     from .gravity import gravity_basis
 
     # Forward coordinates of the points moved along their rays to the locally averaged depth, so
@@ -470,12 +324,12 @@ def _support(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]
     fwd = gravity_basis(cloud.gravity.up)[1]
     near_fwd = (cloud.points.astype(np.float64) @ fwd) * (z_smooth / z)
     res = support_box(
-        cloud.points, cloud.mask_crop, cloud.origin, cloud.frame, cloud.gravity, amodal_center, cloud.border_m,
+        cloud.points, cloud.mask_crop, cloud.origin, cloud.frame, cloud.gravity, amodal.center, cloud.border_m,
         cap_tolerance_m=config.cap_tolerance_m, support_max_gap_m=config.support_max_gap_m,
         support_ring_px=config.support_ring_px, min_view_down_deg=config.min_view_down_deg,
         percentiles=config.extent_percentiles, min_points=config.min_points, near_fwd_values=near_fwd,
     )
-    return res.center, res.extent, res.size
+    return _Estimate(res.center, res.extent, res.size, res.visible)
 
 
 # 'grip' mode: the tips are hidden when they put the grasp point this much above the gripper
@@ -485,7 +339,7 @@ _TIPS_HIDDEN_M = 0.007
 _MIN_EDGE_COLUMNS = 5
 
 
-def _grip(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
+def _grip(cloud: _Cloud, config: LiftConfig) -> _Estimate:
     """Grasp point of a parallel gripper seen by its fingers; 'amodal' without gravity.
 
     The fingers' visible points surround an empty grasp point: their centroid sits in front of
@@ -523,7 +377,7 @@ def _grip(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
     mean_dir = pts.mean(axis=0)
     view_down = float(-(mean_dir @ up) / np.linalg.norm(mean_dir))
     cos_d = math.sqrt(max(1.0 - view_down**2, 0.25))
-    tips = percentile(hts, lo_p) - cloud.border_m / 2.0 / cos_d
+    tips = seen_tips = percentile(hts, lo_p) - cloud.border_m / 2.0 / cos_d
     top = percentile(hts, hi_p)
     grip = tips + config.grip_height_m
     if config.grip_palm_m > 0:
@@ -534,11 +388,14 @@ def _grip(cloud: _Cloud, config: LiftConfig) -> tuple[np.ndarray, np.ndarray]:
             tips = grip - config.grip_height_m
     center = right * (lo + hi) / 2.0 + fwd * (near_fwd + config.grip_depth_m / 2.0) + up * grip
     size = np.array([float(hi - lo) + cloud.border_m, config.grip_depth_m, max(top - tips, 0.0)])
-    return center, np.abs(basis.T) @ size, size  # and the camera-axis box of the gravity-aligned one
+    # Of the fingers' height below the body's edge, the share in view (1 unless the tips are hidden).
+    visible = 1.0 if tips == seen_tips else float(np.clip((top - seen_tips) / max(top - tips, 1e-6), 1e-3, 1.0))
+    # and the camera-axis box of the gravity-aligned one
+    return _Estimate(center, np.abs(basis.T) @ size, size, visible)
 
 
-# center_mode -> function(cloud, config) -> (centre (3,), extent (3,)[, gravity-aligned size (3,)]),
-# float64 metres; the size only from modes that measure the whole object.
+# center_mode -> function(cloud, config) -> _Estimate (centre, extent, gravity-aligned size from
+# modes that measure the whole object, share in view from modes that complete a hidden part).
 CENTER_MODES = {'centroid': _centroid, 'amodal': _amodal, 'flat': _flat, 'support': _support, 'grip': _grip}
 
 
@@ -625,18 +482,19 @@ def lift_mask(
         mask_crop=mask[r0:r1, c0:c1].astype(bool), depth_crop=depth, origin=(int(r0), int(c0)), intrinsics=k,
         frame=frame, gravity=gravity, erode_used=erode_used,
     )
-    center, extent, *size = CENTER_MODES[config.center_mode](cloud, config)
+    est = CENTER_MODES[config.center_mode](cloud, config)
     return ObjectObservation(
         name=name,
-        center=np.asarray(center, dtype=np.float64),
-        extent=np.asarray(extent, dtype=np.float64),
+        center=np.asarray(est.center, dtype=np.float64),
+        extent=np.asarray(est.extent, dtype=np.float64),
         points=points,
         pixel_count=pixel_count,
         frame_id=frame.frame_id,
         stamp_ns=frame.stamp_ns,
         mask=mask,
-        size=np.asarray(size[0], dtype=np.float64) if size else None,
+        size=None if est.size is None else np.asarray(est.size, dtype=np.float64),
         border_m=float(cloud.border_m),
+        visible_fraction=float(est.visible),
     )
 
 

@@ -8,7 +8,7 @@ objects document::
     {"stamp": {"sec": s, "nanosec": ns}, "stamp_ns": int, "frame_id": str,
      "objects": [{"name", "center_m": [x, y, z], "extent_m": [width, height, depth],
                   "extent_camera_m": [dx, dy, dz], "points": n, "pixels": n,
-                  "source": "depth" | "kinematic"}],
+                  "source": "depth" | "kinematic", "visible_fraction": f}],
      "missing": [names not found in this frame]}
 
 ``center_m`` is in ``frame_id``. ``extent_m`` is the size of the gravity-aligned box, as
@@ -16,7 +16,8 @@ objects document::
 :mod:`.sizes`); it does not depend on ``frame_id``. ``extent_camera_m`` is the axis-aligned box
 along the axes of ``frame_id`` (the camera optical frame unless a target frame is configured):
 the box RViz markers draw. Documents written before ``extent_camera_m`` existed carried that box
-as ``extent_m``; :func:`objects_from_doc` reads both.
+as ``extent_m``; :func:`objects_from_doc` reads both. ``visible_fraction`` is the estimated share
+of the object in view (``ObjectObservation.visible_fraction``; 1 in documents written before it).
 
 facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]``.
 reward document: same header keys plus ``RewardSample.to_dict()``.
@@ -66,6 +67,7 @@ def objects_to_doc(
             'points': obs.point_count,
             'pixels': int(obs.pixel_count),
             'source': obs.source,
+            'visible_fraction': round(float(obs.visible_fraction), 3),
         }
         for name, obs in objects.items()
         if obs is not None
@@ -94,6 +96,7 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
                 frame_id=frame_id,
                 stamp_ns=stamp_ns,
                 source=str(o.get('source', 'depth')),
+                visible_fraction=float(o.get('visible_fraction', 1.0)),
             )
         for name in doc.get('missing', []):
             out[str(name)] = None

@@ -48,6 +48,7 @@ class SupportResult:
     size: np.ndarray  # (3,) gravity-aligned (width, depth, height)
     resting: bool  # bottom taken from the support surface
     top_visible: bool  # horizontal centre taken from the top surface
+    visible: float = 1.0  # share of the height in view when the lower part is hidden, else 1
 
 
 def _backproject(vs: np.ndarray, us: np.ndarray, z: np.ndarray, origin: tuple[int, int], k) -> np.ndarray:
@@ -182,6 +183,7 @@ def support_box(
     lowest = min(bottom_vis, bottom_full)
     resting = False
     bottom = bottom_vis
+    bottom_hidden = False
     plane = gravity.plane_height
     if plane is not None and lowest - plane <= support_max_gap_m:
         ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
@@ -203,7 +205,10 @@ def support_box(
             if mats.size >= 10:
                 support = float(stats.percentile(mats, 75))
             bottom = min(support, bottom_vis)
-            if mats.size < 10 and lowest - plane > max_mat_m and top - lowest < width and top - width > bottom:
+            # Neither the plane nor a mat is seen under it, and its lowest visible point is above
+            # both: its lower part is hidden.
+            bottom_hidden = mats.size < 10 and lowest - plane > max_mat_m
+            if bottom_hidden and top - lowest < width and top - width > bottom:
                 # Neither the support nor the object's lower edge is seen: something in front
                 # (a wider disc it stands in or on) hides its lower part, and resting on the
                 # plane is a guess that can make it taller than it is wide with less than one
@@ -226,4 +231,6 @@ def support_box(
         depth_size = max(depth_size, 2.0 * float(center @ fwd - lo[1]))
     size = np.array([width, depth_size, height])
     extent = np.abs(basis.T) @ size  # camera-axis bounding box of the gravity-aligned box
-    return SupportResult(center=center, extent=extent, size=size, resting=resting, top_visible=bool(top_visible))
+    visible = float(np.clip((top - lowest) / height, 1e-3, 1.0)) if bottom_hidden and height > 0 else 1.0
+    return SupportResult(center=center, extent=extent, size=size, resting=resting, top_visible=bool(top_visible),
+                         visible=visible)

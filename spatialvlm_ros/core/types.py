@@ -148,6 +148,10 @@ class ObjectObservation:
     size: (3,) gravity-aligned (width, depth, height) metres when the centre mode measured the
         whole object ('support': a box on its support; 'grip': a gripper), else None.
     border_m: lateral size the mask erosion took off the visible points, at the object's depth.
+    visible_fraction: estimated share of the object in view, in (0, 1]: below 1 where the centre
+        mode completed a part hidden by an occluder or the image border (a disc behind an arm,
+        fingertips behind a disc, a box's hidden bottom); scales ``evidence``, hence the
+        confidence of the object's facts.
     """
 
     name: str
@@ -161,6 +165,7 @@ class ObjectObservation:
     source: str = 'depth'
     size: Optional[np.ndarray] = None
     border_m: float = 0.0
+    visible_fraction: float = 1.0
 
     @property
     def point_count(self) -> int:
@@ -168,8 +173,10 @@ class ObjectObservation:
 
     @property
     def evidence(self) -> float:
-        """Points behind the estimate, for confidences: a kinematic pose counts as certain."""
-        return float('inf') if self.source != 'depth' else float(len(self.points))
+        """Points behind the estimate, for confidences: a kinematic pose counts as certain; the
+        points of a mostly hidden object count for the share of it in view (what they say about
+        the rest is a completion)."""
+        return float('inf') if self.source != 'depth' else float(len(self.points)) * self.visible_fraction
 
 
 @dataclass(frozen=True)
