@@ -40,7 +40,7 @@ On MuJoCo renders of the Fetch pick-and-place scene (spatialvlm_ros.sim, colour 
 empty grip site: no convex object to complete).
 
 'support' (the node's default) completes a box resting on the support plane (core/support.py);
-'flat' completes a disc or marker under occluders; 'grip' places a parallel gripper's grasp
+'flat' completes a disc or marker under occluders (core/flat.py); 'grip' places a parallel gripper's grasp
 point from its fingers and two dimensions of the gripper (``grip_height_m``, ``grip_depth_m``):
 on the Fetch renders (4 seeds, 30 frames each) 18 mm -> 2 mm median where the fingertips are
 in view. Where a floating target disc hides the tips (seeds 1-3 after placing), the lower edge of
@@ -59,6 +59,10 @@ of it) and
 the filled region's rays intersected with that plane. On the Fetch scene with the block placed
 on the 10 cm target disc, the disc centre is off by ~2 cm with 'centroid' (the visible ring
 is mostly the near half) and by a few mm with 'flat'.
+
+Modes that complete a hidden part ('flat', 'grip', 'support') also estimate the share of the
+object in view (``ObjectObservation.visible_fraction``), which scales the object's evidence and
+so the confidence of its facts.
 """
 
 from __future__ import annotations
