@@ -1,6 +1,6 @@
-"""spatial_facts under use_sim_time, as in bag replay with a /clock: silence is measured on the
-sim clock (a paused bag is not silent, a running one is), outputs carry the frames' stamps, the
-rate limit works on them, and /diagnostics is stamped in sim time."""
+"""spatial_facts under use_sim_time, as in bag replay with a /clock: a missing /clock is reported,
+silence is measured on the sim clock (a paused bag is not silent, a running one is), outputs carry
+the frames' stamps, the rate limit works on them, and /diagnostics is stamped in sim time."""
 
 import json
 import os
@@ -94,6 +94,12 @@ def _log(logs) -> str:
 
 def test_sim_clock_drives_silence_stamps_and_diagnostics(replay):
     player, logs, proc = replay
+    # no /clock yet (a bag played without its clock option): said at once, on the wall clock
+    deadline = time.monotonic() + 10
+    while 'no /clock has been received' not in _log(logs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert 'use_sim_time is true but no /clock has been received' in _log(logs), _log(logs)
+    assert 'ros2 bag play --clock' in _log(logs)
     # a paused bag: the clock stands at T0 for 3 s of wall time -> no input is "silent"
     for _ in range(30):
         player.tick(T0 * 10**9)
@@ -131,4 +137,5 @@ def test_sim_clock_drives_silence_stamps_and_diagnostics(replay):
         got = sorted(s for s in player.objects if s in stamps)
         diag = list(player.diag_stamps)
     assert got == [stamps[0], stamps[3], stamps[6]]  # max_rate_hz 10 on the stamps
-    assert diag and all(T0 - 1 <= d <= stamps[-1] / 1e9 + 1 for d in diag), diag  # sim time, not wall time
+    # published on a steady timer, stamped on the node clock: 0 before the first /clock, then sim time
+    assert [d for d in diag if d > 0] and all(d == 0 or T0 <= d <= stamps[-1] / 1e9 + 1 for d in diag), diag

@@ -12,7 +12,16 @@ from collections import Counter, deque
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-__all__ = ['NodeHealth']
+__all__ = ['NodeHealth', 'steady_timer']
+
+
+def steady_timer(node, period_s: float, callback):
+    """A timer on the steady (wall) clock: it runs while a bag is paused or before any /clock
+    arrives under ``use_sim_time``, when timers on the node's ROS clock stand still. For what
+    reports on the process (diagnostics, silent inputs); durations it judges stay on the node clock."""
+    from rclpy.clock import Clock, ClockType
+
+    return node.create_timer(float(period_s), callback, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
 
 class NodeHealth:

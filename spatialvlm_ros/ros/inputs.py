@@ -1,9 +1,13 @@
 """Input monitoring: per-stream rates, and loud warnings while a camera topic stays silent,
 naming the resolved topic and any publisher whose QoS cannot match ours.
 
-Durations are on the node clock, so under ``use_sim_time`` a paused bag is not "silent"."""
+Durations are on the node clock, so under ``use_sim_time`` a paused bag is not "silent"; the check
+itself runs on a steady timer, so a ``use_sim_time`` node that never gets a /clock says so. Rates
+are messages per second of wall time, as they arrive."""
 
 from __future__ import annotations
+
+import time
 
 from rclpy.qos import ReliabilityPolicy
 
@@ -19,7 +23,7 @@ class InputMonitor:
         self._start = self._now()
         self._last_seen = {s: None for s in topics}
         self._counts = {s: 0 for s in topics}
-        self._window_start = self._now()
+        self._window_start = time.monotonic()
         self._window_counts = {s: 0 for s in topics}
         self.incompatible_qos = 0
 
@@ -43,8 +47,9 @@ class InputMonitor:
         return self._node.resolve_topic_name(self.topics[stream])
 
     def rates(self) -> dict:
-        """Messages per second per stream since the last call."""
-        now = self._now()
+        """Messages per second per stream since the last call, on the wall clock (as they arrive;
+        under sim time a paused or absent /clock would make any rate on it meaningless)."""
+        now = time.monotonic()
         dt = max(now - self._window_start, 1e-6)
         out = {f'rate_hz_{s}': round(n / dt, 2) for s, n in self._window_counts.items()}
         self._window_start = now
@@ -54,6 +59,11 @@ class InputMonitor:
     def check(self) -> list[str]:
         """Warn for every stream silent for longer than ``warn_after_s``; returns the warnings."""
         now = self._now()
+        if now <= 0.0 and self._node.get_parameter('use_sim_time').value:
+            msg = ('use_sim_time is true but no /clock has been received, so the node clock stands at 0: play '
+                   'bags with their clock (ros2 bag play --clock) or set use_sim_time:=false')
+            self._node.get_logger().warning(msg)
+            return [msg]
         if self._start <= 0.0 or now < self._start:
             # Sim time before the first /clock reads 0, and a restarted bag goes back: silence is
             # counted from here, not from a time the jump makes look long ago.

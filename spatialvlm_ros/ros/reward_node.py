@@ -24,7 +24,7 @@ from std_msgs.msg import Float32, String
 from ..core import serialize
 from ..core.errors import SpatialError
 from ..core.reward import load_task, reward_from_observations
-from .health import NodeHealth
+from .health import NodeHealth, steady_timer
 from .run import run_node
 from .params import config_dir, declare_parameters, load_defaults, read_parameters
 from .qos import results_qos
@@ -61,7 +61,7 @@ class RewardNode(Node):
         self.detail_pub = self.create_publisher(String, '~/detail', results_qos())
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, results_qos())
-        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        steady_timer(self, p['diagnostics_period_s'], self._publish_diagnostics)
         stages = ' -> '.join(s.name for s in self.task.stages)
         self.get_logger().info(f'task {self.task.name!r}: {stages}')
 

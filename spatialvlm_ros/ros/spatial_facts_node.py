@@ -38,7 +38,7 @@ from ..core.transform import StampedBuffer, TransformError, kinematic_observatio
 from ..viz import draw_debug
 from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
 from .frames import FrameResolver
-from .health import NodeHealth
+from .health import NodeHealth, steady_timer
 from .inputs import InputMonitor
 from .lifecycle import AUTOSTART, start
 from .run import run_node
@@ -131,7 +131,7 @@ class SpatialFactsNode(LifecycleNode):
         self._input_timer = None
         # Diagnostics in every state: a manager sees why a configure failed.
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(float(self.get_parameter('diagnostics_period_s').value), self._publish_diagnostics)
+        steady_timer(self, self.get_parameter('diagnostics_period_s').value, self._publish_diagnostics)
         start(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -211,7 +211,7 @@ class SpatialFactsNode(LifecycleNode):
                     incompatible_qos=lambda e, s=stream: self.inputs.on_incompatible_qos(s, e)
                 ),
             ))
-        self._input_timer = self.create_timer(float(p['input_timeout_s']), self.inputs.check)
+        self._input_timer = steady_timer(self, p['input_timeout_s'], self.inputs.check)
 
     def _unsubscribe(self) -> None:
         for sub in self._input_subs:

@@ -44,7 +44,7 @@ from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
 from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
 from .convert import header_stamp_ns
-from .health import NodeHealth
+from .health import NodeHealth, steady_timer
 from .lifecycle import AUTOSTART, start
 from .run import run_node
 from .params import declare_parameters, load_defaults, read_parameters
@@ -114,7 +114,7 @@ class VLMRewardNode(LifecycleNode):
         self.lifecycle_state = 'unconfigured'
         self.health = NodeHealth(self, 'vlm reward')
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(float(self.get_parameter('diagnostics_period_s').value), self._publish_diagnostics)
+        steady_timer(self, self.get_parameter('diagnostics_period_s').value, self._publish_diagnostics)
         start(self)
 
     # --- lifecycle -------------------------------------------------------------------------
