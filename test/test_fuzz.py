@@ -20,7 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from spatialvlm_ros.demo import ros_environment, start_nodes  # noqa: E402
-from test_nodes import CX, CY, F, H, W, image, info, scene  # noqa: E402
+from test_nodes import CX, CY, F, H, W, image, info, scene, warm_up  # noqa: E402
 
 GOOD_FRAMES = 40
 BAD_PER_GAP = 25  # 40 gaps x 25 triples x 3 messages = 3000 malformed messages
@@ -105,17 +105,12 @@ def test_fuzzed_inputs_never_kill_the_node_and_no_good_frame_is_lost(tmp_path):
         rng = random.Random(1234)
         rgb, depth = scene()
         base = 1_700_001_000_000_000_000
-        # Warm-up: a good frame 1 s before the run, until its reward arrives: every link of the chain
-        # (camera -> spatial_facts -> reward -> here) is matched before anything is counted.
-        warm = base - 1_000_000_000
-        while True:  # each try a new stamp: a repeated one is a duplicate to the stamp pairing
-            fz.send(image(rgb, 'rgb8', warm), image(depth, '32FC1', warm), info(warm))
-            time.sleep(0.3)
+        def answered():
             with fz.lock:
-                if any(s < base for s in fz.rewards):
-                    break
-            warm += 10_000_000
-            assert time.monotonic() < deadline, (tmp_path / 'spatial_facts.log').read_text()
+                return any(s < base for s in fz.rewards)
+
+        warm_up(lambda s: fz.send(image(rgb, 'rgb8', s), image(depth, '32FC1', s), info(s)), answered,
+                base - 10**9)
         good = []
         kinds_sent = set()
         for g in range(GOOD_FRAMES):

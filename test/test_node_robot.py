@@ -21,7 +21,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from spatialvlm_ros.core.image_codec import image_from_msg  # noqa: E402
 from spatialvlm_ros.core.transform import quaternion_to_matrix  # noqa: E402
 from spatialvlm_ros.demo import ros_environment, start_node  # noqa: E402
-from test_nodes import H, PATCHES, W, image, info, scene, truth  # noqa: E402
+from test_nodes import H, PATCHES, W, WARM_UP_STAMP, image, info, scene, truth, warm_up  # noqa: E402
 
 # camera optical frame in base_link: 0.5 m up, looking forward and down (a typical arm camera)
 STATIC = [0.1, -0.2, 0.5, 0.6123724, -0.6123724, 0.3535534, -0.3535534]  # 30 deg down, facing +x
@@ -89,7 +89,13 @@ def robot(tmp_path_factory):
         assert main.poll() is None, (logs / 'robot.log').read_text()
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    time.sleep(0.5)
+    rgb, depth = scene()
+
+    def answered():
+        with probe.lock:
+            return any(s < WARM_UP_STAMP + 10**9 for s in probe.objects)
+
+    warm_up(lambda s: probe.send(s, rgb, depth), answered, WARM_UP_STAMP)
     yield probe, logs
     for p in (main, waiting):
         p.terminate()

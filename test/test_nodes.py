@@ -104,6 +104,23 @@ class Harness(Node):
         raise AssertionError(f'nothing published for stamp {stamp} within {timeout} s')
 
 
+def warm_up(send, answered, stamp: int, timeout: float = 60.0) -> None:
+    """Send good frames, each with a new stamp (a repeated one is a duplicate to the stamp pairing),
+    until ``answered()``: every DDS link of the chain is then matched, so no test frame is lost to
+    discovery. ``stamp``: the first warm-up stamp, earlier than any stamp a test sends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        send(stamp)
+        time.sleep(0.3)
+        if answered():
+            return
+        stamp += 10_000_000
+        assert time.monotonic() < deadline, 'the nodes never answered a good frame'
+
+
+WARM_UP_STAMP = 1_600_000_000_000_000_000  # before every test stamp
+
+
 @pytest.fixture(scope='module')
 def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp('nodes')
@@ -120,7 +137,13 @@ def graph(tmp_path_factory):
         assert all(p.poll() is None for p in procs), (logs / 'spatial_facts.log').read_text()
         assert time.monotonic() < deadline, 'nodes did not come up'
         time.sleep(0.1)
-    time.sleep(0.5)
+    rgb, depth = scene()
+
+    def answered():
+        with h.lock:
+            return any(s < WARM_UP_STAMP + 10**9 for s in h.rewards)
+
+    warm_up(lambda s: h.send(image(rgb, 'rgb8', s), image(depth, '32FC1', s), info(s)), answered, WARM_UP_STAMP)
     yield h, procs, logs
     for p in procs:
         p.terminate()
