@@ -95,6 +95,29 @@ def _sam(root):
     return str(out)
 
 
+def _sam2(root):
+    """Tiny SAM 2 (Hiera backbone, 64 px input) with a preprocessor_config.json of its own statistics."""
+    torch.manual_seed(0)
+    size = 64
+    backbone = dict(model_type='sam2_hiera_det_model', hidden_size=8, num_attention_heads=1, image_size=[size, size],
+                    blocks_per_stage=[1, 1, 2, 1], embed_dim_per_stage=[8, 16, 32, 64],
+                    num_attention_heads_per_stage=[1, 1, 1, 1], window_size_per_stage=[4, 4, 4, 4],
+                    global_attention_blocks=[3], window_positional_embedding_background_size=[2, 2])
+    config = transformers.Sam2Config(
+        vision_config=dict(backbone_config=backbone, backbone_channel_list=[64, 32, 16, 8],
+                           backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+                           fpn_hidden_size=16),
+        prompt_encoder_config=dict(hidden_size=16, image_size=size, patch_size=16),
+        mask_decoder_config=dict(hidden_size=16, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16),
+    )
+    out = root / 'sam2'
+    transformers.Sam2Model(config).save_pretrained(out)
+    (out / 'preprocessor_config.json').write_text(json.dumps(
+        {'image_processor_type': 'Sam2ImageProcessorFast', 'image_mean': [0.5, 0.4, 0.3], 'image_std': [0.2, 0.25, 0.3],
+         'size': {'height': size, 'width': size}}))
+    return str(out)
+
+
 def _grounding_dino(root):
     """Tiny Grounding DINO: Swin backbone and BERT text encoder from transformers (no timm, no download)."""
     from transformers.models.grounding_dino import GroundingDinoImageProcessorPil
@@ -122,7 +145,7 @@ def _grounding_dino(root):
 @pytest.fixture(scope='module')
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp('models')
-    return {'owlv2': _owlv2(root), 'sam': _sam(root), 'grounding_dino': _grounding_dino(root)}
+    return {'owlv2': _owlv2(root), 'sam': _sam(root), 'sam2': _sam2(root), 'grounding_dino': _grounding_dino(root)}
 
 
 def check_masks(out, queries=QUERIES):
@@ -167,6 +190,30 @@ def test_detector_with_sam_segmenter(models, kind):
         g.ground(frame(), QUERIES)
 
 
+def test_sam2_segmenter_turns_each_box_into_a_mask(models):
+    """SAM 2 without torchvision: our preprocessing feeds the model, one frame-sized bool mask per box."""
+    from spatialvlm_ros.core.grounding.segmenter import Sam2Segmenter
+
+    g = make_grounder('owlv2', model=models['owlv2'], segmenter_model=models['sam2'], threshold=-1.0, **CPU)
+    seg = g.segmenter
+    assert isinstance(seg, Sam2Segmenter) and seg.size == 64
+    # the checkpoint's own normalisation, not the defaults
+    np.testing.assert_allclose(seg._mean.flatten().cpu().numpy(), [0.5, 0.4, 0.3])
+    np.testing.assert_allclose(seg._std.flatten().cpu().numpy(), [0.2, 0.25, 0.3])
+    out = g.ground(frame(), QUERIES)
+    check_masks(out)
+    rgb = frame().rgb
+    masks = seg.masks(rgb, np.array([[2.0, 3.0, 40.0, 30.0], [10.0, 10.0, 79.0, 47.0], [0, 0, 5, 5]]))
+    assert len(masks) == 3 and all(m.shape == (H, W) and m.dtype == bool for m in masks)
+    again = seg.masks(rgb, np.array([[2.0, 3.0, 40.0, 30.0]]))
+    assert np.array_equal(again[0], masks[0])  # a box's mask does not depend on the other boxes asked with it
+    assert seg.masks(rgb, np.zeros((0, 4))) == []
+    g.close()
+    assert seg.model is None
+    with pytest.raises(GroundingError, match='the segmenter was closed'):
+        seg.masks(rgb, np.array([[0, 0, 5, 5]]))
+
+
 def test_registry_and_defaults():
     assert GROUNDERS['owlv2'] is Owlv2Grounder and GROUNDERS['grounding_dino'] is GroundingDinoGrounder
     assert Owlv2GrounderConfig().model == 'google/owlv2-base-patch16-ensemble'
@@ -201,7 +248,7 @@ def test_load_errors(models, tmp_path):
                                              r"\['owlv2'\]"):
         make_grounder('owlv2', model=models['grounding_dino'], **CPU)
     with pytest.raises(GroundingError, match=r"segmenter model '.*' is a 'owlv2' checkpoint but the segmenter needs "
-                                             r"a SAM one"):
+                                             r"one of \['sam', 'sam2'\]"):
         make_grounder('owlv2', model=models['owlv2'], segmenter_model=models['owlv2'], **CPU)
     with pytest.raises(GroundingError, match="dtype 'float16' needs a CUDA device"):
         make_grounder('owlv2', model=models['owlv2'], device='cpu', dtype='float16')

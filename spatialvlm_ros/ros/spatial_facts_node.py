@@ -60,8 +60,8 @@ PARAMETERS = {
                 "'owlv2' / 'grounding_dino' (free-text prompts; need torch and transformers).",
     'detector_model': "Open-vocabulary grounders: detector Hugging Face id or local directory (an OWLv2 checkpoint "
                       "for 'owlv2'; for 'grounding_dino' set e.g. IDEA-Research/grounding-dino-tiny).",
-    'segmenter_model': "Open-vocabulary grounders: SAM checkpoint turning each box into the object's outline; "
-                       "'' = the box is the mask.",
+    'segmenter_model': "Open-vocabulary grounders: SAM or SAM 2 checkpoint turning each box into the object's "
+                       "outline (e.g. facebook/sam-vit-base, facebook/sam2.1-hiera-small); '' = the box is the mask.",
     'model_device': "Open-vocabulary grounders: 'auto' (CUDA when available), 'cuda' or 'cpu'.",
     'model_dtype': "Open-vocabulary grounders: weight dtype 'float32', 'float16' (CUDA only) or 'bfloat16'.",
     'detection_threshold': 'Open-vocabulary grounders: lowest detector score (0-1) of a box that counts as found.',

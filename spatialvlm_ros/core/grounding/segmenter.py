@@ -1,21 +1,26 @@
-"""Promptable segmentation: SAM (transformers ``SamModel`` + ``SamProcessor``) turns boxes into masks.
+"""Promptable segmentation: SAM or SAM 2 (transformers ``SamModel`` / ``Sam2Model``) turns boxes into masks.
 
-Used by the open-vocabulary grounders to replace each detected box by the object's outline.
-SAM 2 checkpoints (``Sam2Model``) are refused with a clear message for now: their image
-processor needs torchvision, which this package does not depend on.
+Used by the open-vocabulary grounders to replace each detected box by the object's outline. The
+checkpoint's ``model_type`` picks the segmenter (:data:`SEGMENTERS`). SAM runs with its own
+``SamProcessor``. SAM 2's image processor in transformers needs torchvision, which this package
+does not depend on (its wheels are tied to one torch build); :class:`Sam2Segmenter` therefore does
+that processor's documented steps itself, in torch: resize to the model's square input
+(``prompt_encoder_config.image_size``, bilinear), scale to [0, 1], normalise with the checkpoint's
+``image_mean``/``image_std`` (``preprocessor_config.json``; ImageNet's when it has none), boxes
+scaled to the resized image, low-resolution mask logits resized to the image and cut at 0.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import GroundingError
 from .hf import checkpoint_type, import_torch, load_pretrained, release, resolve_device, torch_dtype
 
-__all__ = ['SamSegmenter']
+__all__ = ['SamSegmenter', 'Sam2Segmenter', 'SEGMENTERS', 'make_segmenter']
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +39,6 @@ class SamSegmenter:
         self.device = resolve_device(torch, device)
         self.dtype = torch_dtype(torch, dtype, self.device)
         what = 'segmenter model'
-        model_type = checkpoint_type(transformers, model, what, trust_remote_code)
-        if model_type != 'sam':
-            raise GroundingError(
-                f'segmenter model {model!r} is a {model_type!r} checkpoint but the segmenter needs a SAM one '
-                "(model_type 'sam', e.g. facebook/sam-vit-base); SAM 2 is not supported yet",
-                kind='model_load',
-            )
         self.processor = load_pretrained(transformers.SamProcessor, model, what, trust_remote_code=trust_remote_code)
         net = load_pretrained(transformers.SamModel, model, what, dtype=self.dtype, trust_remote_code=trust_remote_code)
         self.model = net.to(self.device).eval()
@@ -76,8 +74,91 @@ class SamSegmenter:
         release(self._torch, self.device)
 
 
-def make_segmenter(model: str, device: str, dtype: str, trust_remote_code: bool, kind: str) -> Optional[SamSegmenter]:
-    """The segmenter of ``model``, or None when ``model`` is '' (boxes stand in for masks)."""
+class Sam2Segmenter:
+    """Box-prompted instance masks from a SAM 2 checkpoint ("facebook/sam2.1-hiera-small"); weights
+    load once, in the constructor. Arguments as :class:`SamSegmenter`; preprocessing: module doc."""
+
+    # transformers' Sam2ImageProcessor defaults (IMAGENET_DEFAULT_MEAN / _STD)
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self, model: str, device: str = 'auto', dtype: str = 'float32', trust_remote_code: bool = False,
+                 kind: str = 'segmenter') -> None:
+        torch, transformers = import_torch(kind)
+        self._torch = torch
+        self.device = resolve_device(torch, device)
+        self.dtype = torch_dtype(torch, dtype, self.device)
+        what = 'segmenter model'
+        net = load_pretrained(transformers.Sam2Model, model, what, dtype=self.dtype,
+                              trust_remote_code=trust_remote_code)
+        self.model = net.to(self.device).eval()
+        self.size = int(net.config.prompt_encoder_config.image_size)
+        mean, std = _normalisation(model, self.MEAN, self.STD)
+        self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        logger.info('segmenter %s (SAM 2, %d px input) loaded on %s (%s)', model, self.size, self.device, dtype)
+
+    def masks(self, rgb: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
+        """One HxW bool mask per box (as :meth:`SamSegmenter.masks`)."""
+        if self.model is None:
+            raise GroundingError('the segmenter was closed; build a new grounder', kind='closed')
+        torch = self._torch
+        F = torch.nn.functional
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) == 0:
+            return []
+        h, w = rgb.shape[:2]
+        img = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1)[None].float()
+        img = F.interpolate(img, size=(self.size, self.size), mode='bilinear', align_corners=False,
+                            antialias=self.size < max(h, w))
+        pixel_values = ((img / 255.0 - self._mean) / self._std).to(self.dtype)
+        scale = np.array([self.size / w, self.size / h, self.size / w, self.size / h])
+        input_boxes = torch.tensor((boxes * scale)[None], dtype=self.dtype, device=self.device)
+        with torch.inference_mode():
+            out = self.model(pixel_values=pixel_values, input_boxes=input_boxes, multimask_output=False)
+        logits = out.pred_masks[0].float()  # (boxes, 1, h', w') low-resolution logits
+        full = F.interpolate(logits, size=(h, w), mode='bilinear', align_corners=False)
+        return [m[0].cpu().numpy() > 0.0 for m in full]
+
+    def close(self) -> None:
+        """Drop the weights and return their GPU memory."""
+        self.model = None
+        release(self._torch, self.device)
+
+
+def _normalisation(model: str, mean: tuple, std: tuple) -> tuple[tuple, tuple]:
+    """(image_mean, image_std) of the checkpoint's preprocessor_config.json, else the given defaults."""
+    import json
+
+    try:  # a local directory, or a hub id (fetched like the weights, or from the cache when offline)
+        from transformers.utils import cached_file
+
+        path = cached_file(model, 'preprocessor_config.json', _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+    except Exception:  # noqa: BLE001 - no such file anywhere: the defaults, as transformers' processor
+        path = None
+    if path:
+        doc = json.loads(Path(path).read_text())
+        mean, std = tuple(doc.get('image_mean', mean)), tuple(doc.get('image_std', std))
+    if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
+        raise GroundingError(f'segmenter model {model!r}: image_mean/image_std must be 3 numbers each (std > 0), '
+                             f'got {mean} / {std}', kind='model_load')
+    return mean, std
+
+
+# checkpoint model_type -> segmenter class
+SEGMENTERS = {'sam': SamSegmenter, 'sam2': Sam2Segmenter}
+
+
+def make_segmenter(model: str, device: str, dtype: str, trust_remote_code: bool, kind: str):
+    """The segmenter of ``model`` (by its checkpoint's model_type), or None when ``model`` is ''
+    (boxes stand in for masks)."""
     if not model.strip():
         return None
-    return SamSegmenter(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, kind=kind)
+    _, transformers = import_torch(kind)
+    model_type = checkpoint_type(transformers, model, 'segmenter model', trust_remote_code)
+    if model_type not in SEGMENTERS:
+        raise GroundingError(
+            f'segmenter model {model!r} is a {model_type!r} checkpoint but the segmenter needs one of '
+            f"{sorted(SEGMENTERS)} (e.g. facebook/sam-vit-base, facebook/sam2.1-hiera-small)", kind='model_load')
+    return SEGMENTERS[model_type](model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, kind=kind)
