@@ -19,9 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
@@ -38,11 +36,10 @@ from ..core.transform import StampedBuffer, TransformError, kinematic_observatio
 from ..viz import draw_debug
 from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
 from .frames import FrameResolver
-from .health import NodeHealth, steady_timer
+from .health import steady_timer
 from .inputs import InputMonitor
-from .lifecycle import AUTOSTART, start
+from .lifecycle import AUTOSTART, ModelNode, start
 from .run import run_node
-from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 
 __all__ = ['SpatialFactsNode', 'PARAMETERS', 'INPUT_TOPICS', 'main']
@@ -117,57 +114,16 @@ class _StampedPoint:
         return cls(header_stamp_ns(msg), (msg.point.x, msg.point.y, msg.point.z), msg.header.frame_id)
 
 
-class SpatialFactsNode(LifecycleNode):
+class SpatialFactsNode(ModelNode):
     """A lifecycle node (:mod:`.lifecycle`): an open-vocabulary grounder's weights load on configure
     and are freed on cleanup; ``autostart`` (default) runs it at once."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(NODE_NAME, **kwargs)
-        declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
         self.pipeline = None
-        self.health = NodeHealth(self, 'spatial facts')
-        self.lifecycle_state = 'unconfigured'
         self._input_subs: list = []
         self._input_timer = None
-        # Diagnostics in every state: a manager sees why a configure failed.
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        steady_timer(self, self.get_parameter('diagnostics_period_s').value, self._publish_diagnostics)
+        super().__init__(NODE_NAME, PARAMETERS, PARAMS_FILE, 'spatial facts', **kwargs)
         start(self)
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def on_configure(self, state) -> TransitionCallbackReturn:
-        try:
-            self._configure(read_parameters(self, PARAMETERS))
-        except Exception as err:  # noqa: BLE001 - a failed configure is reported, the node stays up
-            self._release()
-            self.health.reject('configure', f'{type(err).__name__}: {err}' if not isinstance(err, SpatialError)
-                               else str(err))
-            self.get_logger().error(f'cannot configure: {err}')
-            return TransitionCallbackReturn.FAILURE
-        self.lifecycle_state = 'inactive'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_activate(self, state) -> TransitionCallbackReturn:
-        self._subscribe()
-        self.lifecycle_state = 'active'
-        return super().on_activate(state)
-
-    def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self.lifecycle_state = 'inactive'
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state) -> TransitionCallbackReturn:
-        self._release()
-        self.lifecycle_state = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._release()
-        self.lifecycle_state = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
     def _configure(self, p: dict) -> None:
         """Everything the parameters decide, the model included; subscriptions wait for activate."""
@@ -197,7 +153,7 @@ class SpatialFactsNode(LifecycleNode):
         names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
         self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
 
-    def _subscribe(self) -> None:
+    def _start_inputs(self) -> None:
         p = self.p
         for name, buf in self.kinematic.items():
             self._input_subs.append(self.create_subscription(
@@ -213,7 +169,7 @@ class SpatialFactsNode(LifecycleNode):
             ))
         self._input_timer = steady_timer(self, p['input_timeout_s'], self.inputs.check)
 
-    def _unsubscribe(self) -> None:
+    def _stop_inputs(self) -> None:
         for sub in self._input_subs:
             self.destroy_subscription(sub)
         self._input_subs = []
@@ -223,11 +179,7 @@ class SpatialFactsNode(LifecycleNode):
 
     def _release(self) -> None:
         """Free what configure made; a model-backed grounder's (GPU) memory with it."""
-        for name in ('objects_pub', 'facts_pub', 'markers_pub', 'debug_pub'):
-            pub = getattr(self, name, None)
-            if pub is not None:
-                self.destroy_lifecycle_publisher(pub)
-            setattr(self, name, None)
+        self._release_publishers('objects_pub', 'facts_pub', 'markers_pub', 'debug_pub')
         if self.pipeline is not None:
             close = getattr(self.pipeline.grounder, 'close', None)
             if close is not None:
@@ -335,11 +287,6 @@ class SpatialFactsNode(LifecycleNode):
                 extra.update(model=model, model_device=self.pipeline.config.grounder_config.get('device', ''))
             extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
-
-    def destroy_node(self) -> None:
-        # Model-backed grounders hold GPU memory: free it with the node, not at process exit.
-        self._release()
-        super().destroy_node()
 
 
 def main(args=None) -> None:

@@ -27,9 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
 
@@ -44,10 +42,8 @@ from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
 from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
 from .convert import header_stamp_ns
-from .health import NodeHealth, steady_timer
-from .lifecycle import AUTOSTART, start
+from .lifecycle import AUTOSTART, ModelNode, start
 from .run import run_node
-from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos, sensor_qos
 from .reward_node import resolve_task_path
 
@@ -98,40 +94,21 @@ def backend_config(p: dict) -> tuple[str, dict]:
     return kind, {k: v for k, v in candidates.items() if k in names}
 
 
-class VLMRewardNode(LifecycleNode):
+class VLMRewardNode(ModelNode):
     """A lifecycle node (:mod:`.lifecycle`): the backend (a local VLM's weights, or the server
     client) is made on configure and closed on cleanup; the reward worker and the question
     thread run while active. ``backend``: an already made backend (tests, the Python API)."""
 
     def __init__(self, backend=None, **kwargs) -> None:
-        super().__init__(NODE_NAME, **kwargs)
-        declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
         self._given_backend = backend
         self.backend = None
         self.worker = None
         self._question_thread = None
         self._input_subs: list = []
-        self.lifecycle_state = 'unconfigured'
-        self.health = NodeHealth(self, 'vlm reward')
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        steady_timer(self, self.get_parameter('diagnostics_period_s').value, self._publish_diagnostics)
+        super().__init__(NODE_NAME, PARAMETERS, PARAMS_FILE, 'vlm reward', **kwargs)
         start(self)
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def on_configure(self, state) -> TransitionCallbackReturn:
-        try:
-            self._configure(read_parameters(self, PARAMETERS))
-        except Exception as err:  # noqa: BLE001 - a failed configure is reported, the node stays up
-            self._release()
-            self.health.reject('configure', str(err) if isinstance(err, (VLMError, SpatialError, ValueError))
-                               else f'{type(err).__name__}: {err}')
-            self.get_logger().error(f'cannot configure: {err}')
-            return TransitionCallbackReturn.FAILURE
-        self.lifecycle_state = 'inactive'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_activate(self, state) -> TransitionCallbackReturn:
+    def _start_inputs(self) -> None:
         p = self.p
         self.worker = LatestFrameWorker(self._ask_frame, self._on_answers, self._on_failure, stamp_of=lambda it: it[0])
         self._stop = threading.Event()
@@ -144,24 +121,6 @@ class VLMRewardNode(LifecycleNode):
             self.create_subscription(String, INPUT_TOPICS['objects'], self._on_objects, out),
             self.create_subscription(String, '~/question', self._on_question, out),
         ]
-        self.lifecycle_state = 'active'
-        return super().on_activate(state)
-
-    def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self.lifecycle_state = 'inactive'
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state) -> TransitionCallbackReturn:
-        self._release()
-        self.lifecycle_state = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._release()
-        self.lifecycle_state = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
     def _configure(self, p: dict) -> None:
         if p['fallback'] not in FALLBACKS:
@@ -201,11 +160,7 @@ class VLMRewardNode(LifecycleNode):
 
     def _release(self) -> None:
         """Close the backend (a local VLM's GPU memory) and remove what configure made."""
-        for name in ('reward_pub', 'detail_pub', 'answer_pub'):
-            pub = getattr(self, name, None)
-            if pub is not None:
-                self.destroy_lifecycle_publisher(pub)
-            setattr(self, name, None)
+        self._release_publishers('reward_pub', 'detail_pub', 'answer_pub')
         if self.backend is not None:
             self.backend.close()
             self.backend = None
@@ -371,11 +326,6 @@ class VLMRewardNode(LifecycleNode):
                     extra[f'disagreement_abs_m_{k}'] = v['abs_m']
                     extra[f'disagreement_rel_{k}'] = v['rel']
         self.health.publish(self.diag_pub, extra)
-
-    def destroy_node(self) -> None:
-        self._stop_inputs()
-        self._release()
-        super().destroy_node()
 
 
 def _rgb(msg):
