@@ -25,12 +25,15 @@ __all__ = ['SamSegmenter', 'Sam2Segmenter', 'SEGMENTERS', 'make_segmenter']
 logger = logging.getLogger(__name__)
 
 
-class SamSegmenter:
-    """Box-prompted instance masks from a SAM checkpoint; weights load once, in the constructor.
+class _Segmenter:
+    """What both segmenters share: torch, device and dtype, the weights (``MODEL_CLASS``) loaded once
+    in the constructor, and :meth:`close`.
 
-    model: Hugging Face id or local directory of a SAM checkpoint ("facebook/sam-vit-base").
+    model: Hugging Face id or local directory of the checkpoint.
     device: 'auto', 'cuda' or 'cpu'; dtype: 'float32', 'float16' or 'bfloat16'.
     """
+
+    MODEL_CLASS = ''  # the transformers model class name
 
     def __init__(self, model: str, device: str = 'auto', dtype: str = 'float32', trust_remote_code: bool = False,
                  kind: str = 'segmenter') -> None:
@@ -38,11 +41,34 @@ class SamSegmenter:
         self._torch = torch
         self.device = resolve_device(torch, device)
         self.dtype = torch_dtype(torch, dtype, self.device)
-        what = 'segmenter model'
-        self.processor = load_pretrained(transformers.SamProcessor, model, what, trust_remote_code=trust_remote_code)
-        net = load_pretrained(transformers.SamModel, model, what, dtype=self.dtype, trust_remote_code=trust_remote_code)
+        self._setup(transformers, model, trust_remote_code)
+        net = load_pretrained(getattr(transformers, self.MODEL_CLASS), model, 'segmenter model', dtype=self.dtype,
+                              trust_remote_code=trust_remote_code)
         self.model = net.to(self.device).eval()
-        logger.info('segmenter %s loaded on %s (%s)', model, self.device, dtype)
+        self._configure(net)
+        logger.info('segmenter %s (%s) loaded on %s (%s)', model, self.MODEL_CLASS, self.device, dtype)
+
+    def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
+        """Before the weights: what else the checkpoint brings (a processor)."""
+
+    def _configure(self, net) -> None:
+        """After the weights: what the loaded model's config decides."""
+
+    def close(self) -> None:
+        """Drop the weights (and processor) and return their GPU memory."""
+        self.model = None
+        self.processor = None
+        release(self._torch, self.device)
+
+
+class SamSegmenter(_Segmenter):
+    """Box-prompted instance masks from a SAM checkpoint ("facebook/sam-vit-base"), with its SamProcessor."""
+
+    MODEL_CLASS = 'SamModel'
+
+    def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
+        self.processor = load_pretrained(transformers.SamProcessor, model, 'segmenter model',
+                                         trust_remote_code=trust_remote_code)
 
     def masks(self, rgb: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
         """One HxW bool mask per box.
@@ -67,14 +93,7 @@ class SamSegmenter:
         )[0]
         return [m[0].numpy().astype(bool, copy=False) for m in masks]
 
-    def close(self) -> None:
-        """Drop the weights and return their GPU memory."""
-        self.model = None
-        self.processor = None
-        release(self._torch, self.device)
-
-
-class Sam2Segmenter:
+class Sam2Segmenter(_Segmenter):
     """Box-prompted instance masks from a SAM 2 checkpoint ("facebook/sam2.1-hiera-small"); weights
     load once, in the constructor. Arguments as :class:`SamSegmenter`; preprocessing: module doc."""
 
@@ -82,21 +101,18 @@ class Sam2Segmenter:
     MEAN = (0.485, 0.456, 0.406)
     STD = (0.229, 0.224, 0.225)
 
-    def __init__(self, model: str, device: str = 'auto', dtype: str = 'float32', trust_remote_code: bool = False,
-                 kind: str = 'segmenter') -> None:
-        torch, transformers = import_torch(kind)
-        self._torch = torch
-        self.device = resolve_device(torch, device)
-        self.dtype = torch_dtype(torch, dtype, self.device)
-        what = 'segmenter model'
-        net = load_pretrained(transformers.Sam2Model, model, what, dtype=self.dtype,
-                              trust_remote_code=trust_remote_code)
-        self.model = net.to(self.device).eval()
+    MODEL_CLASS = 'Sam2Model'
+
+    def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
+        self.processor = None  # transformers' needs torchvision: the steps are done here (module doc)
+        self._mean_std = _normalisation(model, self.MEAN, self.STD)
+
+    def _configure(self, net) -> None:
+        torch = self._torch
         self.size = int(net.config.prompt_encoder_config.image_size)
-        mean, std = _normalisation(model, self.MEAN, self.STD)
+        mean, std = self._mean_std
         self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        logger.info('segmenter %s (SAM 2, %d px input) loaded on %s (%s)', model, self.size, self.device, dtype)
 
     def masks(self, rgb: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
         """One HxW bool mask per box (as :meth:`SamSegmenter.masks`)."""
@@ -119,11 +135,6 @@ class Sam2Segmenter:
         logits = out.pred_masks[0].float()  # (boxes, 1, h', w') low-resolution logits
         full = F.interpolate(logits, size=(h, w), mode='bilinear', align_corners=False)
         return [m[0].cpu().numpy() > 0.0 for m in full]
-
-    def close(self) -> None:
-        """Drop the weights and return their GPU memory."""
-        self.model = None
-        release(self._torch, self.device)
 
 
 def _normalisation(model: str, mean: tuple, std: tuple) -> tuple[tuple, tuple]:
