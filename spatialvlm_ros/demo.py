@@ -173,6 +173,15 @@ def stream_bag(node, executor_thread_alive, frames: list, rate_hz: float, timeou
     return sent_at
 
 
+def kinematic_gripper_params(ground_truth: dict) -> dict:
+    """spatial_facts parameters of the demo's kinematic gripper: its position from the end-effector
+    topic (``gripper/position``, world frame), results in 'world' through the camera's pose in the
+    first ground-truth document of the bag (a static camera)."""
+    quat = matrix_to_quaternion(np.asarray(ground_truth['camera_rotation_world']))
+    return {'kinematic_objects': ['gripper'], 'target_frame': 'world', 'transform_source': 'static',
+            'static_transform': [*ground_truth['camera_position_world'], *quat]}
+
+
 def run_demo(
     name: str = 'demo',
     seed: int = 0,
@@ -220,12 +229,7 @@ def run_demo(
     from .ros.reward_node import resolve_task_path
 
     task_spec = load_task(resolve_task_path(task))
-    params: dict = {}
-    if gripper == 'kinematic':
-        cam = gts[0]
-        quat = matrix_to_quaternion(np.asarray(cam['camera_rotation_world']))
-        params = {'kinematic_objects': ['gripper'], 'target_frame': 'world', 'transform_source': 'static',
-                  'static_transform': [*cam['camera_position_world'], *quat]}
+    params = kinematic_gripper_params(gts[0]) if gripper == 'kinematic' else {}
     procs = start_nodes(env, out, task, extra_params=params)
     rclpy.init()
     node = ReplayNode()
@@ -263,7 +267,7 @@ def run_demo(
     (out / 'latency_ms.json').write_text(json.dumps([round(v, 3) for v in latencies]))
     gt_docs = [{'stamp_ns': g['stamp_ns'], **{n: g.get(n) for n in task_spec.objects}} for g in gts]
     summary = {'name': name, 'bag': str(bag), 'task': task_spec.name, 'seed': seed, 'rate_hz': rate_hz,
-               'gripper': gripper}
+               'gripper': gripper, 'node_params': params}
     summary.update(score_run(task_spec, gt_docs, col.rewards, latencies))
     summary['frames_sent'] = len(sent_at)
     summary['warmup_latency_ms'] = None if node.warmup_ms is None else round(node.warmup_ms, 1)

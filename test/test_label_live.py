@@ -82,7 +82,7 @@ def test_markers_mirror_the_live_nodes():
 def test_offline_rewards_equal_the_live_nodes_on_the_demo_bag(tmp_path):
     pytest.importorskip('rclpy')
     pytest.importorskip('mujoco')
-    from spatialvlm_ros.demo import run_demo
+    from spatialvlm_ros.demo import EE, run_demo
 
     summary = run_demo(name='live', seed=0, frames=40, width=320, height=240, out_root=tmp_path)
     assert summary.get('gripper', 'kinematic') == 'kinematic'  # the demo's default: the robot knows its gripper
@@ -94,15 +94,9 @@ def test_offline_rewards_equal_the_live_nodes_on_the_demo_bag(tmp_path):
     bag = Path(summary['bag'])
     _, task = resolve_task(None)
     # the demo's node parameters: gripper from /robot/ee_position (world), results in world
-    from spatialvlm_ros.core.transform import matrix_to_quaternion
-    from spatialvlm_ros.sim import read_ground_truth
-
-    cam = read_ground_truth(bag)[0]
     params = default_params()
-    params.update(kinematic_objects=['gripper'], target_frame='world', transform_source='static',
-                  static_transform=[*cam['camera_position_world'],
-                                    *matrix_to_quaternion(np.asarray(cam['camera_rotation_world']))])
-    config = LabelConfig(task=task, params=params, kinematic=(('gripper', '/robot/ee_position'),))
+    params.update(summary['node_params'])
+    config = LabelConfig(task=task, params=params, kinematic=(('gripper', EE),))
     label_bags([bag], tmp_path / 'offline', config, RunOptions(workers=2, progress=False))
     rows = {r['stamp_ns']: r for r in pq.read_table(tmp_path / 'offline' / bag.name / 'frames.parquet').to_pylist()}
     assert set(live) <= set(rows)
