@@ -12,6 +12,8 @@ Publishes:
     /diagnostics
 Every output carries the colour image's header stamp; objects and markers are in
 ``target_frame`` when a camera-to-target transform is configured, else in the camera frame.
+A lifecycle node (:class:`.lifecycle.ModelNode`): the pipeline (and an open-vocabulary grounder's
+weights) is built on configure, inputs are subscribed on activate; ``autostart`` does both at once.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ The VLM is far slower than the camera. Frames pass a rate limit on header stamps
 never a growing queue, every request on the newest frame. A failing backend never stops the
 node: errors are counted by kind, logged throttled, shown in /diagnostics, and ``fallback``
 decides what is published (``depth``: the depth reward of that frame; ``none``: an invalid one).
+A lifecycle node (:class:`.lifecycle.ModelNode`): the backend is made on configure and closed on
+cleanup; ``autostart`` configures and activates at start-up.
 """
 
 from __future__ import annotations
