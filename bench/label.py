@@ -107,12 +107,14 @@ def main() -> int:
     ap.add_argument('--compression', choices=('zstd', 'none'), default='zstd',
                     help="the sim bag's MCAP chunks: zstd (as `spatialvlm sim record` writes) or none "
                          "(as `ros2 bag record` writes by default)")
+    ap.add_argument('--no-bag', action='store_true', help='label without writing the labelled bag (table only)')
     ap.add_argument('--json-out', help='also write the JSON here')
     args = ap.parse_args()
     bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height, args.compression)
     _, task = resolve_task(None)
-    config = LabelConfig(task=task, chunk_frames=args.chunk_frames)
+    config = LabelConfig(task=task, chunk_frames=args.chunk_frames, bag=not args.no_bag)
     result = {'bag': str(bag), 'compression': None if args.bag else args.compression, 'cpus': os.cpu_count(),
+              'labelled_bag_written': not args.no_bag,
               'target_frames_per_s': 300, 'runs': []}
     for w in dict.fromkeys(args.workers):
         out = Path(tempfile.mkdtemp(prefix='bench_label_'))

@@ -375,3 +375,15 @@ def test_pool_labels_a_broken_bag_as_one_process(task, tmp_path):
     _label([bag], tmp_path / 'one', task, workers=1, chunk=3)
     _label([bag], tmp_path / 'pool', task, workers=2, chunk=3)
     assert _tree(tmp_path / 'pool' / 'broken') == _tree(tmp_path / 'one' / 'broken')
+
+
+def test_without_the_labelled_bag_the_table_is_the_same(sim_bag, task, tmp_path):
+    """--no-bag: the same rows (pool workers then read only the camera messages), no bag copy."""
+    _label([sim_bag], tmp_path / 'full', task, workers=1)
+    summary = label_bags([sim_bag], tmp_path / 'nobag', LabelConfig(task=task, chunk_frames=8, bag=False),
+                         RunOptions(workers=2, progress=False))
+    out = tmp_path / 'nobag' / sim_bag.name
+    assert not (out / 'labelled').exists() and (out / 'reward.png').stat().st_size > 0
+    assert summary['frames'] == FRAMES
+    full = pq.read_table(tmp_path / 'full' / sim_bag.name / 'frames.parquet').to_pylist()
+    assert pq.read_table(out / 'frames.parquet').to_pylist() == full

@@ -23,6 +23,7 @@ def run(args) -> int:
         task=task, params=load_params(Path(args.params) if args.params else None),
         color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
         labeller=args.labeller, chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
+        bag=not args.no_bag,
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
     )
     options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
@@ -44,8 +45,9 @@ def run(args) -> int:
     ]
     for k, v in rows:
         print(f'  {k:<20} {v}')
+    files = ('labelled/, ' if not args.no_bag else '') + 'frames.parquet, reward.png, summary.json'
     for b in summary['per_bag']:
-        print(f'  -> {b["output"]}/  (labelled/, frames.parquet, reward.png, summary.json)')
+        print(f'  -> {b["output"]}/  ({files})')
     if summary['bags_already_done']:
         print(f'  already labelled, skipped: {", ".join(summary["bags_already_done"])}', file=sys.stderr)
     return 0
@@ -81,6 +83,9 @@ def register(sub) -> None:
                    help='frames per chunk: the unit of parallel work and of resuming (default: 64)')
     p.add_argument('--compress', action='store_true', help='zstd-compress the labelled bag (smaller, slower)')
     p.add_argument('--no-markers', action='store_true', help='do not write RViz markers')
+    p.add_argument('--no-bag', action='store_true',
+                   help='no labelled bag: only frames.parquet, reward.png and summary.json (faster; no second '
+                        'copy of the images on disk)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--json', action='store_true', help='print the run summary as JSON')
     p.set_defaults(func=run)

@@ -188,27 +188,31 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
 
 
-def fill_chunk(path: Path, chunk: Chunk) -> Chunk:
+def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     """``chunk`` (by reference) with its messages' bytes, read from the bag at ``path``.
 
     Reads only the time window the chunk's messages and frames span (MCAP: the chunks of the
     file that overlap it). A message the window does not give back means the bag changed
     since it was indexed: an OfflineError, never a silently different output.
+    with_messages: False reads only the frames' camera messages (no labelled bag is written);
+    the chunk's ``messages`` are then empty.
     """
     if not chunk.by_reference:
         return chunk
-    keys = list(chunk.messages)
+    keys = list(chunk.messages) if with_messages else []
     for fj in chunk.frames:
         keys.extend(ref for _, ref in fj.raw)
     if not keys:
-        return dataclasses.replace(chunk, by_reference=False)
+        return Chunk(chunk.index, [], list(chunk.frames), chunk.after, False)
     lo = min(k[1] for k in keys)
     hi = max(k[1] for k in keys)
     wanted = set(keys)
+    conn_ids = {k[0] for k in keys}
     data: dict = {}
     last_time: dict = {}
     with open_reader(path) as reader:
-        for conn, log_time, raw in reader.messages(start=lo, stop=hi + 1):
+        conns = [c for c in reader.connections if c.id in conn_ids]
+        for conn, log_time, raw in reader.messages(connections=conns, start=lo, stop=hi + 1):
             t_prev, occ = last_time.get(conn.id, (None, 0))
             occ = occ + 1 if t_prev == log_time else 0
             last_time[conn.id] = (log_time, occ)
@@ -221,8 +225,8 @@ def fill_chunk(path: Path, chunk: Chunk) -> Chunk:
                            f'(e.g. connection {min(missing)[0]} at {min(missing)[1]} ns); was it changed while '
                            'being labelled? Run again.', kind='unreadable')
     frames = [dataclasses.replace(fj, raw=tuple((m, bytes(data[ref])) for m, ref in fj.raw)) for fj in chunk.frames]
-    return Chunk(chunk.index, [(cid, t, data[(cid, t, occ)]) for cid, t, occ in chunk.messages], frames,
-                 chunk.after, False)
+    messages = [(cid, t, data[(cid, t, occ)]) for cid, t, occ in chunk.messages] if with_messages else []
+    return Chunk(chunk.index, messages, frames, chunk.after, False)
 
 
 def _qos(conn) -> list:

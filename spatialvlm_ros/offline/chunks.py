@@ -39,7 +39,8 @@ def write_chunk_dir(chunks: Path, chunk: Chunk, result: ChunkResult, connections
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     t0 = time.perf_counter()
-    write_chunk_bag(tmp / f'labelled_{chunk.index:06d}', connections, chunk, result.messages, config, ts)
+    if config.bag:
+        write_chunk_bag(tmp / f'labelled_{chunk.index:06d}', connections, chunk, result.messages, config, ts)
     with open(tmp / 'rows.jsonl', 'w') as fh:
         for r in result.rows:
             fh.write(json.dumps(r, allow_nan=False) + '\n')
@@ -66,7 +67,7 @@ class WriteJob:
 def label_and_write(w: WriteJob) -> dict:
     """fill_chunk, label_chunk, then write_chunk_dir, in the worker; returns the chunk's counters."""
     t0 = time.perf_counter()
-    chunk = fill_chunk(Path(w.bag), w.chunk)
+    chunk = fill_chunk(Path(w.bag), w.chunk, with_messages=w.config.bag)
     read_s = w.read_s + time.perf_counter() - t0
     result = label_chunk(ChunkJob(w.name, chunk.index, tuple(chunk.frames), w.config))
     ts = _worker_state(w.config)[1]

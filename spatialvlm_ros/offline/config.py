@@ -130,6 +130,9 @@ class LabelConfig:
     labeller: str = 'geometric'
     # Matched frames per chunk: the unit of parallel work, checkpointing and output bag files.
     chunk_frames: int = 64
+    # Write the labelled bag (the original topics plus the outputs); False: only the table, the
+    # plot and the summary (what an RL pipeline reads; no second copy of the images on disk).
+    bag: bool = True
     # zstd-compress the labelled bag's MCAP chunks (smaller, ~3x slower to write).
     compress: bool = False
     # Write RViz markers (visualization_msgs/MarkerArray) like the live node's publish_markers.
@@ -185,6 +188,7 @@ class LabelConfig:
             'topics': [self.color_topic, self.depth_topic, self.info_topic],
             'labeller': self.labeller,
             'chunk_frames': self.chunk_frames,
+            'bag': self.bag,
             'compress': self.compress,
             'markers': self.markers,
             'kinematic': [list(k) for k in self.kinematic],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from ..core import serialize
 from ..core.errors import SpatialError
@@ -22,7 +22,7 @@ from ..core.sizes import gravity_extents
 from ..core.transform import RigidTransform, TransformError, kinematic_observation, transform_observation
 from ..core.types import ns_to_stamp
 from ..ros.convert import frame_from_msgs
-from .config import OUTPUT_TOPICS, LabelConfig
+from .config import LabelConfig
 
 __all__ = ['LABELLER_FACTORIES', 'FrameJob', 'ChunkJob', 'ChunkResult', 'label_chunk', 'OUTPUT_TYPES']
 
@@ -132,7 +132,6 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
     labeller, ts, markers, static_tf = _worker_state(job.config)
     p = job.config.params
     min_d, max_d = float(p['min_depth_m']), float(p['max_depth_m'])
-    t = ts.types
     out = ChunkResult(bag=job.bag, chunk=job.chunk)
     for fj in job.frames:
         t0 = time.perf_counter()
@@ -171,17 +170,6 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
         stamp_ns, frame_id, seen = serialize.objects_from_doc(serialize.loads(objects_text))
         sample = reward_from_observations(job.config.task, seen, stamp_ns)
         detail_doc = serialize.reward_to_doc(sample, frame_id)
-        msgs = [('objects', t['std_msgs/msg/String'](data=objects_text)),
-                ('facts', t['std_msgs/msg/String'](data=serialize.dumps(facts_doc)))]
-        if job.config.markers:
-            sec, nanosec = ns_to_stamp(frame.stamp_ns)
-            header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
-                                              frame_id=out_frame)
-            msgs.append(('markers', markers.markers(objects, result.facts, header)))
-        if sample.valid:
-            msgs.append(('reward', t['std_msgs/msg/Float32'](data=float(sample.reward))))
-        msgs.append(('detail', t['std_msgs/msg/String'](data=serialize.dumps(detail_doc))))
-        out.messages[fj.index] = [(k, bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]
         d = sample.to_dict()
         row.update(
             frame_id=out_frame, valid=d['valid'], reward=d['reward'], stage=d['stage'], stage_name=d['stage_name'],
@@ -189,6 +177,26 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             objects=objects_doc['objects'], facts=facts_doc['facts'],
         )
         out.rows.append(row)
+        if job.config.bag:
+            out.messages[fj.index] = _output_messages(job.config, ts, markers, objects, result.facts, objects_text,
+                                                      facts_doc, detail_doc, sample, frame.stamp_ns, out_frame)
         out.compute_s += time.perf_counter() - t1
     return out
+
+
+def _output_messages(config: LabelConfig, ts, markers, objects, facts, objects_text: str, facts_doc: dict,
+                     detail_doc: dict, sample, stamp_ns: int, out_frame: str) -> list:
+    """[(output key, CDR bytes), ...] of one frame for the labelled bag, as the live nodes publish them."""
+    t = ts.types
+    msgs = [('objects', t['std_msgs/msg/String'](data=objects_text)),
+            ('facts', t['std_msgs/msg/String'](data=serialize.dumps(facts_doc)))]
+    if config.markers:
+        sec, nanosec = ns_to_stamp(stamp_ns)
+        header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
+                                          frame_id=out_frame)
+        msgs.append(('markers', markers.markers(objects, facts, header)))
+    if sample.valid:
+        msgs.append(('reward', t['std_msgs/msg/Float32'](data=float(sample.reward))))
+    msgs.append(('detail', t['std_msgs/msg/String'](data=serialize.dumps(detail_doc))))
+    return [(k, bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]
 

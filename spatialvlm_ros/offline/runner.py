@@ -3,6 +3,7 @@
 Layout of ``out``::
 
     out/<bag name>/labelled/        rosbag2 (MCAP, one file per chunk): original topics + outputs
+                                    (not with LabelConfig.bag False)
     out/<bag name>/frames.parquet   one row per matched frame
     out/<bag name>/reward.png
     out/<bag name>/summary.json     this bag's numbers (and the config fingerprint)
@@ -182,21 +183,23 @@ def _assemble(job: _BagJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
 
     staging = job.work / 'final'
     shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     bag_dir = staging / 'labelled'
-    bag_dir.mkdir(parents=True)
+    if job.config.bag:
+        bag_dir.mkdir()
     rows, metas, rels = [], [], []
-    chunk_timing = Counter()
     for i in range(n_chunks):
         d = job.chunk_dir(i)
-        part = d / f'labelled_{i:06d}'
-        metas.append(yaml.safe_load((part / 'metadata.yaml').read_text()))
-        rel = f'labelled_{i:06d}.mcap'
-        os.link(part / rel, bag_dir / rel)
-        rels.append(rel)
+        if job.config.bag:
+            part = d / f'labelled_{i:06d}'
+            metas.append(yaml.safe_load((part / 'metadata.yaml').read_text()))
+            rel = f'labelled_{i:06d}.mcap'
+            os.link(part / rel, bag_dir / rel)
+            rels.append(rel)
         with open(d / 'rows.jsonl') as fh:
             rows.extend(json.loads(line) for line in fh)
-        chunk_timing.update(json.loads((d / 'done.json').read_text()))
-    (bag_dir / 'metadata.yaml').write_text(yaml.safe_dump(merge_metadata(metas, rels), sort_keys=False))
+    if job.config.bag:
+        (bag_dir / 'metadata.yaml').write_text(yaml.safe_dump(merge_metadata(metas, rels), sort_keys=False))
     write_frames_table(staging / 'frames.parquet', rows, job.config.task)
     plot_labelled_rewards(staging / 'reward.png', job.config.task, rows, stats.ground_truth,
                           title=f'{job.name} (task {job.config.task.name})')
