@@ -20,7 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from spatialvlm_ros.demo import ros_environment, start_nodes  # noqa: E402
-from test_nodes import CX, CY, F, H, W, image, info, scene, warm_up  # noqa: E402
+from test_nodes import CX, CY, F, image, info, scene, warm_up  # noqa: E402
 
 GOOD_FRAMES = 40
 BAD_PER_GAP = 25  # 40 gaps x 25 triples x 3 messages = 3000 malformed messages

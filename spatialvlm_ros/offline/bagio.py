@@ -26,7 +26,7 @@ import logging
 from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..core.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer

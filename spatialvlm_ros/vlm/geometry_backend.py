@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
