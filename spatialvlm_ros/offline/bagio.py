@@ -73,6 +73,21 @@ class Chunk:
     by_reference: bool = False
 
 
+class _MessageKeys:
+    """Keys naming a message without its bytes: (connection id, log time ns, occurrence), the
+    occurrence counting earlier messages of that connection at that same log time. One rule for
+    the reader that indexes the bag and the worker that reads a window of it back."""
+
+    def __init__(self) -> None:
+        self._last: dict = {}  # connection id -> (log time, occurrences so far)
+
+    def key(self, conn_id: int, log_time: int) -> tuple:
+        t_prev, occ = self._last.get(conn_id, (None, 0))
+        occ = occ + 1 if t_prev == log_time else 0
+        self._last[conn_id] = (log_time, occ)
+        return conn_id, int(log_time), occ
+
+
 GROUND_TRUTH_TOPIC = '/sim/ground_truth'
 # A known position (geometry_msgs/PointStamped) in a StampedBuffer.
 _Known = namedtuple('_Known', 'stamp_ns point frame_id')
@@ -119,16 +134,10 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
         index, frame_index = 0, 0
         messages, frames, after = [], [], {}
         newest = -1
-        last_time: dict = {}  # connection id -> (log time, occurrences so far)
+        keys = _MessageKeys()
         for conn, log_time, raw in reader.messages():
             stats.messages += 1
-            if keep_data:
-                messages.append((conn.id, int(log_time), raw))
-            else:
-                t_prev, occ = last_time.get(conn.id, (None, 0))
-                occ = occ + 1 if t_prev == log_time else 0
-                last_time[conn.id] = (log_time, occ)
-                messages.append((conn.id, int(log_time), occ))
+            messages.append((conn.id, int(log_time), raw) if keep_data else keys.key(conn.id, log_time))
             if conn.topic in kin_topics:
                 try:
                     m = ts.deserialize_cdr(raw, conn.msgtype)
@@ -209,14 +218,11 @@ def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     wanted = set(keys)
     conn_ids = {k[0] for k in keys}
     data: dict = {}
-    last_time: dict = {}
+    keys_of = _MessageKeys()
     with open_reader(path) as reader:
         conns = [c for c in reader.connections if c.id in conn_ids]
         for conn, log_time, raw in reader.messages(connections=conns, start=lo, stop=hi + 1):
-            t_prev, occ = last_time.get(conn.id, (None, 0))
-            occ = occ + 1 if t_prev == log_time else 0
-            last_time[conn.id] = (log_time, occ)
-            key = (conn.id, int(log_time), occ)
+            key = keys_of.key(conn.id, log_time)
             if key in wanted:
                 data[key] = raw
     missing = wanted - data.keys()

@@ -11,6 +11,7 @@ Diagnostics are published in every state, so a manager sees the state and the la
 
 from __future__ import annotations
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
 from ..core.errors import SpatialError
@@ -51,8 +52,6 @@ class ModelNode(LifecycleNode):
         declare_parameters(self, parameters, load_defaults(params_file, node_name))
         self.health = NodeHealth(self, health_name)
         self.lifecycle_state = 'unconfigured'
-        from diagnostic_msgs.msg import DiagnosticArray
-
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         steady_timer(self, self.get_parameter('diagnostics_period_s').value, self._publish_diagnostics)
 
