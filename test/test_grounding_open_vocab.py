@@ -263,21 +263,17 @@ def test_bfloat16_runs(models):
     check_masks(g.ground(frame(), QUERIES))
 
 
-def test_spatial_facts_node_loads_the_model_on_configure_and_frees_it_on_cleanup(models):
+def test_spatial_facts_node_loads_the_model_on_configure_and_frees_it_on_cleanup(models, ros_context):
     """The lifecycle of a model-holding node with a real (tiny) checkpoint: weights in memory only
     between configure and cleanup."""
-    rclpy = pytest.importorskip('rclpy')
-    from rclpy.context import Context
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
     from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
 
-    ctx = Context()
-    rclpy.init(context=ctx)
     params = {'grounder': 'owlv2', 'detector_model': models['owlv2'], 'segmenter_model': models['sam'],
               'model_device': 'cpu', 'autostart': False}
-    node = SpatialFactsNode(context=ctx, namespace='/lc_model',
+    node = SpatialFactsNode(context=ros_context, namespace='/lc_model',
                             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     try:
         assert node.pipeline is None  # nothing loaded before configure
@@ -289,4 +285,3 @@ def test_spatial_facts_node_loads_the_model_on_configure_and_frees_it_on_cleanup
         assert grounder.model is None and grounder.segmenter is None and node.pipeline is None
     finally:
         node.destroy_node()
-        rclpy.try_shutdown(context=ctx)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from rclpy.context import Context  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
@@ -15,11 +14,8 @@ SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FA
 
 
 @pytest.fixture
-def ctx():
-    context = Context()
-    rclpy.init(context=context)
-    yield context
-    rclpy.try_shutdown(context=context)
+def ctx(ros_context):
+    return ros_context
 
 
 def _facts_node(ctx, ns, **params):
