@@ -50,7 +50,8 @@ def _bag(frames: int, width: int, height: int, compression: str) -> Path:
 
 def _isolated(bag: Path, config: LabelConfig, limit: int = 120) -> dict:
     """Per-frame milliseconds of each stage alone, in this process."""
-    from spatialvlm_ros.offline.bagio import ReadStats, iter_chunks, typestore_for
+    from spatialvlm_ros.messages.bag import typestore_for
+    from spatialvlm_ros.offline.bagio import ReadStats, iter_chunks
     from spatialvlm_ros.offline.inputs import detect_topics
     from spatialvlm_ros.offline.labeller import ChunkJob, label_chunk
 
@@ -76,8 +77,8 @@ def _copy_only(bag: Path, frames: int) -> float:
     floor under any labeller that writes the original topics into its output bag."""
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from spatialvlm_ros.offline.bagio import typestore_for
-    from spatialvlm_ros.offline.inputs import open_reader
+    from spatialvlm_ros.messages.bag import typestore_for
+    from spatialvlm_ros.messages.bag import open_reader
 
     ts = typestore_for()
     out = Path(tempfile.mkdtemp(prefix='bench_copy_'))

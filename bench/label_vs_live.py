@@ -22,7 +22,8 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spatialvlm_ros.demo import EE, run_demo  # noqa: E402
+from spatialvlm_ros.demo import run_demo  # noqa: E402
+from spatialvlm_ros.demo.processes import EE  # noqa: E402
 from spatialvlm_ros.offline import LabelConfig, RunOptions, label_bags, resolve_task  # noqa: E402
 from spatialvlm_ros.offline.config import default_params  # noqa: E402
 

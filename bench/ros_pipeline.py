@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
-from spatialvlm_ros.demo import ROS_ENV_KEYS, ros_environment, start_nodes  # noqa: E402
+from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
+from spatialvlm_ros.demo.processes import ROS_ENV_KEYS, ros_environment, start_nodes  # noqa: E402
 
 W, H, F = 640, 480, 600.0
 OBJECTS = [((255, 230, 0), 0.70), ((220, 20, 20), 0.80), ((20, 40, 230), 0.90)]  # gripper, block, target

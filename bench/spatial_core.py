@@ -93,7 +93,7 @@ from spatialvlm_ros.core.params import pipeline_config_from_params  # noqa: E402
 from spatialvlm_ros.core.pipeline import SpatialPipeline  # noqa: E402
 from spatialvlm_ros.offline.config import default_params  # noqa: E402
 from spatialvlm_ros.offline.qa import make_questions, pair_geometry  # noqa: E402
-from spatialvlm_ros.ros.convert import frame_from_msgs  # noqa: E402
+from spatialvlm_ros.messages.convert import frame_from_msgs  # noqa: E402
 from spatialvlm_ros.sim.scene import SEGMENTATION_LABELS  # noqa: E402
 from spatialvlm_ros.vlm import interpret_question, make_backend  # noqa: E402
 from spatialvlm_ros.vlm.errors import VLMError  # noqa: E402

@@ -28,14 +28,14 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format='%(levelname)s %(name)s: %(message)s'
     )
-    from .bag import BagError
-    from .core.errors import SpatialError
-    from .demo import DemoError
-    from .offline.errors import OfflineError
+    from .core.errors import SpatialVLMError
 
     try:
         return int(args.func(args) or 0)
-    except (SpatialError, BagError, DemoError, OfflineError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except SpatialVLMError as err:  # every error the package raises on purpose says what to do
+        print(f'ERROR: {err}', file=sys.stderr)
+        return 1
+    except (FileExistsError, FileNotFoundError) as err:
         print(f'ERROR: {err}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spatialvlm_ros.offline.bagio import typestore_for
-from spatialvlm_ros.offline.cdr import image_stamp_ns
+from spatialvlm_ros.messages.bag import typestore_for
+from spatialvlm_ros.messages.cdr import image_stamp_ns
 
 
 def _image(ts, frame_id: str, encoding: str, sec: int, nanosec: int) -> bytes:

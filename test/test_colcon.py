@@ -64,5 +64,5 @@ def test_installed_node_starts_from_the_install_space(install, tmp_path):
     assert "task 'pick_and_place': reach -> carry" in text, text
     # it ran the installed copy, not the source tree
     assert str(install) in subprocess.run(
-        [sys.executable, '-c', 'import spatialvlm_ros.ros.params as p; print(p.config_dir())'],
+        [sys.executable, '-c', 'import spatialvlm_ros.core.params as p; print(p.config_dir())'],
         env=env, cwd=tmp_path, capture_output=True, text=True).stdout

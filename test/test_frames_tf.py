@@ -45,6 +45,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.time import Time  # noqa: E402
 
 from spatialvlm_ros.core.transform import RigidTransform, TransformError  # noqa: E402
+from spatialvlm_ros.ros.errors import NodeError  # noqa: E402
 from spatialvlm_ros.ros.frames import FrameResolver  # noqa: E402
 
 # ----------------------------------------------------------------------------- the stand-in
@@ -422,7 +423,7 @@ def test_tf_listener_spins_its_own_node_not_the_callers(tf2, ctx):
 def test_without_tf2_ros_tf_is_a_clear_configuration_error(monkeypatch, ctx):
     monkeypatch.setitem(sys.modules, 'tf2_ros', None)  # import tf2_ros -> ImportError, installed or not
     node = Node('frames_no_tf2', context=ctx)
-    with pytest.raises(ValueError, match=r"transform_source 'tf' needs tf2_ros") as err:
+    with pytest.raises(NodeError, match=r"transform_source 'tf' needs tf2_ros") as err:
         resolver(node)
     assert 'apt install ros-$ROS_DISTRO-tf2-ros' in str(err.value)
     assert "'static'" in str(err.value) and "'pose_topic'" in str(err.value)  # and what else works

@@ -18,11 +18,11 @@ pytest.importorskip('rosbags')
 pa = pytest.importorskip('pyarrow')
 import pyarrow.parquet as pq  # noqa: E402
 
-from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
+from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
 from spatialvlm_ros.core.types import ns_to_stamp  # noqa: E402
 from spatialvlm_ros.offline import LabelConfig, OfflineError, RunOptions, label_bags, resolve_task  # noqa: E402
 from spatialvlm_ros.offline import chunks as chunks_mod  # noqa: E402
-from spatialvlm_ros.offline.bagio import typestore_for  # noqa: E402
+from spatialvlm_ros.messages.bag import typestore_for  # noqa: E402
 
 W, H, FRAMES = 320, 240, 24
 COLOR, DEPTH, INFO = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info'

@@ -59,9 +59,8 @@ def test_markers_mirror_the_live_nodes():
 
     from spatialvlm_ros.core.facts import compute_facts
     from spatialvlm_ros.core.types import ObjectObservation
-    from spatialvlm_ros.offline.bagio import typestore_for
-    from spatialvlm_ros.offline.markers import MarkerFactory
-    from spatialvlm_ros.ros.convert import markers_from_objects
+    from spatialvlm_ros.messages.bag import message_factory, rclpy_message, typestore_for
+    from spatialvlm_ros.messages.markers import marker_array
 
     def obs(name, c, e):
         return ObjectObservation(name=name, center=np.array(c), extent=np.array(e),
@@ -70,11 +69,11 @@ def test_markers_mirror_the_live_nodes():
     objects = {'gripper': obs('gripper', [0.1, -0.05, 0.9], [0.03, 0.05, 0.04]), 'block': None,
                'target': obs('target', [-0.12, 0.08, 1.1], [0.1, 0.002, 0.1])}
     facts = compute_facts(objects)
-    live = markers_from_objects(objects, facts, Header(frame_id='cam'))
+    live = marker_array(rclpy_message, objects, facts, Header(frame_id='cam'))
     ts = typestore_for()
     t = ts.types
     hdr = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=0, nanosec=0), frame_id='cam')
-    offline = MarkerFactory(ts).markers(objects, facts, hdr)
+    offline = marker_array(message_factory(ts), objects, facts, hdr)
     assert [_fields(m, True) for m in live.markers] == [_fields(m, False) for m in offline.markers]
     ts.serialize_cdr(offline, 'visualization_msgs/msg/MarkerArray')  # a valid message
 
@@ -82,7 +81,8 @@ def test_markers_mirror_the_live_nodes():
 def test_offline_rewards_equal_the_live_nodes_on_the_demo_bag(tmp_path):
     pytest.importorskip('rclpy')
     pytest.importorskip('mujoco')
-    from spatialvlm_ros.demo import EE, run_demo
+    from spatialvlm_ros.demo import run_demo
+    from spatialvlm_ros.demo.processes import EE
 
     summary = run_demo(name='live', seed=0, frames=40, width=320, height=240, out_root=tmp_path)
     assert summary.get('gripper', 'kinematic') == 'kinematic'  # the demo's default: the robot knows its gripper

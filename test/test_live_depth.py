@@ -13,7 +13,7 @@ import pytest
 from spatialvlm_ros.core.errors import FrameError
 from spatialvlm_ros.core.gravity import estimate_gravity
 from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
-from spatialvlm_ros.core.rgbd_io import check_stream_depth, read_depth
+from spatialvlm_ros.messages.rgbd_files import check_stream_depth, read_depth
 
 DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'rgbd'
 if not DATA.is_dir():

@@ -18,7 +18,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
-from spatialvlm_ros.core.image_codec import image_from_msg  # noqa: E402
+from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
 from spatialvlm_ros.core.transform import quaternion_to_matrix  # noqa: E402
 from spatialvlm_ros.demo import ros_environment, start_node  # noqa: E402
 from test_nodes import H, PATCHES, W, WARM_UP_STAMP, image, info, scene, truth, warm_up  # noqa: E402

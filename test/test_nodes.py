@@ -21,7 +21,7 @@ from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
+from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
 from spatialvlm_ros.demo import ros_environment, start_nodes  # noqa: E402
 
 W, H, F = 160, 120, 150.0

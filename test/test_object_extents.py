@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from spatialvlm_ros.commands.facts import result_doc
-from spatialvlm_ros.core import serialize
+from spatialvlm_ros.messages import serialize
 from spatialvlm_ros.core.grounding import ObjectQuery
 from spatialvlm_ros.core.lifting import LiftConfig
 from spatialvlm_ros.core.pipeline import PipelineConfig, SpatialPipeline
 from spatialvlm_ros.core.sizes import gravity_extents
 from spatialvlm_ros.core.transform import RigidTransform, kinematic_observation, transform_observation
 from spatialvlm_ros.core.types import Frame
-from spatialvlm_ros.viz import marker_specs
+from spatialvlm_ros.messages.markers import marker_specs
 
 # width (camera right), height (up), depth (away from the camera): three different sizes, so a
 # swapped axis shows

@@ -19,7 +19,7 @@ import pytest
 from spatialvlm_ros.core.depth import resample_depth
 from spatialvlm_ros.core.errors import FrameError
 from spatialvlm_ros.core.gravity import GravityConfig, estimate_gravity
-from spatialvlm_ros.core.rgbd_io import (
+from spatialvlm_ros.messages.rgbd_files import (
     decode_nyu_disparity,
     decode_sun_depth,
     read_depth,

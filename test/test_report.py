@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from spatialvlm_ros.report import percentiles, spearman
+from spatialvlm_ros.offline.score import percentiles, spearman
 
 
 def test_spearman_matches_scipy_with_ties():
@@ -25,7 +25,7 @@ def test_percentiles():
 
 def test_score_run_ignores_solver_jitter_but_not_motion():
     from spatialvlm_ros.core.reward import parse_task
-    from spatialvlm_ros.report import score_run
+    from spatialvlm_ros.offline.score import score_run
 
     task = parse_task({'name': 't', 'objects': {'a': 'red', 'b': 'blue'}, 'stages': [{'distance': ['a', 'b']}]})
     gts, rewards = [], {}

@@ -21,7 +21,7 @@ pytest.importorskip('mujoco')
 pytest.importorskip('gymnasium_robotics')
 pytest.importorskip('rosbags')
 
-from spatialvlm_ros.core.image_codec import image_from_msg  # noqa: E402
+from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
 from spatialvlm_ros.sim import (  # noqa: E402
     FetchPickPlaceScene,
     SimFrame,
@@ -29,6 +29,7 @@ from spatialvlm_ros.sim import (  # noqa: E402
     read_ground_truth,
     record_episode,
 )
+from spatialvlm_ros.sim.errors import SimError  # noqa: E402
 from spatialvlm_ros.sim.scene import EPOCH_NS, SEGMENTATION_LABELS, stamp_for_frame  # noqa: E402
 
 W, H = 320, 240
@@ -333,7 +334,7 @@ def test_recording_refuses_to_overwrite(bags, tmp_path):
     ],
 )
 def test_recording_validates_arguments(tmp_path, kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(SimError, match=fragment):
         record_episode(tmp_path / 'bag', **kwargs)
     assert not (tmp_path / 'bag').exists()
 

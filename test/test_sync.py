@@ -1,4 +1,4 @@
-from spatialvlm_ros.core.sync import ApproximateTimeSync
+from spatialvlm_ros.messages.sync import ApproximateTimeSync
 
 MS = 1_000_000
 

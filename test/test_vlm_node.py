@@ -21,7 +21,7 @@ from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from spatialvlm_ros.core.image_codec import encode_image  # noqa: E402
+from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
 from spatialvlm_ros.demo import ros_environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

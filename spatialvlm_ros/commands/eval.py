@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _options(args) -> dict:
     """Backend options from the flags: each backend takes the ones it has; --option K=V adds more."""
-    from ..vlm import backend_options
+    from ..vlm import VLMError, backend_options
 
     given = {'model': args.model, 'base_url': args.base_url, 'device': args.device, 'dtype': args.dtype,
              'max_new_tokens': args.max_new_tokens, 'max_tokens': args.max_new_tokens, 'timeout_s': args.timeout}
@@ -18,7 +18,7 @@ def _options(args) -> dict:
     for kv in args.option or []:
         key, sep, value = kv.partition('=')
         if not sep:
-            raise ValueError(f'--option expects KEY=VALUE, got {kv!r}')
+            raise VLMError(f'--option expects KEY=VALUE, got {kv!r}', kind='config')
         try:
             opts[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -27,22 +27,19 @@ def _options(args) -> dict:
 
 
 def run(args) -> int:
-    from ..vlm import VLMError, make_backend
+    from ..vlm import make_backend
     from ..vlm.evaluation import EvalConfig, evaluate, format_table, load_bag_frames
 
     bag = Path(args.bag)
     if not bag.exists():
         raise FileNotFoundError(f'no bag at {bag}; record one with: spatialvlm sim record --out {bag}')
+    config = EvalConfig(frames=args.frames, seed=args.seed)
+    frames = load_bag_frames(bag, config.frames)
+    backend = make_backend(args.backend, **_options(args))
     try:
-        config = EvalConfig(frames=args.frames, seed=args.seed)
-        frames = load_bag_frames(bag, config.frames)
-        backend = make_backend(args.backend, **_options(args))
-        try:
-            metrics, items = evaluate(backend, frames, config)
-        finally:
-            backend.close()
-    except VLMError as err:
-        raise ValueError(str(err)) from err
+        metrics, items = evaluate(backend, frames, config)
+    finally:
+        backend.close()
     report = {'backend': args.backend, 'bag': str(bag), 'seed': args.seed, **metrics}
     if args.out:
         out = Path(args.out)

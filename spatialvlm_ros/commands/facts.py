@@ -41,7 +41,7 @@ def _read(path: str, flags: int, what: str) -> np.ndarray:
 def load_frame(rgb_path: str, depth_path: str, depth_scale: float | None, intrinsics: str, max_depth_m: float,
                depth_format: str = 'rep118'):
     """Read the pair into a core Frame (see core.rgbd_io.read_rgbd: formats, plausibility, resampling)."""
-    from ..core.rgbd_io import read_rgbd
+    from ..messages.rgbd_files import read_rgbd
 
     fx, fy, cx, cy = _floats(intrinsics, 4, '--intrinsics fx,fy,cx,cy')
     return read_rgbd(rgb_path, depth_path, depth_scale, (fx, fy, cx, cy), depth_format=depth_format,

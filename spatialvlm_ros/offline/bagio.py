@@ -28,24 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..core.sync import ApproximateTimeSync
+from ..messages.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer
-from ..ros.convert import header_stamp_ns
-from .cdr import image_stamp_ns
+from ..messages.convert import header_stamp_ns
+from ..messages.bag import open_reader, typestore_for
+from ..messages.cdr import image_stamp_ns
 from .config import OUTPUT_TOPICS, LabelConfig
 from .errors import OfflineError
-from .inputs import CameraTopics, open_reader
+from .inputs import CameraTopics
 from .labeller import OUTPUT_TYPES, FrameJob
 
-__all__ = ['Chunk', 'ReadStats', 'typestore_for', 'iter_chunks', 'fill_chunk', 'write_chunk_bag', 'merge_metadata']
+__all__ = ['Chunk', 'ReadStats', 'iter_chunks', 'fill_chunk', 'write_chunk_bag', 'merge_metadata']
 
 logger = logging.getLogger(__name__)
-
-
-def typestore_for():
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_JAZZY)
 
 
 @dataclass

@@ -53,14 +53,14 @@ _LIVE_ONLY = {'qos_reliability', 'qos_depth', 'publish_debug_image', 'input_time
 
 
 def _config_dir() -> Path:
-    from ..ros.params import config_dir  # ROS-free: ament_index is optional there
+    from ..core.params import config_dir
 
     return config_dir()
 
 
 def default_params() -> dict:
     """The ``spatial_facts`` node's parameter defaults (``config/spatial_facts.yaml``)."""
-    from ..ros.params import load_defaults
+    from ..core.params import load_defaults
 
     return load_defaults('spatial_facts.yaml', 'spatial_facts')
 

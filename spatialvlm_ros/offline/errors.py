@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..core.errors import SpatialVLMError
+
 __all__ = ['OfflineError']
 
 
-class OfflineError(Exception):
+class OfflineError(SpatialVLMError):
     """An offline job cannot run or cannot go on: a bag without the needed topics, a bad option,
     an output that exists with another configuration. The message says what and what to do.
 
@@ -13,8 +15,3 @@ class OfflineError(Exception):
     """
 
     kind = 'offline'
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        if kind is not None:
-            self.kind = kind

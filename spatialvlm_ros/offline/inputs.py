@@ -9,14 +9,14 @@ unambiguous; otherwise the error lists the candidates and the option that picks 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..messages.bag import open_reader, typestore_for
 from .errors import OfflineError
 
-__all__ = ['CameraTopics', 'DEPTH_ENCODINGS', 'IMAGE', 'CAMERA_INFO', 'open_reader', 'detect_topics']
+__all__ = ['CameraTopics', 'DEPTH_ENCODINGS', 'IMAGE', 'CAMERA_INFO', 'detect_topics']
 
 logger = logging.getLogger(__name__)
 
@@ -36,31 +36,6 @@ class CameraTopics:
 
     def by_stream(self) -> dict[str, str]:
         return {'color': self.color, 'depth': self.depth, 'info': self.info}
-
-
-@contextmanager
-def open_reader(path: Path):
-    """``with open_reader(path) as reader``: an open rosbags ``Reader`` on a rosbag2 directory
-    (sqlite3 or mcap), with clear errors; closed on exit."""
-    from rosbags.rosbag2 import Reader
-
-    path = Path(path)
-    if not path.exists():
-        raise OfflineError(f'no bag at {path}', kind='no_bag')
-    if not (path / 'metadata.yaml').exists():
-        raise OfflineError(
-            f'{path} is not a rosbag2 directory (no metadata.yaml); give the bag directory, not a file in it',
-            kind='no_bag',
-        )
-    try:
-        reader = Reader(path)
-        reader.open()
-    except Exception as err:  # noqa: BLE001 - rosbags raises several types for unreadable bags
-        raise OfflineError(f'cannot open bag {path}: {err}', kind='unreadable') from err
-    try:
-        yield reader
-    finally:
-        reader.close()
 
 
 def _first_encoding(reader, typestore, conn) -> Optional[str]:
@@ -83,8 +58,6 @@ def detect_topics(
 
     Raises OfflineError naming what is missing or ambiguous, before any frame is processed.
     """
-    from .bagio import typestore_for
-
     path = Path(path)
     typestore = typestore or typestore_for()
     with open_reader(path) as reader:

@@ -15,13 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..core import serialize
+from ..messages import serialize
 from ..core.errors import SpatialError
 from ..core.reward import reward_from_observations
 from ..core.sizes import gravity_extents
 from ..core.transform import RigidTransform, TransformError, kinematic_observation, transform_observation
 from ..core.types import ns_to_stamp
-from ..ros.convert import frame_from_msgs
+from ..messages.convert import frame_from_msgs
+from ..messages.markers import marker_array
 from .config import LabelConfig
 
 __all__ = ['LABELLER_FACTORIES', 'FrameJob', 'ChunkJob', 'ChunkResult', 'label_chunk', 'OUTPUT_TYPES']
@@ -86,8 +87,7 @@ def _worker_state(config: LabelConfig) -> tuple:
     """(labeller, typestore, marker factory, transform or None), built once per process and config."""
     key = config.fingerprint()
     if key not in _CACHE:
-        from .bagio import typestore_for
-        from .markers import MarkerFactory
+        from ..messages.bag import message_factory, typestore_for
 
         ts = typestore_for()
         p = config.params
@@ -95,7 +95,7 @@ def _worker_state(config: LabelConfig) -> tuple:
         if p.get('transform_source', 'none') == 'static':
             tf = list(p['static_transform']), str(p['target_frame'])
         _CACHE.clear()
-        _CACHE[key] = (LABELLER_FACTORIES[config.labeller](config), ts, MarkerFactory(ts), tf)
+        _CACHE[key] = (LABELLER_FACTORIES[config.labeller](config), ts, message_factory(ts), tf)
     return _CACHE[key]
 
 
@@ -194,7 +194,7 @@ def _output_messages(config: LabelConfig, ts, markers, objects, facts, objects_t
         sec, nanosec = ns_to_stamp(stamp_ns)
         header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
                                           frame_id=out_frame)
-        msgs.append(('markers', markers.markers(objects, facts, header)))
+        msgs.append(('markers', marker_array(markers, objects, facts, header)))
     if sample.valid:
         msgs.append(('reward', t['std_msgs/msg/Float32'](data=float(sample.reward))))
     msgs.append(('detail', t['std_msgs/msg/String'](data=serialize.dumps(detail_doc))))

@@ -19,7 +19,7 @@ def plot_labelled_rewards(path: Path, task: TaskSpec, rows: Sequence[dict], grou
     title = title or f'task {task.name}'
     rewards = {int(r['stamp_ns']): r for r in rows if r.get('stage') is not None}
     if ground_truth:
-        from ..report import plot_rewards
+        from .score import plot_rewards
 
         gt = [{'stamp_ns': g['stamp_ns'], **{n: g.get(n) for n in task.objects}} for g in ground_truth]
         plot_rewards(path, task, gt, rewards, title=f'{title}: labelled reward vs ground truth',

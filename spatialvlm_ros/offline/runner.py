@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .bagio import ReadStats, iter_chunks, merge_metadata, typestore_for
+from ..messages.bag import open_reader, typestore_for
+from .bagio import ReadStats, iter_chunks, merge_metadata
 from .chunks import WriteJob, chunk_dir, label_and_write, portable_connections, write_chunk_dir
 from .config import LabelConfig
 from .errors import OfflineError
@@ -314,8 +315,6 @@ def _read_json(path: Path) -> dict:
 
 
 def _color_count(job: _BagJob) -> int:
-    from .inputs import open_reader
-
     with open_reader(job.bag) as reader:
         return sum(c.msgcount for c in reader.connections if c.topic == job.topics.color)
 

@@ -100,7 +100,7 @@ def _pipeline(config: SynthConfig):
 def _frame(item: _Item, params: dict, ts):
     from ..core.depth import make_frame
     from ..core.types import Intrinsics
-    from ..ros.convert import frame_from_msgs
+    from ..messages.convert import frame_from_msgs
 
     if item.kind == 'bag':
         color, depth, info = (ts.deserialize_cdr(raw, mtype) for mtype, raw in item.payload.raw)
@@ -122,7 +122,7 @@ def synth_items(job: tuple) -> list:
     """Worker: [(image name, PNG bytes, [sample dicts]) or (None, error kind, message)] per item."""
     import cv2
 
-    from .bagio import typestore_for
+    from ..messages.bag import typestore_for
     from .qa import make_questions, pair_geometry
 
     config, items = job

@@ -7,6 +7,7 @@ from typing import Optional
 
 from ..core.transform import RigidTransform, TransformBuffer, TransformError, quaternion_to_matrix
 from ..core.types import stamp_to_ns
+from .errors import NodeError
 
 __all__ = ['TRANSFORM_SOURCES', 'FrameResolver']
 
@@ -21,7 +22,7 @@ class FrameResolver:
     def __init__(self, node, source: str, target_frame: str, static_transform, timeout_s: float,
                  pose_topic: str = 'camera_pose') -> None:
         if source not in TRANSFORM_SOURCES:
-            raise ValueError(f'transform_source must be one of {TRANSFORM_SOURCES}, got {source!r}')
+            raise NodeError(f'transform_source must be one of {TRANSFORM_SOURCES}, got {source!r}')
         if source != 'none' and not target_frame:
             target_frame = 'base_link'  # REP 105: the robot's base is where a known extrinsic points
         self.source, self.target = source, target_frame
@@ -40,7 +41,7 @@ class FrameResolver:
             try:
                 import tf2_ros
             except ImportError as err:
-                raise ValueError(
+                raise NodeError(
                     "transform_source 'tf' needs tf2_ros (apt install ros-$ROS_DISTRO-tf2-ros); "
                     "or use 'static' with static_transform, or 'pose_topic'"
                 ) from err

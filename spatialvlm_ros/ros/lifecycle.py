@@ -14,7 +14,7 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-from ..core.errors import SpatialError
+from ..core.errors import SpatialVLMError
 from .health import NodeHealth, steady_timer
 from .params import declare_parameters, load_defaults, read_parameters
 
@@ -60,9 +60,8 @@ class ModelNode(LifecycleNode):
             self._configure(read_parameters(self, self._parameter_names))
         except Exception as err:  # noqa: BLE001 - a failed configure is reported, the node stays up
             self._release()
-            # Our own errors (SpatialError, VLMError: both carry a kind) say what to do; anything
-            # else is named by its type.
-            ours = isinstance(err, (SpatialError, ValueError)) or hasattr(err, 'kind')
+            # Our own errors say what to do; anything else is named by its type.
+            ours = isinstance(err, SpatialVLMError)
             self.health.reject('configure', str(err) if ours else f'{type(err).__name__}: {err}')
             self.get_logger().error(f'cannot configure: {err}')
             return TransitionCallbackReturn.FAILURE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from .errors import NodeError
 
 __all__ = ['sensor_qos', 'results_qos']
 
@@ -13,9 +14,9 @@ def sensor_qos(reliability: str = 'best_effort', depth: int = 5) -> QoSProfile:
     """Keep-last sensor-data QoS. Best effort matches every camera driver (a reliable
     subscriber does not match a best-effort publisher); 'reliable' for lossless bag replay."""
     if reliability not in _RELIABILITY:
-        raise ValueError(f"qos_reliability must be 'best_effort' or 'reliable', got {reliability!r}")
+        raise NodeError(f"qos_reliability must be 'best_effort' or 'reliable', got {reliability!r}")
     if depth < 1:
-        raise ValueError(f'qos_depth must be >= 1, got {depth}')
+        raise NodeError(f'qos_depth must be >= 1, got {depth}')
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=depth,

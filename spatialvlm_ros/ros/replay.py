@@ -17,7 +17,7 @@ from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float32, String
 
-from ..core import serialize
+from ..messages import serialize
 
 __all__ = ['image_msg', 'camera_info_msg', 'point_msg', 'ReplayNode', 'Collected']
 

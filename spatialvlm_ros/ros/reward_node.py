@@ -21,7 +21,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from std_msgs.msg import Float32, String
 
-from ..core import serialize
+from ..messages import serialize
 from ..core.errors import SpatialError
 from ..core.reward import load_task, reward_from_observations
 from .health import NodeHealth, steady_timer

@@ -27,22 +27,25 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
-from ..core import serialize
+from ..messages import serialize
 from ..core.errors import SpatialError
 from ..core.params import pipeline_config_from_params
 from ..core.pipeline import SpatialPipeline
 from ..core.sizes import gravity_extents
-from ..core.image_codec import encode_image
-from ..core.sync import ApproximateTimeSync
+from ..messages.image_codec import encode_image
+from ..messages.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer, TransformError, kinematic_observation, transform_observation
-from ..viz import draw_debug
-from .convert import frame_from_msgs, header_stamp_ns, markers_from_objects
+from ..messages.bag import rclpy_message
+from ..messages.convert import frame_from_msgs, header_stamp_ns
+from ..messages.debug_image import draw_debug
+from ..messages.markers import marker_array
 from .frames import FrameResolver
 from .health import steady_timer
 from .inputs import InputMonitor
 from .lifecycle import AUTOSTART, ModelNode, start
 from .run import run_node
 from .qos import results_qos, sensor_qos
+from .errors import NodeError
 
 __all__ = ['SpatialFactsNode', 'PARAMETERS', 'INPUT_TOPICS', 'main']
 
@@ -146,7 +149,7 @@ class SpatialFactsNode(ModelNode):
         self.kinematic = {n: StampedBuffer(int(p['kinematic_tolerance_s'] * 1e9)) for n in p['kinematic_objects'] if n}
         unknown = sorted(set(self.kinematic) - {q.name for q in self.pipeline.config.queries})
         if unknown:
-            raise ValueError(f'kinematic_objects {unknown} are not in object_names')
+            raise NodeError(f'kinematic_objects {unknown} are not in object_names')
         out_qos = results_qos()
         self.objects_pub = self.create_lifecycle_publisher(String, '~/objects', out_qos)
         self.facts_pub = self.create_lifecycle_publisher(String, '~/facts', out_qos)
@@ -236,7 +239,7 @@ class SpatialFactsNode(ModelNode):
         )
         if self.publish_markers:
             header = Header(stamp=color.header.stamp, frame_id=out_frame)
-            self.markers_pub.publish(markers_from_objects(objects, result.facts, header))
+            self.markers_pub.publish(marker_array(rclpy_message, objects, result.facts, header))
         if self.debug_pub is not None:
             self.debug_pub.publish(self._debug_image(frame, result, color.header))
         for name in result.missing:

@@ -33,21 +33,22 @@ from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
 
-from ..core import serialize
+from ..messages import serialize
 from ..core.depth import rgb_from_encoding
 from ..core.errors import SpatialError
-from ..core.image_codec import image_from_msg
+from ..messages.image_codec import image_from_msg
 from ..core.reward import load_task, reward_from_observations
 from ..core.types import ns_to_stamp
 from ..vlm import VLMError, backend_options, make_backend, parse_distance, parse_yes_no
 from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
 from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
-from .convert import header_stamp_ns
+from ..messages.convert import header_stamp_ns
 from .lifecycle import AUTOSTART, ModelNode, start
 from .run import run_node
 from .qos import results_qos, sensor_qos
 from .reward_node import resolve_task_path
+from .errors import NodeError
 
 __all__ = ['VLMRewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'FALLBACKS', 'main']
 
@@ -85,7 +86,7 @@ def backend_config(p: dict) -> tuple[str, dict]:
     """(backend kind, its options) from the node parameters: each backend takes the options it has."""
     kind = str(p['backend'])
     if kind not in IMAGE_BACKENDS:
-        raise ValueError(f"backend must be one of {IMAGE_BACKENDS}, got {kind!r} (depth rewards: use reward_node)")
+        raise NodeError(f"backend must be one of {IMAGE_BACKENDS}, got {kind!r} (depth rewards: use reward_node)")
     candidates = {
         'model': p['model'], 'base_url': p['base_url'], 'api_key_env': p['api_key_env'],
         'timeout_s': float(p['timeout_s']), 'retries': int(p['retries']), 'device': p['device'], 'dtype': p['dtype'],
@@ -126,9 +127,9 @@ class VLMRewardNode(ModelNode):
 
     def _configure(self, p: dict) -> None:
         if p['fallback'] not in FALLBACKS:
-            raise ValueError(f"fallback must be one of {FALLBACKS}, got {p['fallback']!r}")
+            raise NodeError(f"fallback must be one of {FALLBACKS}, got {p['fallback']!r}")
         if p['prompt_mode'] not in PROMPT_MODES:
-            raise ValueError(f"prompt_mode must be one of {PROMPT_MODES}, got {p['prompt_mode']!r}")
+            raise NodeError(f"prompt_mode must be one of {PROMPT_MODES}, got {p['prompt_mode']!r}")
         self.p = p
         self.task = load_task(resolve_task_path(p['task']))
         self.questions = task_questions(self.task)

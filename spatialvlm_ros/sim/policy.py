@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .scene import FetchPickPlaceScene, SimFrame
+from .errors import SimError
 
 __all__ = ['PHASES', 'PolicyGains', 'ScriptedPickPlacePolicy', 'iter_episode']
 
@@ -173,7 +174,7 @@ def iter_episode(
     If ``frames`` is too small for the whole task, the later phases simply do not happen.
     """
     if int(frames) < 1:
-        raise ValueError(f'expected frames >= 1, got {frames}')
+        raise SimError(f'expected frames >= 1, got {frames}')
     policy = policy or ScriptedPickPlacePolicy()
     policy.reset()
     with FetchPickPlaceScene(seed, width, height, segmentation=segmentation) as scene:

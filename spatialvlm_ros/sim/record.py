@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.image_codec import encode_image
+from ..messages.image_codec import encode_image
 from ..core.types import ns_to_stamp
 from .noise import apply_depth_noise
 from .policy import iter_episode
 from .scene import FRAME_ID, SimFrame
+from .errors import SimError
 
 __all__ = [
     'DEPTH_ENCODINGS',
@@ -151,11 +152,11 @@ class _MessageFactory:
 
 def _validate(frames: int, width: int, height: int, depth_encoding: str) -> None:
     if int(frames) != frames or frames < 1:
-        raise ValueError(f'expected frames >= 1 (an integer), got {frames!r}')
+        raise SimError(f'expected frames >= 1 (an integer), got {frames!r}')
     if int(width) <= 0 or int(height) <= 0:
-        raise ValueError(f'expected a positive image size, got {width}x{height}')
+        raise SimError(f'expected a positive image size, got {width}x{height}')
     if depth_encoding not in DEPTH_ENCODINGS:
-        raise ValueError(
+        raise SimError(
             f'expected depth_encoding in {DEPTH_ENCODINGS} (32FC1 metres or 16UC1 millimetres), got {depth_encoding!r}'
         )
 
@@ -249,7 +250,7 @@ def read_ground_truth(bag_path: Path) -> list[dict[str, Any]]:
         conns = [c for c in reader.connections if c.topic == GROUND_TRUTH_TOPIC]
         if not conns:
             topics = sorted({c.topic for c in reader.connections})
-            raise ValueError(
+            raise SimError(
                 f'{bag_path} has no {GROUND_TRUTH_TOPIC} topic (it has {topics}); '
                 'only simulator bags carry ground truth'
             )

@@ -26,6 +26,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..core.types import Intrinsics
+from .errors import SimError
 
 __all__ = [
     'CAMERA_NAME',
@@ -97,7 +98,7 @@ _INSTALL_HINT = (
 def stamp_for_frame(index: int) -> int:
     """Header stamp (integer ns) of frame ``index``: ``EPOCH_NS + round(index * 1e9 / 30)``."""
     if index < 0:
-        raise ValueError(f'expected a frame index >= 0, got {index}')
+        raise SimError(f'expected a frame index >= 0, got {index}')
     return EPOCH_NS + int(round(index * 1e9 / FRAME_RATE_HZ))
 
 
@@ -202,7 +203,7 @@ class FetchPickPlaceScene:
 
     def __init__(self, seed: int, width: int = 640, height: int = 480, *, segmentation: bool = True) -> None:
         if int(width) <= 0 or int(height) <= 0:
-            raise ValueError(f'expected a positive image size, got {width}x{height}')
+            raise SimError(f'expected a positive image size, got {width}x{height}')
         mujoco, gym = import_sim_deps()
         self._mj = mujoco
         self.seed = int(seed)
@@ -341,7 +342,7 @@ class FetchPickPlaceScene:
         """Advance one env step (0.04 s of physics) with ``action`` = (dx, dy, dz, gripper) in [-1, 1]."""
         action = np.asarray(action, dtype=np.float32).reshape(-1)
         if action.shape != (4,):
-            raise ValueError(f'expected an action of shape (4,) = (dx, dy, dz, gripper), got {action.shape}')
+            raise SimError(f'expected an action of shape (4,) = (dx, dy, dz, gripper), got {action.shape}')
         self._obs, _, _, _, _ = self._env.step(np.clip(action, -1.0, 1.0))
         return self._obs
 

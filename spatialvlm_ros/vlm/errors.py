@@ -1,9 +1,11 @@
 """The one exception type of the VLM subpackage. Messages say what was wrong and what to do."""
 
+from ..core.errors import SpatialVLMError
+
 __all__ = ['VLMError']
 
 
-class VLMError(Exception):
+class VLMError(SpatialVLMError):
     """A VLM backend could not be built or could not answer.
 
     ``kind`` is a short machine-readable category that nodes count in diagnostics:
@@ -14,8 +16,3 @@ class VLMError(Exception):
     """
 
     kind = 'vlm'
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        if kind is not None:
-            self.kind = kind

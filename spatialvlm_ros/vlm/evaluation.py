@@ -156,7 +156,7 @@ def score(items: Sequence[EvalItem]) -> dict:
 def paired_sim_messages(bag: Path) -> list[tuple[dict, dict]]:
     """({'color', 'depth', 'info'}: message, ground-truth record) of every complete frame of a
     simulator bag, in stamp order."""
-    from ..bag import read_messages
+    from ..messages.bag import read_messages
 
     by_stamp: dict[int, dict] = {}
     gts: dict[int, dict] = {}
@@ -172,7 +172,7 @@ def paired_sim_messages(bag: Path) -> list[tuple[dict, dict]]:
 
 def load_bag_frames(bag: Path, frames: int) -> list[tuple[object, dict]]:
     """``frames`` evenly spaced (core Frame, ground-truth record) pairs of a simulator bag."""
-    from ..ros.convert import frame_from_msgs
+    from ..messages.convert import frame_from_msgs
 
     paired = paired_sim_messages(bag)
     if not paired:

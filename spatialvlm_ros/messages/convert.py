@@ -1,4 +1,4 @@
-"""ROS messages <-> core types. No math here beyond unit bookkeeping.
+"""ROS messages -> core types (frames, intrinsics, stamps). No math here beyond unit bookkeeping.
 
 Works on rclpy messages and on rosbags-deserialised messages alike (same field names), so the
 offline tools share it with the nodes.
@@ -6,21 +6,18 @@ offline tools share it with the nodes.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
-
 import numpy as np
 
 from ..core.depth import make_frame
 from ..core.errors import FrameError
-from ..core.image_codec import image_from_msg
-from ..core.rgbd_io import check_stream_depth
-from ..core.types import Frame, Intrinsics, ObjectObservation, SpatialFact, ns_to_stamp, stamp_to_ns
+from .image_codec import image_from_msg
+from .rgbd_files import check_stream_depth
+from ..core.types import Frame, Intrinsics, stamp_to_ns
 
 __all__ = [
     'header_stamp_ns',
     'intrinsics_from_camera_info',
     'frame_from_msgs',
-    'markers_from_objects',
 ]
 
 
@@ -84,33 +81,3 @@ def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: 
         min_depth_m=min_depth_m,
         max_depth_m=max_depth_m,
     )
-
-
-def markers_from_objects(
-    objects: Mapping[str, Optional[ObjectObservation]],
-    facts: Sequence[SpatialFact],
-    header,
-    lifetime_s: float = 0.5,
-):
-    """visualization_msgs/MarkerArray (rclpy) of :func:`spatialvlm_ros.viz.marker_specs`."""
-    from geometry_msgs.msg import Point
-    from visualization_msgs.msg import Marker, MarkerArray
-
-    from ..viz import marker_specs
-
-    kinds = {'cube': Marker.CUBE, 'text': Marker.TEXT_VIEW_FACING, 'line_list': Marker.LINE_LIST}
-    sec, nanosec = ns_to_stamp(int(lifetime_s * 1e9))
-    out = MarkerArray()
-    for spec in marker_specs(objects, facts):
-        m = Marker()
-        m.header = header
-        m.ns, m.id, m.type, m.action = spec.ns, spec.id, kinds[spec.kind], Marker.ADD
-        m.pose.position.x, m.pose.position.y, m.pose.position.z = spec.position
-        m.pose.orientation.w = 1.0
-        m.scale.x, m.scale.y, m.scale.z = spec.scale
-        m.color.r, m.color.g, m.color.b, m.color.a = spec.color
-        m.lifetime.sec, m.lifetime.nanosec = sec, nanosec
-        m.text = spec.text
-        m.points = [Point(x=p[0], y=p[1], z=p[2]) for p in spec.points]
-        out.markers.append(m)
-    return out

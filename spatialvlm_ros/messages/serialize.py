@@ -30,8 +30,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .errors import SpatialError
-from .types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp
+from ..core.errors import SpatialError
+from ..core.types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp
 
 __all__ = ['header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 'reward_to_doc', 'dumps', 'loads']
 

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .errors import FrameError
+from ..core.errors import FrameError
 
 __all__ = ['ENCODINGS', 'decode_image', 'encode_image', 'image_from_msg']
 

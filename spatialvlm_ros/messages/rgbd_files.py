@@ -32,9 +32,9 @@ from typing import Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
-from .depth import depth_to_metres, depth_unit, make_frame
-from .errors import FrameError
-from .types import Frame, Intrinsics
+from ..core.depth import depth_to_metres, depth_unit, make_frame
+from ..core.errors import FrameError
+from ..core.types import Frame, Intrinsics
 
 __all__ = [
     'DEPTH_FORMATS',

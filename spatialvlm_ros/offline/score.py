@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .core.reward import TaskSpec, compute_reward, pair_key
+from ..core.reward import TaskSpec, compute_reward, pair_key
 
 __all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'score_run', 'plot_rewards']
 

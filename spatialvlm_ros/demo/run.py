@@ -12,73 +12,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .bag import read_messages
-from .core import serialize
-from .core.reward import load_task
-from .core.transform import matrix_to_quaternion
-from .report import plot_rewards, score_run
-from .ros.params import config_dir
+from ..messages.bag import read_messages
+from ..messages import serialize
+from ..core.reward import load_task
+from ..core.transform import matrix_to_quaternion
+from ..offline.score import plot_rewards, score_run
+from .processes import COLOR, DEPTH, EE, INFO, ROS_ENV_KEYS, DemoError, ros_environment, start_nodes
 
-__all__ = ['DemoError', 'ros_environment', 'start_node', 'start_nodes', 'stream_bag', 'run_demo']
+__all__ = ['stream_bag', 'kinematic_gripper_params', 'run_demo']
 
 log = logging.getLogger(__name__)
 
-COLOR, DEPTH, INFO, GT = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info', '/sim/ground_truth'
-EE = '/robot/ee_position'
-
-
-ROS_ENV_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'RMW_IMPLEMENTATION', 'FASTDDS_DEFAULT_PROFILES_FILE')
-
-
-class DemoError(Exception):
-    """The demo could not run; the message says why and what to do."""
-
-
-def ros_environment(domain_id: int | None = None) -> dict:
-    """Environment for a private, loopback-only ROS graph."""
-    env = dict(os.environ)
-    env['ROS_DOMAIN_ID'] = str(domain_id if domain_id is not None else random.randint(120, 200))
-    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    # Shared memory for images between processes (UDP loopback is ~5x slower for 1 MB messages).
-    env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(config_dir() / 'fastdds_localhost_shm.xml'))
-    env['PYTHONUNBUFFERED'] = '1'
-    return env
-
-
-def start_node(module: str, name: str, env: dict, log_dir: Path, remaps: dict | None = None,
-               params: dict | None = None):
-    """Start ``python -m spatialvlm_ros.ros.<module>`` with remaps and parameters; output to NAME.log."""
-    cmd = [sys.executable, '-m', f'spatialvlm_ros.ros.{module}', '--ros-args', '-r', f'__node:={name}']
-    for src, dst in (remaps or {}).items():
-        cmd += ['-r', f'{src}:={dst}']
-    for k, v in (params or {}).items():
-        if isinstance(v, (list, tuple)):
-            v = '[' + ','.join(repr(x) if isinstance(x, str) else str(x) for x in v) + ']'
-        cmd += ['-p', f'{k}:={v}']
-    logf = open(log_dir / f'{name}.log', 'w')  # noqa: SIM115 - the child keeps it open
-    return subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
-
-
-def start_nodes(env: dict, log_dir: Path, task: str = 'pick_and_place', extra_params: dict | None = None) -> list:
-    """Start both nodes as subprocesses, remapped to the demo topics; returns the Popen list."""
-    params = {'qos_reliability': 'reliable', 'qos_depth': 50}
-    params.update(extra_params or {})
-    remaps = {'color/image_raw': COLOR, 'depth/image_raw': DEPTH, 'color/camera_info': INFO,
-              'gripper/position': EE}
-    return [
-        start_node('spatial_facts_node', 'spatial_facts', env, log_dir, remaps, params),
-        start_node('reward_node', 'reward', env, log_dir, {'objects': '/spatial_facts/objects'}, {'task': task}),
-    ]
+GT = '/sim/ground_truth'
 
 
 def _load_frames(bag: Path) -> tuple[list, list]:
@@ -105,7 +57,7 @@ def _warm_up(node, first: dict, alive, timeout_s: float = 20.0) -> float | None:
     not the per-frame latency. Returns its latency (ms), reported separately; the warm-up
     frame is then forgotten (it is not part of the episode or the scores).
     """
-    from .ros.replay import camera_info_msg, image_msg, point_msg
+    from ..ros.replay import camera_info_msg, image_msg, point_msg
 
     msgs = [image_msg(first['color']), image_msg(first['depth']), camera_info_msg(first['info'])]
     ee = point_msg(first['ee']) if 'ee' in first else None
@@ -136,7 +88,7 @@ def stream_bag(node, executor_thread_alive, frames: list, rate_hz: float, timeou
     too loaded to keep up with the camera rate the stream slows down instead of overflowing the
     nodes' queues, so the score never depends on the machine's load (the latency still does).
     """
-    from .ros.replay import camera_info_msg, image_msg, point_msg
+    from ..ros.replay import camera_info_msg, image_msg, point_msg
 
     sent_at: dict[int, float] = {}
     warmup_ms = _warm_up(node, frames[0][1], executor_thread_alive)
@@ -211,7 +163,7 @@ def run_demo(
     if bag is None:
         bag = Path(out_root) / 'cache' / f'fetch_seed{seed}_{frames}f_{width}x{height}'
         if not bag.exists():
-            from .sim import record_episode
+            from ..sim import record_episode
 
             log.info('recording the simulated episode to %s', bag)
             bag.parent.mkdir(parents=True, exist_ok=True)
@@ -225,8 +177,8 @@ def run_demo(
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from .ros.replay import ReplayNode
-    from .ros.reward_node import resolve_task_path
+    from ..ros.replay import ReplayNode
+    from ..ros.reward_node import resolve_task_path
 
     task_spec = load_task(resolve_task_path(task))
     params = kinematic_gripper_params(gts[0]) if gripper == 'kinematic' else {}
