@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from spatialvlm_ros.core.depth import make_frame  # noqa: E402
 from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
-from spatialvlm_ros.core.reward import compute_reward, load_task, reward_from_observations  # noqa: E402
+from spatialvlm_ros.core.task import load_task  # noqa: E402
+from spatialvlm_ros.core.reward import compute_reward, reward_from_observations  # noqa: E402
 from spatialvlm_ros.core.types import Intrinsics  # noqa: E402
 from spatialvlm_ros.demo.run import _load_frames  # noqa: E402
 from spatialvlm_ros.offline.score import score_run  # noqa: E402

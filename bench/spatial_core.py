@@ -173,7 +173,8 @@ def _our_pipeline() -> tuple[SpatialPipeline, dict]:
     """The node's pipeline from its YAML defaults, grounding with given masks (prompt = label id)."""
     p = default_params()
     p.update(grounder='mask', object_names=list(OBJECTS),
-             object_prompts=[str(SEGMENTATION_LABELS[n]) for n in OBJECTS], kinematic_objects=[''])
+             object_prompts=[str(SEGMENTATION_LABELS[n]) for n in OBJECTS], kinematic_objects=[''],
+             object_center_modes=['gripper=grip'], flat_objects=['target'])  # as the demo task says
     return SpatialPipeline(pipeline_config_from_params(p)), p
 
 

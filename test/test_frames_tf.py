@@ -446,7 +446,7 @@ def test_spatial_facts_node_publishes_in_base_link_from_tf(tf2, ctx):
 
     params = {'transform_source': 'tf', 'target_frame': 'base_link', 'transform_timeout_s': 1.0,
               'qos_reliability': 'reliable', 'qos_depth': 20, 'center_mode': 'centroid',
-              'object_center_modes': [''], 'flat_objects': [''], 'min_points': 10, 'min_pixels': 20}
+              'object_names': ['gripper', 'block', 'target'], 'object_prompts': ['yellow gripper', 'red block', 'blue target'], 'min_points': 10, 'min_pixels': 20}
     ns = '/frames_tf'
     node = SpatialFactsNode(context=ctx, namespace=ns,
                             parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in params.items()])

@@ -88,7 +88,7 @@ class Fuzzer(Node):
 
 def test_fuzzed_inputs_never_kill_the_node_and_no_good_frame_is_lost(tmp_path):
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
-    procs = start_nodes(env, tmp_path, extra_params={'qos_depth': 1000, 'center_mode': 'centroid', 'object_center_modes': [''],
+    procs = start_nodes(env, tmp_path, extra_params={'qos_depth': 1000, 'center_mode': 'centroid', 'object_center_modes': ['gripper=centroid'],
                                                      'min_pixels': 20, 'min_points': 10})
     rclpy.init()
     fz = Fuzzer()

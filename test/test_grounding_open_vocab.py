@@ -272,16 +272,16 @@ def test_spatial_facts_node_loads_the_model_on_configure_and_frees_it_on_cleanup
     from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
 
     params = {'grounder': 'owlv2', 'detector_model': models['owlv2'], 'segmenter_model': models['sam'],
-              'model_device': 'cpu', 'autostart': False}
+              'model_device': 'cpu', 'autostart': False, 'task': 'pick_and_place'}
     node = SpatialFactsNode(context=ros_context, namespace='/lc_model',
                             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     try:
-        assert node.pipeline is None  # nothing loaded before configure
+        assert node.step is None  # nothing loaded before configure
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        grounder = node.pipeline.grounder
+        grounder = node.step.pipeline.grounder
         assert isinstance(grounder, Owlv2Grounder) and grounder.model is not None and grounder.segmenter is not None
-        assert node.pipeline.config.grounder_config['model'] == models['owlv2']
+        assert node.step.pipeline.config.grounder_config['model'] == models['owlv2']
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
-        assert grounder.model is None and grounder.segmenter is None and node.pipeline is None
+        assert grounder.model is None and grounder.segmenter is None and node.step is None
     finally:
         node.destroy_node()

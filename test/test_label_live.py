@@ -33,14 +33,15 @@ def test_pipeline_config_is_the_nodes():
     calls = [n.func.id for n in ast.walk(ast.parse(node_src.read_text()))
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     assert 'pipeline_config_from_params' in calls
+    _, task = resolve_task(None)
     p = default_params()
-    p.update(grounder='color', flat_objects=[''], center_mode='centroid', fact_margin_m=0.05, min_points=7)
-    assert pipeline_config_from_params(p) == core_params.pipeline_config_from_params(p)
+    p.update(grounder='color', center_mode='centroid', fact_margin_m=0.05, min_points=7)
+    assert pipeline_config_from_params(p, task) == core_params.pipeline_config_from_params(p, task)
     p.update(flat_objects=['nothing'])
     with pytest.raises(SpatialError, match='flat_objects'):
-        core_params.pipeline_config_from_params(p)
+        core_params.pipeline_config_from_params(p, task)
     with pytest.raises(OfflineError, match='flat_objects'):
-        pipeline_config_from_params(p)
+        pipeline_config_from_params(p, task)
 
 
 def _fields(msg, ros: bool):

@@ -121,14 +121,20 @@ def test_params_file_is_the_single_source_of_defaults(exe):
     assert all(len(d) > 15 for d in module.PARAMETERS.values())
 
 
-def test_default_task_matches_the_default_object_names():
-    from spatialvlm_ros.core.reward import load_task
-
-    facts = yaml.safe_load((ROOT / 'config' / 'spatial_facts.yaml').read_text())['spatial_facts']['ros__parameters']
-    task = load_task(ROOT / 'config' / 'tasks' / 'pick_and_place.yaml')
-    assert set(task.objects) <= set(facts['object_names'])
-    prompts = dict(zip(facts['object_names'], facts['object_prompts']))
-    assert all(prompts[n] == p for n, p in task.objects.items())
+def test_both_nodes_get_the_task_that_defines_the_objects():
+    """The task is the one definition of the objects: the launch gives spatial_facts and reward the same task,
+    and the usage comment names only declared arguments."""
+    launch_file = ROOT / 'launch' / 'spatialvlm.launch.xml'
+    tasks = {}
+    for el, args in walk(launch_file):
+        values = {p.get('name'): resolve(p.get('value'), args) for p in el.findall('param') if p.get('name')}
+        tasks[el.get('exec')] = values.get('task')
+    assert tasks['spatial_facts_node'] == tasks['reward_node'] == 'pick_and_place'
+    declared = {a.get('name') for a in ET.parse(launch_file).getroot().findall('arg')}
+    usage = [ln for ln in launch_file.read_text().split('-->')[0].splitlines() if 'ros2 launch spatialvlm_ros' in ln]
+    used = {name for ln in usage for name in re.findall(r'(\w+):=', ln)}
+    assert usage and used
+    assert used <= declared, f'the usage comment shows undeclared arguments {sorted(used - declared)}'
 
 
 def test_package_xml_declares_what_the_nodes_import():

@@ -21,6 +21,7 @@ def ctx(ros_context):
 def _facts_node(ctx, ns, **params):
     from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
 
+    params.setdefault('task', 'pick_and_place')
     return SpatialFactsNode(context=ctx, namespace=ns,
                             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
 
@@ -37,10 +38,10 @@ def test_spatial_facts_waits_for_a_manager_and_frees_on_cleanup(ctx):
     node = _facts_node(ctx, '/lc_a', autostart=False)
     try:
         color = '/lc_a/color/image_raw'
-        assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+        assert node.lifecycle_state == 'unconfigured' and node.step is None
         assert not _subscribed(node, color)
         assert node.trigger_configure() == SUCCESS
-        assert node.pipeline is not None and node.lifecycle_state == 'inactive'
+        assert node.step is not None and node.lifecycle_state == 'inactive'
         assert not _subscribed(node, color)  # configured, but no input is taken before activate
         assert node.trigger_activate() == SUCCESS
         assert all(_subscribed(node, f'/lc_a/{t}') for t in
@@ -48,7 +49,7 @@ def test_spatial_facts_waits_for_a_manager_and_frees_on_cleanup(ctx):
         assert node.trigger_deactivate() == SUCCESS
         assert not _subscribed(node, color)
         assert node.trigger_cleanup() == SUCCESS
-        assert node.pipeline is None and node.objects_pub is None
+        assert node.step is None and node.objects_pub is None
         # and again, as a manager would after a parameter change
         assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
         assert _subscribed(node, color)
@@ -66,12 +67,12 @@ def test_spatial_facts_autostart_is_active_at_once(ctx):
 
 
 def test_failed_configure_keeps_the_node_up_with_the_reason_and_can_be_retried(ctx):
-    node = _facts_node(ctx, '/lc_c', kinematic_objects=['robot_arm'])  # not one of object_names
+    node = _facts_node(ctx, '/lc_c', kinematic_objects=['robot_arm'])  # not one of the task's objects
     try:
-        assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+        assert node.lifecycle_state == 'unconfigured' and node.step is None
         diag = _diag(node)
         assert diag['lifecycle_state'] == 'unconfigured'
-        assert "kinematic_objects ['robot_arm'] are not in object_names" in diag['last_error_configure']
+        assert "kinematic_objects ['robot_arm'] are not among the objects" in diag['last_error_configure']
         assert node.health.status().level == node.health.status().ERROR
         node.set_parameters([Parameter('kinematic_objects', value=['gripper'])])
         assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
@@ -87,7 +88,7 @@ def test_missing_model_fails_configure_naming_the_path(ctx, tmp_path):
                        model_device='cpu', autostart=False)
     try:
         assert node.trigger_configure() == FAILURE
-        assert node.pipeline is None and node.lifecycle_state == 'unconfigured'
+        assert node.step is None and node.lifecycle_state == 'unconfigured'
         assert str(missing) in node.health.last_error['configure']
     finally:
         node.destroy_node()

@@ -71,14 +71,14 @@ def robot(tmp_path_factory):
     logs = tmp_path_factory.mktemp('robot')
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
     main = start_node('spatial_facts_node', 'robot', env, logs, REMAPS, {
-        'qos_reliability': 'reliable', 'center_mode': 'centroid', 'object_center_modes': [''], 'flat_objects': [''],
+        'qos_reliability': 'reliable', 'center_mode': 'centroid', 'object_names': ['gripper', 'block', 'target'], 'object_prompts': ['yellow gripper', 'red block', 'blue target'],
         'target_frame': 'base_link',
         'transform_source': 'static', 'static_transform': STATIC, 'publish_debug_image': True, 'max_rate_hz': 10.0,
         'min_points': 10, 'min_pixels': 20})
     # this one listens where only a best-effort publisher exists, and to a topic nobody publishes
     waiting = start_node('spatial_facts_node', 'waiting', env, logs, {
         'color/image_raw': '/be/color', 'depth/image_raw': '/nobody/depth', 'color/camera_info': '/nobody/info'},
-        {'qos_reliability': 'reliable', 'input_timeout_s': 1.0})
+        {'qos_reliability': 'reliable', 'input_timeout_s': 1.0, 'task': 'pick_and_place'})
     rclpy.init()
     probe = Probe()
     ex = SingleThreadedExecutor()

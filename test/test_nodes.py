@@ -125,7 +125,7 @@ WARM_UP_STAMP = 1_600_000_000_000_000_000  # before every test stamp
 def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp('nodes')
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
-    procs = start_nodes(env, logs, extra_params={'center_mode': 'centroid', 'object_center_modes': [''], 'min_pixels': 20, 'min_points': 10})
+    procs = start_nodes(env, logs, extra_params={'center_mode': 'centroid', 'object_center_modes': ['gripper=centroid'], 'min_pixels': 20, 'min_points': 10})
     rclpy.init()
     h = Harness()
     ex = SingleThreadedExecutor()

@@ -24,7 +24,7 @@ def test_percentiles():
 
 
 def test_score_run_ignores_solver_jitter_but_not_motion():
-    from spatialvlm_ros.core.reward import parse_task
+    from spatialvlm_ros.core.task import parse_task
     from spatialvlm_ros.offline.score import score_run
 
     task = parse_task({'name': 't', 'objects': {'a': 'red', 'b': 'blue'}, 'stages': [{'distance': ['a', 'b']}]})

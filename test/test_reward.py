@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from spatialvlm_ros.core.errors import TaskSpecError
-from spatialvlm_ros.core.reward import compute_reward, load_task, parse_task
+from spatialvlm_ros.core.task import load_task, parse_task
+from spatialvlm_ros.core.reward import compute_reward
 
 TASK = Path(__file__).resolve().parents[1] / 'config' / 'tasks' / 'pick_and_place.yaml'
 

@@ -67,7 +67,7 @@ def replay(tmp_path_factory):
     env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
     proc = start_node('spatial_facts_node', 'sim_facts', env, logs, REMAPS, {
         'use_sim_time': True, 'qos_reliability': 'reliable', 'input_timeout_s': 1.0, 'diagnostics_period_s': 0.5,
-        'max_rate_hz': 10.0, 'center_mode': 'centroid', 'object_center_modes': [''], 'flat_objects': [''],
+        'max_rate_hz': 10.0, 'center_mode': 'centroid', 'object_names': ['gripper', 'block', 'target'], 'object_prompts': ['yellow gripper', 'red block', 'blue target'],
         'min_points': 10, 'min_pixels': 20})
     rclpy.init()
     player = Player()

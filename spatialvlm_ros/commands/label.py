@@ -75,7 +75,10 @@ def register(sub) -> None:
     p.add_argument('--kinematic', action='append', default=[], metavar='NAME=TOPIC',
                    help='an object whose position the robot publishes (geometry_msgs/PointStamped), e.g. '
                         'gripper=/robot/ee_position; with kinematic_objects in --params')
-    p.add_argument('--labeller', default='geometric', help='how frames are labelled (default: geometric, from depth)')
+    from ..offline.labellers import LABELLERS
+
+    p.add_argument('--labeller', default='geometric', choices=sorted(LABELLERS),
+                   help='how frames are labelled (default: geometric, the live nodes\' depth measurement)')
     p.add_argument('--workers', type=int, default=None, help='worker processes (default: every core; 1: no pool)')
     p.add_argument('--ray', metavar='ADDRESS', default=None,
                    help="run the chunks as Ray tasks on this cluster ('auto', 'ray://host:10001', 'local')")

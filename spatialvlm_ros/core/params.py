@@ -1,4 +1,4 @@
-"""The ``spatial_facts`` parameters (config/spatial_facts.yaml) -> a PipelineConfig.
+"""The ``spatial_facts`` parameters (config/spatial_facts.yaml) and the task -> a PipelineConfig.
 
 One mapping for the live node and the offline labeller, so a labelled bag gets exactly the
 objects, facts and rewards the robot would have published. Plain dict in, no ROS.
@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 from .errors import SpatialError
 from .facts import FactsConfig
 from .grounding import OPEN_VOCAB_KINDS, ObjectQuery
 from .lifting import LiftConfig
 from .pipeline import PipelineConfig
+from .task import TaskSpec
 
-__all__ = ['config_dir', 'load_defaults', 'pipeline_config_from_params']
+__all__ = ['config_dir', 'load_defaults', 'task_objects', 'pipeline_config_from_params']
 
 
 def config_dir() -> Path:
@@ -56,14 +57,55 @@ def _names(entries) -> list[str]:
     return [e for e in entries if e]
 
 
-def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
-    """Raises SpatialError(kind='params') naming the parameter that is wrong."""
-    names, prompts = list(p['object_names']), list(p['object_prompts'])
+def task_objects(p: Mapping, task: Optional[TaskSpec] = None) -> tuple[tuple[ObjectQuery, ...], dict[str, str]]:
+    """The objects to find and their per-object centre modes: (queries in report order, name -> mode).
+
+    The task is the one definition of the objects: its names, prompts and centre modes. The
+    ``object_names``/``object_prompts`` parameters name objects without a task (``ros2 run`` with
+    a cup); given together with a task they must include every object the task names.
+    ``object_center_modes`` (name=mode) and ``flat_objects`` override the task's centre modes.
+    Raises SpatialError(kind='params') saying which parameter to change.
+    """
+    names, prompts = _names(p.get('object_names', [])), _names(p.get('object_prompts', []))
     if len(names) != len(prompts):
         raise SpatialError(
             f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name',
             kind='params',
         )
+    modes: dict[str, str] = {}
+    if names and task is not None:
+        lacking = [n for n in task.objects if n not in names]
+        if lacking:
+            raise SpatialError(
+                f'task {task.name!r} needs the objects {lacking}, which object_names {names} lacks; add them to '
+                'object_names and object_prompts, or leave object_names empty to find the task\'s objects',
+                kind='params')
+    if not names:
+        if task is None:
+            raise SpatialError('no objects to find: set the task parameter (a task YAML or a name in config/tasks/), '
+                               'or object_names and object_prompts', kind='params')
+        names, prompts = list(task.objects), [task.objects[n] for n in task.objects]
+    if task is not None:
+        modes.update({n: m for n, m in task.center_modes.items() if n in names})
+    entries = _names(p.get('object_center_modes', []))
+    given = dict(e.split('=', 1) for e in entries if '=' in e)
+    bad = [e for e in entries if '=' not in e] + sorted(set(given) - set(names))
+    if bad:
+        raise SpatialError(f'object_center_modes: expected name=mode with names from {names}, got {bad}',
+                           kind='params')
+    flat = _names(p.get('flat_objects', []))
+    unknown = sorted(set(flat) - set(names))
+    if unknown:
+        raise SpatialError(f'flat_objects names {unknown} that are not among the objects {names}; fix flat_objects '
+                           'or the objects (task or object_names)', kind='params')
+    modes.update(given)
+    modes.update({n: 'flat' for n in flat})
+    return tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)), modes
+
+
+def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> PipelineConfig:
+    """Raises SpatialError(kind='params') naming the parameter that is wrong."""
+    queries, modes = task_objects(p, task)
     grounder_config = {'min_pixels': int(p['min_pixels'])}
     if p['grounder'] == 'color':
         grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
@@ -81,24 +123,13 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
         grip_depth_m=float(p.get('grip_depth_m', LiftConfig.grip_depth_m)),
         grip_palm_m=float(p.get('grip_palm_m', LiftConfig.grip_palm_m)),
     )
-    flat = _names(p['flat_objects'])
-    unknown = sorted(set(flat) - set(names))
-    if unknown:
-        raise SpatialError(f'flat_objects names {unknown} that are not in object_names {names}', kind='params')
-    entries = _names(p.get('object_center_modes', []))
-    modes = dict(e.split('=', 1) for e in entries if '=' in e)
-    bad = [e for e in entries if '=' not in e] + sorted(set(modes) - set(names))
-    if bad:
-        raise SpatialError(f'object_center_modes: expected name=mode with names from {names}, got {bad}',
-                           kind='params')
     up = list(p.get('up_rotation', []))
     return PipelineConfig(
-        queries=tuple(ObjectQuery(name=n, prompt=pr) for n, pr in zip(names, prompts)),
+        queries=queries,
         grounder=p['grounder'],
         grounder_config=grounder_config,
         lift=lift,
-        lift_overrides={**{n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
-                        **{n: dataclasses.replace(lift, center_mode='flat') for n in flat}},
+        lift_overrides={n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
         base_rotation=tuple(float(v) for v in up) if len(up) == 9 else None,
         facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
     )

@@ -25,6 +25,7 @@ __all__ = [
     'RewardSample',
     'stamp_to_ns',
     'ns_to_stamp',
+    'published',
 ]
 
 
@@ -36,6 +37,13 @@ def stamp_to_ns(sec: int, nanosec: int) -> int:
 def ns_to_stamp(ns: int) -> tuple[int, int]:
     """Integer nanoseconds -> ROS (sec, nanosec)."""
     return int(ns) // 1_000_000_000, int(ns) % 1_000_000_000
+
+
+def published(values) -> list[float]:
+    """Metric values as the documents publish them: rounded to 6 decimals (a micrometre), far below
+    any depth camera's noise. What a consumer computes from a document (the reward node's reward)
+    is computed from these, so the per-frame step rounds the same way."""
+    return [round(float(v), 6) for v in values]
 
 
 @dataclass(frozen=True)

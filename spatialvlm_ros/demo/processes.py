@@ -56,7 +56,7 @@ def start_node(module: str, name: str, env: dict, log_dir: Path, remaps: dict | 
 
 def start_nodes(env: dict, log_dir: Path, task: str = 'pick_and_place', extra_params: dict | None = None) -> list:
     """Start both nodes as subprocesses, remapped to the demo topics; returns the Popen list."""
-    params = {'qos_reliability': 'reliable', 'qos_depth': 50}
+    params = {'qos_reliability': 'reliable', 'qos_depth': 50, 'task': task}
     params.update(extra_params or {})
     remaps = {'color/image_raw': COLOR, 'depth/image_raw': DEPTH, 'color/camera_info': INFO,
               'gripper/position': EE}

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..messages.bag import read_messages
 from ..messages import serialize
-from ..core.reward import load_task
+from ..core.task import load_task
 from ..core.transform import matrix_to_quaternion
 from ..offline.score import plot_rewards, score_run
 from .processes import COLOR, DEPTH, EE, INFO, ROS_ENV_KEYS, DemoError, ros_environment, start_nodes
@@ -178,9 +178,9 @@ def run_demo(
     from rclpy.executors import SingleThreadedExecutor
 
     from ..ros.replay import ReplayNode
-    from ..ros.reward_node import resolve_task_path
+    from ..core.task import task_path
 
-    task_spec = load_task(resolve_task_path(task))
+    task_spec = load_task(task_path(task))
     params = kinematic_gripper_params(gts[0]) if gripper == 'kinematic' else {}
     procs = start_nodes(env, out, task, extra_params=params)
     rclpy.init()

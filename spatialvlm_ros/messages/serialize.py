@@ -31,7 +31,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..core.errors import SpatialError
-from ..core.types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp
+from ..core.types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp, published
 
 __all__ = ['header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 'reward_to_doc', 'dumps', 'loads']
 
@@ -39,10 +39,6 @@ __all__ = ['header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 
 def header_dict(stamp_ns: int, frame_id: str) -> dict:
     sec, nanosec = ns_to_stamp(stamp_ns)
     return {'stamp': {'sec': sec, 'nanosec': nanosec}, 'stamp_ns': int(stamp_ns), 'frame_id': frame_id}
-
-
-def _rounded(values) -> list[float]:
-    return [round(float(v), 6) for v in values]
 
 
 def objects_to_doc(
@@ -61,9 +57,9 @@ def objects_to_doc(
     doc['objects'] = [
         {
             'name': name,
-            'center_m': _rounded(obs.center),
-            'extent_m': _rounded(extents[name]),
-            'extent_camera_m': _rounded(obs.extent),
+            'center_m': published(obs.center),
+            'extent_m': published(extents[name]),
+            'extent_camera_m': published(obs.extent),
             'points': obs.point_count,
             'pixels': int(obs.pixel_count),
             'source': obs.source,

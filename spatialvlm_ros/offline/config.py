@@ -20,12 +20,11 @@ from typing import Mapping, Optional
 from ..core.errors import SpatialError
 from ..core.params import pipeline_config_from_params as core_pipeline_config
 from ..core.pipeline import PipelineConfig
-from ..core.reward import TaskSpec, load_task
+from ..core.task import TaskSpec, load_task, task_path
 from .errors import OfflineError
 
 __all__ = [
     'DEFAULT_TASK',
-    'LABELLERS',
     'OUTPUT_TOPICS',
     'LabelConfig',
     'default_params',
@@ -44,18 +43,9 @@ OUTPUT_TOPICS = {
     'reward': '/reward/reward',
     'detail': '/reward/detail',
 }
-# How a frame is labelled. 'geometric': depth measurement (core pipeline + task reward).
-# A VLM-backed labeller registers itself here under another name (see offline.labeller).
-LABELLERS = ('geometric',)
 # Node parameters that change nothing offline (transport, timers, live-only outputs).
 _LIVE_ONLY = {'qos_reliability', 'qos_depth', 'publish_debug_image', 'input_timeout_s', 'diagnostics_period_s',
               'transform_timeout_s'}
-
-
-def _config_dir() -> Path:
-    from ..core.params import config_dir
-
-    return config_dir()
 
 
 def default_params() -> dict:
@@ -91,24 +81,19 @@ def load_params(path: Optional[Path]) -> dict:
     return params
 
 
-def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
-    """``spatial_facts`` parameters -> PipelineConfig: the live node's own mapping
+def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> PipelineConfig:
+    """``spatial_facts`` parameters and the task -> PipelineConfig: the live node's own mapping
     (core.params), with its errors as OfflineError."""
     try:
-        return core_pipeline_config(p)
+        return core_pipeline_config(p, task)
     except SpatialError as err:
         raise OfflineError(f'bad perception parameters: {err}', kind='params') from err
 
 
 def resolve_task(task: str | Path | None) -> tuple[Path, TaskSpec]:
     """A task YAML path, or a name in the package's ``config/tasks/``; default: the demo's."""
-    raw = DEFAULT_TASK if task is None else str(task)
-    path = Path(raw).expanduser()
-    if not (path.suffix in ('.yaml', '.yml') or path.exists()):
-        path = _config_dir() / 'tasks' / f'{raw}.yaml'
-    if not path.exists():
-        raise OfflineError(f'no task file {path}; give a task YAML path or a name in config/tasks/', kind='task')
     try:
+        path = task_path(DEFAULT_TASK if task is None else task)
         return path, load_task(path)
     except SpatialError as err:
         raise OfflineError(str(err), kind='task') from err
@@ -126,7 +111,7 @@ class LabelConfig:
     color_topic: Optional[str] = None
     depth_topic: Optional[str] = None
     info_topic: Optional[str] = None
-    # How frames are labelled, a name in LABELLERS.
+    # How frames are labelled: a name in offline.labellers.LABELLERS.
     labeller: str = 'geometric'
     # Matched frames per chunk: the unit of parallel work, checkpointing and output bag files.
     chunk_frames: int = 64
@@ -142,8 +127,11 @@ class LabelConfig:
     kinematic: tuple = ()
 
     def __post_init__(self) -> None:
+        from .labellers import LABELLERS
+
         if self.labeller not in LABELLERS:
-            raise OfflineError(f'unknown labeller {self.labeller!r}; expected one of {list(LABELLERS)}', kind='params')
+            raise OfflineError(f'unknown labeller {self.labeller!r}; expected one of {sorted(LABELLERS)}',
+                               kind='params')
         if isinstance(self.chunk_frames, bool) or not isinstance(self.chunk_frames, int) or self.chunk_frames < 1:
             raise OfflineError(f'chunk_frames: expected an integer >= 1, got {self.chunk_frames!r}', kind='params')
         source = self.params.get('transform_source', 'none')
@@ -165,19 +153,12 @@ class LabelConfig:
             raise OfflineError(f'max_rate_hz: expected a number >= 0, got {rate}', kind='params')
 
     def node_params(self) -> dict:
-        """The node parameters with the task's objects and prompts (flat objects kept if in the task)."""
-        p = dict(self.params)
-        p['object_names'] = list(self.task.objects)
-        p['object_prompts'] = [self.task.objects[n] for n in self.task.objects]
-        p['flat_objects'] = [n for n in p.get('flat_objects', []) if n in self.task.objects]
-        p['kinematic_objects'] = [n for n, _ in self.kinematic]
-        if 'object_center_modes' in p:
-            p['object_center_modes'] = [e for e in p['object_center_modes']
-                                        if e and e.split('=', 1)[0] in self.task.objects]
-        return p
+        """The node parameters as the live node would hold them (its kinematic objects from ``kinematic``)."""
+        return {**self.params, 'kinematic_objects': [n for n, _ in self.kinematic]}
 
     def pipeline_config(self) -> PipelineConfig:
-        return pipeline_config_from_params(self.node_params())
+        """The perception of the live node for these parameters and this task (``core.params``)."""
+        return pipeline_config_from_params(self.node_params(), self.task)
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the outputs (resume refuses to mix two configs)."""

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..core.reward import TaskSpec, pair_key
+from ..core.task import TaskSpec, pair_key
 
 __all__ = ['plot_labelled_rewards']
 

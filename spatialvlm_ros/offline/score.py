@@ -7,7 +7,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..core.reward import TaskSpec, compute_reward, pair_key
+from ..core.task import TaskSpec, pair_key
+
+from ..core.reward import compute_reward
 
 __all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'score_run', 'plot_rewards']
 

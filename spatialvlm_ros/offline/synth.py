@@ -90,10 +90,10 @@ _STATE: dict = {}
 def _pipeline(config: SynthConfig):
     key = id(config), config.label_config().fingerprint()
     if _STATE.get('key') != key:
-        from .labeller import LABELLER_FACTORIES
+        from ..core.pipeline import SpatialPipeline
 
         _STATE.clear()
-        _STATE.update(key=key, pipe=LABELLER_FACTORIES['geometric'](config.label_config()))
+        _STATE.update(key=key, pipe=SpatialPipeline(config.label_config().pipeline_config()))
     return _STATE['pipe']
 
 

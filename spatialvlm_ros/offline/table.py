@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..core.reward import TaskSpec, pair_key
+from ..core.task import TaskSpec, pair_key
 from .errors import OfflineError
 
 __all__ = ['frames_schema', 'write_frames_table']

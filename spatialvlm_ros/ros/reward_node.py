@@ -15,7 +15,6 @@ node, and the reward node can be swapped for a VLM-backed one without touching p
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
@@ -23,13 +22,14 @@ from std_msgs.msg import Float32, String
 
 from ..messages import serialize
 from ..core.errors import SpatialError
-from ..core.reward import load_task, reward_from_observations
+from ..core.task import load_task, task_path
+from ..core.reward import reward_from_observations
 from .health import NodeHealth, steady_timer
 from .run import run_node
-from .params import config_dir, declare_parameters, load_defaults, read_parameters
+from .params import declare_parameters, load_defaults, read_parameters
 from .qos import results_qos
 
-__all__ = ['RewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'resolve_task_path', 'main']
+__all__ = ['RewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'main']
 
 NODE_NAME = 'reward'
 PARAMS_FILE = 'reward.yaml'
@@ -42,20 +42,12 @@ PARAMETERS = {
 }
 
 
-def resolve_task_path(task: str) -> Path:
-    """A path as given, else ``config/tasks/<task>.yaml`` of the package."""
-    path = Path(task).expanduser()
-    if path.suffix in ('.yaml', '.yml') or path.exists():
-        return path
-    return config_dir() / 'tasks' / f'{task}.yaml'
-
-
 class RewardNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         declare_parameters(self, PARAMETERS, load_defaults(PARAMS_FILE, NODE_NAME))
         p = read_parameters(self, PARAMETERS)
-        self.task = load_task(resolve_task_path(p['task']))
+        self.task = load_task(task_path(p['task']))
         self.health = NodeHealth(self, 'reward')
         self.reward_pub = self.create_publisher(Float32, '~/reward', results_qos())
         self.detail_pub = self.create_publisher(String, '~/detail', results_qos())

@@ -30,11 +30,11 @@ from visualization_msgs.msg import MarkerArray
 from ..messages import serialize
 from ..core.errors import SpatialError
 from ..core.params import pipeline_config_from_params
-from ..core.pipeline import SpatialPipeline
-from ..core.sizes import gravity_extents
+from ..core.step import FrameStep, KnownPosition
+from ..core.task import load_task, task_path
 from ..messages.image_codec import encode_image
 from ..messages.sync import ApproximateTimeSync
-from ..core.transform import StampedBuffer, TransformError, kinematic_observation, transform_observation
+from ..core.transform import StampedBuffer
 from ..messages.bag import rclpy_message
 from ..messages.convert import frame_from_msgs, header_stamp_ns
 from ..messages.debug_image import draw_debug
@@ -56,7 +56,9 @@ PARAMS_FILE = 'spatial_facts.yaml'
 INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 'color/camera_info'}
 
 PARAMETERS = {
-    'object_names': 'Names of the objects to find; facts and rewards refer to objects by these names.',
+    'task': "The task whose objects to find (a YAML path or a name in the package's config/tasks/): their names, "
+            "prompts and centre modes; '' = no task, find object_names instead.",
+    'object_names': "Objects to find without a task ('' = the task's); with a task they must include its objects.",
     'object_prompts': 'One grounding prompt per object name, e.g. "red block" (colour grounder).',
     'grounder': "Grounder kind: 'color' (HSV colour words), 'mask' (instance-mask image), or the open-vocabulary "
                 "'owlv2' / 'grounding_dino' (free-text prompts; need torch and transformers).",
@@ -78,7 +80,7 @@ PARAMETERS = {
                    "the unseen back), 'centroid' (visible surface), 'flat' (plane-completed disc or marker) or "
                    "'grip' (grasp point between a parallel gripper's fingers).",
     'object_center_modes': "Per-object centre mode as name=mode, e.g. gripper=grip (fingers around an empty grasp "
-                           "point are no box on a table).",
+                           "point are no box on a table); overrides the task's.",
     'grip_height_m': "'grip' mode: height of the grasp point (TCP) above the fingertips, metres (Fetch: 0.0185).",
     'grip_depth_m': "'grip' mode: the fingers' depth seen from the camera, metres (Fetch: 0.027).",
     'grip_palm_m': "'grip' mode: height of the gripper body's lower edge (where the fingers leave it, as the "
@@ -86,7 +88,8 @@ PARAMETERS = {
                    "(Fetch: 0.056).",
     'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
                    'estimate up from the dominant horizontal plane in the depth.',
-    'flat_objects': 'Flat objects (markers, discs, sheets): centre from a plane fit, completed under occluders.',
+    'flat_objects': "Flat objects (markers, discs, sheets): centre mode 'flat', a plane fit completed under "
+                    "occluders; overrides the task's.",
     'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',
     'slop_s': 'Largest stamp difference (seconds) between colour, depth and camera_info of one frame.',
     'sync_queue_size': 'Messages kept per input stream while waiting for partners.',
@@ -124,7 +127,7 @@ class SpatialFactsNode(ModelNode):
     and are freed on cleanup; ``autostart`` (default) runs it at once."""
 
     def __init__(self, **kwargs) -> None:
-        self.pipeline = None
+        self.step = None
         self._input_subs: list = []
         self._input_timer = None
         super().__init__(NODE_NAME, PARAMETERS, PARAMS_FILE, 'spatial facts', **kwargs)
@@ -133,7 +136,8 @@ class SpatialFactsNode(ModelNode):
     def _configure(self, p: dict) -> None:
         """Everything the parameters decide, the model included; subscriptions wait for activate."""
         self.p = p
-        self.pipeline = SpatialPipeline(pipeline_config_from_params(p))
+        task = load_task(task_path(p['task'])) if p['task'] else None
+        self.step = FrameStep(pipeline_config_from_params(p, task), task)
         self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
         self.publish_markers = bool(p['publish_markers'])
         self.sync = ApproximateTimeSync(
@@ -147,16 +151,19 @@ class SpatialFactsNode(ModelNode):
                                     p['transform_timeout_s'])
         self.inputs = InputMonitor(self, INPUT_TOPICS, p['qos_reliability'], p['input_timeout_s'])
         self.kinematic = {n: StampedBuffer(int(p['kinematic_tolerance_s'] * 1e9)) for n in p['kinematic_objects'] if n}
-        unknown = sorted(set(self.kinematic) - {q.name for q in self.pipeline.config.queries})
+        names = [q.name for q in self.step.config.queries]
+        unknown = sorted(set(self.kinematic) - set(names))
         if unknown:
-            raise NodeError(f'kinematic_objects {unknown} are not in object_names')
+            raise NodeError(f'kinematic_objects {unknown} are not among the objects {names} (the task\'s, or '
+                            'object_names); fix kinematic_objects')
         out_qos = results_qos()
         self.objects_pub = self.create_lifecycle_publisher(String, '~/objects', out_qos)
         self.facts_pub = self.create_lifecycle_publisher(String, '~/facts', out_qos)
         self.markers_pub = self.create_lifecycle_publisher(MarkerArray, '~/markers', out_qos)
         self.debug_pub = self.create_lifecycle_publisher(Image, '~/debug_image', 2) if self.publish_debug_image else None
-        names = ', '.join(f'{q.name}="{q.prompt}"' for q in self.pipeline.config.queries)
-        self.get_logger().info(f'finding {names} with the {p["grounder"]} grounder')
+        found = ', '.join(f'{q.name}="{q.prompt}"' for q in self.step.config.queries)
+        self.get_logger().info(f'finding {found} with the {p["grounder"]} grounder'
+                               + (f' for task {task.name!r}' if task is not None else ''))
 
     def _start_inputs(self) -> None:
         p = self.p
@@ -185,11 +192,9 @@ class SpatialFactsNode(ModelNode):
     def _release(self) -> None:
         """Free what configure made; a model-backed grounder's (GPU) memory with it."""
         self._release_publishers('objects_pub', 'facts_pub', 'markers_pub', 'debug_pub')
-        if self.pipeline is not None:
-            close = getattr(self.pipeline.grounder, 'close', None)
-            if close is not None:
-                close()
-            self.pipeline = None
+        if self.step is not None:
+            self.step.close()
+            self.step = None
 
     # --- frames ------------------------------------------------------------------------------
 
@@ -216,18 +221,11 @@ class SpatialFactsNode(ModelNode):
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
-            perceived = self.pipeline.perceive(frame, known=self._kinematic_objects(frame, tf))
-            # Gravity-aligned sizes from the camera-frame observations, before any transform.
-            extents = gravity_extents(perceived.objects, perceived.gravity)
-            objects, out_frame = perceived.objects, frame.frame_id
-            if tf is not None:
-                objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
-                out_frame = tf.parent
+            perceived = self.step.perceive(frame, known=self._known(frame.stamp_ns), transform=tf)
             # Objects first: the reward node needs only them, and starts while the facts are computed.
-            self.objects_pub.publish(
-                String(data=serialize.dumps(serialize.objects_to_doc(objects, frame.stamp_ns, out_frame, extents)))
-            )
-            result = self.pipeline.relate(perceived)
+            self.objects_pub.publish(String(data=serialize.dumps(serialize.objects_to_doc(
+                perceived.objects, perceived.stamp_ns, perceived.frame_id, perceived.sizes))))
+            result = self.step.relate(perceived)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
@@ -238,58 +236,46 @@ class SpatialFactsNode(ModelNode):
             String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
         )
         if self.publish_markers:
-            header = Header(stamp=color.header.stamp, frame_id=out_frame)
-            self.markers_pub.publish(marker_array(rclpy_message, objects, result.facts, header))
+            header = Header(stamp=color.header.stamp, frame_id=result.frame_id)
+            self.markers_pub.publish(marker_array(rclpy_message, result.objects, result.facts, header))
         if self.debug_pub is not None:
             self.debug_pub.publish(self._debug_image(frame, result, color.header))
         for name in result.missing:
             self.health.note(f'not_found_{name}', f'object {name!r} not found in frame {frame.stamp_ns}')
         self.health.ok((time.perf_counter() - t0) * 1e3)
 
-    def _kinematic_objects(self, frame, tf) -> dict:
-        """The known positions at this frame's stamp, in the camera frame (None: none close enough)."""
+    def _known(self, stamp_ns: int) -> dict:
+        """The known positions at this frame's stamp (None: none close enough, noted in diagnostics)."""
         out = {}
         for name, buf in self.kinematic.items():
-            item = buf.lookup(frame.stamp_ns)
+            item = buf.lookup(stamp_ns)
             if item is None:
                 self.health.note(f'kinematic_missing_{name}', f'no {name} position within the stamp tolerance '
-                                 f'of frame {frame.stamp_ns}; is {self.resolve_topic_name(name + "/position")} '
+                                 f'of frame {stamp_ns}; is {self.resolve_topic_name(name + "/position")} '
                                  'publishing on the same clock?')
-                out[name] = None
-                continue
-            if item.frame_id in ('', frame.frame_id):
-                point = item.point
-            elif tf is not None and item.frame_id == tf.parent:
-                point = tf.inverse().apply(item.point)
-            else:
-                raise TransformError(
-                    f'{name} position is in {item.frame_id!r} but no transform {item.frame_id!r} <- '
-                    f'{frame.frame_id!r} is configured; set target_frame:={item.frame_id} and a transform_source',
-                    kind='transform',
-                )
-            out[name] = kinematic_observation(name, point, frame.frame_id, frame.stamp_ns)
+            out[name] = None if item is None else KnownPosition(item.point, item.frame_id)
         return out
 
     def _debug_image(self, frame, result, header) -> Image:
         img = Image(header=header, encoding='rgb8')
         img.height, img.width, img.step, data, img.is_bigendian = encode_image(
-            draw_debug(frame, result.objects, result.facts), 'rgb8'
+            draw_debug(frame, result.camera_objects, result.facts), 'rgb8'
         )
         img.data = data.tobytes()
         return img
 
     def _publish_diagnostics(self) -> None:
         extra = {'lifecycle_state': self.lifecycle_state}
-        if self.pipeline is not None:
+        if self.step is not None:
             s = self.sync.stats
             extra.update({'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped,
                           'sync_out_of_order': s.out_of_order, 'sync_time_jumps': s.time_jumps,
                           'incompatible_qos_events': self.inputs.incompatible_qos,
                           'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source,
-                          'grounder': self.pipeline.config.grounder})
-            model = self.pipeline.config.grounder_config.get('model')
+                          'grounder': self.step.config.grounder})
+            model = self.step.config.grounder_config.get('model')
             if model:  # open-vocabulary grounders: which weights are loaded, and where
-                extra.update(model=model, model_device=self.pipeline.config.grounder_config.get('device', ''))
+                extra.update(model=model, model_device=self.step.config.grounder_config.get('device', ''))
             extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
 

@@ -37,7 +37,8 @@ from ..messages import serialize
 from ..core.depth import rgb_from_encoding
 from ..core.errors import SpatialError
 from ..messages.image_codec import image_from_msg
-from ..core.reward import load_task, reward_from_observations
+from ..core.task import load_task, task_path
+from ..core.reward import reward_from_observations
 from ..core.types import ns_to_stamp
 from ..vlm import VLMError, backend_options, make_backend, parse_distance, parse_yes_no
 from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
@@ -47,7 +48,6 @@ from ..messages.convert import header_stamp_ns
 from .lifecycle import AUTOSTART, ModelNode, start
 from .run import run_node
 from .qos import results_qos, sensor_qos
-from .reward_node import resolve_task_path
 from .errors import NodeError
 
 __all__ = ['VLMRewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'FALLBACKS', 'main']
@@ -131,7 +131,7 @@ class VLMRewardNode(ModelNode):
         if p['prompt_mode'] not in PROMPT_MODES:
             raise NodeError(f"prompt_mode must be one of {PROMPT_MODES}, got {p['prompt_mode']!r}")
         self.p = p
-        self.task = load_task(resolve_task_path(p['task']))
+        self.task = load_task(task_path(p['task']))
         self.questions = task_questions(self.task)
         self.kind, options = backend_config(p)
         self.backend = self._given_backend if self._given_backend is not None else make_backend(self.kind, **options)

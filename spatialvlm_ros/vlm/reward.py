@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.reward import TaskSpec, pair_key, reward_from_distances
+from ..core.task import TaskSpec, pair_key
+
+from ..core.reward import reward_from_distances
 from .prompts import make_question
 
 __all__ = ['task_questions', 'reward_from_distances', 'disagreement']

@@ -1,0 +1,215 @@
+"""A task: the objects it is about (names, grounding prompts, centre modes) and its reward stages.
+
+The task is the one definition of the objects for the live nodes and the offline tools: what
+``spatial_facts`` finds, what the reward and the VLM questions refer to, and how each object's
+centre is measured. A task is a list of stages, each minimising one distance between two named
+objects (the reward rule is in :mod:`.reward`).
+
+Example (``config/tasks/pick_and_place.yaml``)::
+
+    name: pick_and_place
+    objects:
+      gripper: {prompt: yellow gripper, center_mode: grip}
+      block: red block                       # a prompt alone: the perception's default centre mode
+      target: {prompt: blue target, center_mode: flat}
+    stages:
+      - {name: reach, distance: [gripper, block]}
+      - {name: carry, distance: [block, target], active_when: {distance: [gripper, block], below_m: 0.05}}
+    success: {distance: [block, target], below_m: 0.05}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from .errors import TaskSpecError
+
+__all__ = ['Condition', 'Stage', 'TaskSpec', 'load_task', 'parse_task', 'pair_key', 'task_path']
+
+
+def _pair(value, where: str) -> tuple[str, str]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise TaskSpecError(f'{where}: expected a pair of object names like [gripper, block], got {value!r}')
+    if value[0] == value[1]:
+        raise TaskSpecError(f'{where}: the two objects must differ, got {value!r}')
+    return value[0], value[1]
+
+
+def pair_key(a: str, b: str) -> str:
+    """The key a distance between ``a`` and ``b`` is reported under."""
+    return f'{a}-{b}'
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``distance(a, b) < below_m``."""
+
+    pair: tuple[str, str]
+    below_m: float
+
+    @classmethod
+    def parse(cls, raw, where: str) -> 'Condition':
+        if not isinstance(raw, Mapping):
+            raise TaskSpecError(f'{where}: expected a mapping {{distance: [a, b], below_m: 0.05}}, got {raw!r}')
+        unknown = set(raw) - {'distance', 'below_m'}
+        if unknown:
+            raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}; expected distance and below_m')
+        try:
+            below = float(raw['below_m'])
+        except (KeyError, TypeError, ValueError) as err:
+            raise TaskSpecError(f'{where}: below_m must be a number of metres, got {raw.get("below_m")!r}') from err
+        if not below > 0:
+            raise TaskSpecError(f'{where}: below_m must be > 0 m, got {below}')
+        return cls(pair=_pair(raw.get('distance'), f'{where}.distance'), below_m=below)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: minimise ``distance(pair)``."""
+
+    name: str
+    pair: tuple[str, str]
+    weight: float = 1.0
+    offset: float = 0.0
+    active_when: Optional[Condition] = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A staged task: the one definition of the objects it is about, and its reward stages.
+
+    objects: name -> grounding prompt ("red block"), in the order facts are reported.
+    center_modes: name -> centre mode of the objects that need another than the perception
+        default (a gripper's 'grip', a target disc's 'flat'); see ``core.lifting``.
+    """
+
+    name: str
+    objects: dict
+    stages: tuple[Stage, ...]
+    success: Optional[Condition] = None
+    success_bonus: float = 0.0
+    center_modes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise TaskSpecError(f'task {self.name!r} has no stages; give at least one {{name, distance: [a, b]}}')
+        if self.stages[0].active_when is not None:
+            raise TaskSpecError(f'task {self.name!r}: the first stage is the default and takes no active_when')
+        unknown = sorted(set(self.center_modes) - set(self.objects))
+        if unknown:
+            raise TaskSpecError(f'task {self.name!r}: center_mode given for {unknown}, which are not among its '
+                                f'objects {sorted(self.objects)}')
+        for pair in self.pairs():
+            for obj in pair:
+                if obj not in self.objects:
+                    raise TaskSpecError(
+                        f'task {self.name!r} uses object {obj!r} that is not in its objects {sorted(self.objects)}'
+                    )
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every object pair whose distance the task needs, in first-use order."""
+        out: list[tuple[str, str]] = []
+        conds = [s.active_when for s in self.stages] + [self.success]
+        for p in [s.pair for s in self.stages] + [c.pair for c in conds if c is not None]:
+            if p not in out:
+                out.append(p)
+        return out
+
+
+def load_task(path: str | Path) -> TaskSpec:
+    """Read and validate a task YAML. Raises TaskSpecError naming the file and the problem."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise TaskSpecError(f'cannot read task file {path}: {err.strerror}') from err
+    except yaml.YAMLError as err:
+        raise TaskSpecError(f'task file {path} is not valid YAML: {err}') from err
+    try:
+        return parse_task(raw)
+    except TaskSpecError as err:
+        raise TaskSpecError(f'{path}: {err}') from err
+
+
+def _objects(raw) -> tuple[dict, dict]:
+    """(name -> prompt, name -> centre mode) of a task's ``objects``: each value a prompt, or a
+    mapping ``{prompt: ..., center_mode: ...}``."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise TaskSpecError('objects: expected a mapping of object name -> grounding prompt, e.g. {block: red block}, '
+                            'or name -> {prompt: red block, center_mode: support}')
+    prompts, modes = {}, {}
+    for name, value in raw.items():
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - {'prompt', 'center_mode'})
+            if unknown or not isinstance(value.get('prompt'), str):
+                raise TaskSpecError(f'objects.{name}: expected {{prompt: <text>, center_mode: <mode>}} (center_mode '
+                                    f'optional), got {dict(value)!r}')
+            if value.get('center_mode') is not None:
+                modes[str(name)] = str(value['center_mode'])
+            value = value['prompt']
+        prompts[str(name)] = str(value)
+    return prompts, modes
+
+
+def parse_task(raw) -> TaskSpec:
+    """Validate a task given as a plain dict (the parsed YAML)."""
+    if not isinstance(raw, Mapping):
+        raise TaskSpecError(f'a task must be a mapping with name, objects and stages, got {type(raw).__name__}')
+    unknown = set(raw) - {'name', 'description', 'objects', 'stages', 'success', 'success_bonus'}
+    if unknown:
+        raise TaskSpecError(f'unknown task keys {sorted(unknown)}')
+    objects, center_modes = _objects(raw.get('objects'))
+    stages_raw = raw.get('stages')
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise TaskSpecError('stages: expected a non-empty list of {name, distance: [a, b]}')
+    stages = []
+    for i, st in enumerate(stages_raw):
+        where = f'stages[{i}]'
+        if not isinstance(st, Mapping):
+            raise TaskSpecError(f'{where}: expected a mapping, got {st!r}')
+        unknown = set(st) - {'name', 'distance', 'weight', 'offset', 'active_when'}
+        if unknown:
+            raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}')
+        try:
+            weight, offset = float(st.get('weight', 1.0)), float(st.get('offset', 0.0))
+        except (TypeError, ValueError) as err:
+            raise TaskSpecError(f'{where}: weight and offset must be numbers') from err
+        if not weight > 0:
+            raise TaskSpecError(f'{where}: weight must be > 0, got {weight}')
+        cond = st.get('active_when')
+        stages.append(
+            Stage(
+                name=str(st.get('name', f'stage{i}')),
+                pair=_pair(st.get('distance'), f'{where}.distance'),
+                weight=weight,
+                offset=offset,
+                active_when=None if cond is None else Condition.parse(cond, f'{where}.active_when'),
+            )
+        )
+    success = raw.get('success')
+    return TaskSpec(
+        name=str(raw.get('name', 'task')),
+        objects=objects,
+        center_modes=center_modes,
+        stages=tuple(stages),
+        success=None if success is None else Condition.parse(success, 'success'),
+        success_bonus=float(raw.get('success_bonus', 0.0)),
+    )
+
+
+def task_path(task: str | Path) -> Path:
+    """A task YAML path as given, else ``config/tasks/<task>.yaml`` of the package (a name such as
+    ``pick_and_place``). Raises TaskSpecError when neither exists."""
+    from .params import config_dir
+
+    path = Path(task).expanduser()
+    if not (path.suffix in ('.yaml', '.yml') or path.exists()):
+        path = config_dir() / 'tasks' / f'{task}.yaml'
+    if not path.exists():
+        names = sorted(p.stem for p in (config_dir() / 'tasks').glob('*.yaml'))
+        raise TaskSpecError(f'no task file {path}; give a task YAML path or one of the package tasks {names}')
+    return path

@@ -1,0 +1,73 @@
+"""How a frame is labelled offline: the registry of labellers.
+
+A labeller turns one frame (plus the robot's known positions and the output transform) into a
+:class:`~spatialvlm_ros.core.step.FrameResult`: objects, sizes, facts and the task's reward.
+Everything downstream (documents, markers, the labelled bag, the table, the plot) reads only that
+result, so a new labeller (a VLM answering the task's questions, say) is one class registered here
+with :func:`register_labeller`, whose ``config_type`` declares its options
+(:func:`~spatialvlm_ros.core.options.option`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from ..core.step import FrameStep
+from .errors import OfflineError
+
+if TYPE_CHECKING:  # the config module imports this registry to validate names
+    from .config import LabelConfig
+
+__all__ = ['LABELLERS', 'register_labeller', 'make_labeller', 'GeometricLabeller']
+
+# name -> labeller class: ``config_type`` (its options dataclass), ``__init__(config: LabelConfig)``,
+# ``__call__(frame, known, transform) -> FrameResult`` and ``close()``.
+LABELLERS: dict[str, type] = {}
+
+
+def register_labeller(name: str) -> Callable[[type], type]:
+    """Class decorator adding a labeller to :data:`LABELLERS` under ``name``."""
+
+    def _register(cls: type) -> type:
+        if name in LABELLERS and LABELLERS[name] is not cls:
+            raise OfflineError(f'labeller {name!r} is registered twice ({LABELLERS[name].__name__}, {cls.__name__})',
+                               kind='params')
+        if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
+            raise OfflineError(f'labeller {cls.__name__} must define config_type as its options dataclass',
+                               kind='params')
+        LABELLERS[name] = cls
+        return cls
+
+    return _register
+
+
+def make_labeller(config: 'LabelConfig'):
+    """The labeller ``config.labeller`` built for ``config``."""
+    cls = LABELLERS.get(config.labeller)
+    if cls is None:
+        raise OfflineError(f'unknown labeller {config.labeller!r}; expected one of {sorted(LABELLERS)}', kind='params')
+    return cls(config)
+
+
+@dataclass(frozen=True)
+class GeometricOptions:
+    """The geometric labeller has no options of its own: it is the live nodes' perception, configured
+    by the ``spatial_facts`` parameters (``--params``) and the task."""
+
+
+@register_labeller('geometric')
+class GeometricLabeller:
+    """Depth measurement: exactly the live ``spatial_facts`` + ``reward`` nodes' :class:`FrameStep`."""
+
+    config_type = GeometricOptions
+
+    def __init__(self, config: 'LabelConfig') -> None:
+        self.step = FrameStep(config.pipeline_config(), config.task)
+
+    def __call__(self, frame, known=None, transform=None):
+        return self.step(frame, known, transform)
+
+    def close(self) -> None:
+        self.step.close()
