@@ -12,7 +12,7 @@ from typing import Mapping
 from .errors import SpatialError
 from .facts import FactsConfig
 from .grounding import OPEN_VOCAB_KINDS, ObjectQuery
-from .lifting import LiftConfig
+from .lifting import lift_config_from_params
 from .pipeline import PipelineConfig
 
 __all__ = ['pipeline_config_from_params']
@@ -38,16 +38,7 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
         grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
                                device=str(p['model_device']), dtype=str(p['model_dtype']),
                                threshold=float(p['detection_threshold']))
-    lift = LiftConfig(
-        erode_px=int(p['erode_px']),
-        min_depth_m=float(p['min_depth_m']),
-        max_depth_m=float(p['max_depth_m']),
-        min_points=int(p['min_points']),
-        center_mode=str(p['center_mode']),
-        grip_height_m=float(p.get('grip_height_m', LiftConfig.grip_height_m)),
-        grip_depth_m=float(p.get('grip_depth_m', LiftConfig.grip_depth_m)),
-        grip_palm_m=float(p.get('grip_palm_m', LiftConfig.grip_palm_m)),
-    )
+    lift = lift_config_from_params(p)
     flat = _names(p['flat_objects'])
     unknown = sorted(set(flat) - set(names))
     if unknown:
