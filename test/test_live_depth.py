@@ -144,7 +144,7 @@ def test_flying_pixels_at_the_edges_leave_the_lifted_centre_in_place(scene, mode
     """The live path does not run remove_flying_pixels over the image: lifting erodes the mask and
     filters each object's depth, so mixed edge readings inside a mask that bleeds over the border
     move the centre by under 2 mm (face-on, without that cleaning: 2-5 cm)."""
-    from test_lifting import SCENES, _with_flying_pixels, frame_of, render
+    from test_lifting_cloud import SCENES, _with_flying_pixels, frame_of, render
 
     _, shapes = SCENES[scene]
     depth, label = render(shapes, noise_m=0.001)

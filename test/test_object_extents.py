@@ -27,7 +27,7 @@ STAMP = 1_700_000_000_000_000_001
 def tilted():
     """A box standing on a table, the camera 0.7 m away looking 45 degrees down: the camera-axis
     box of an upright object is not its gravity-aligned size here."""
-    from test_lifting import K, Box, Plane, render
+    from test_lifting_cloud import K, Box, Plane, render
 
     up = np.array([0.0, -1.0, -1.0]) / np.sqrt(2)  # world up in the optical frame
     x = np.array([1.0, 0.0, 0.0])

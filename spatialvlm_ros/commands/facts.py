@@ -131,7 +131,7 @@ def register(sub) -> None:
     p.add_argument('--object', action='append', default=[], metavar='NAME=MASK.png', help='object mask (repeat)')
     p.add_argument('--prompt', action='append', default=[], help='object by colour prompt, e.g. "red block" (repeat)')
     p.add_argument('--up-rotation', help='camera-to-base rotation, 9 numbers row-major; default: find the floor/table')
-    p.add_argument('--center-mode', default='support', help="centre mode: support (default), amodal, centroid, flat")
+    p.add_argument('--center-mode', default='support', help='centre mode: a name registered in core.lifting.CENTER_MODES (default: support)')
     p.add_argument('--max-depth', type=float, default=10.0, help='ignore depth beyond this (metres)')
     p.add_argument('--json', action='store_true', help='print one JSON document')
     p.set_defaults(func=run)

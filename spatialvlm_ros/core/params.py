@@ -13,7 +13,7 @@ from typing import Mapping, Optional
 from .errors import SpatialError
 from .facts import FactsConfig
 from .grounding import OPEN_VOCAB_KINDS, ObjectQuery
-from .lifting import LiftConfig
+from .lifting import lift_config_from_params
 from .pipeline import PipelineConfig
 from .task import TaskSpec
 
@@ -113,16 +113,7 @@ def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> 
         grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
                                device=str(p['model_device']), dtype=str(p['model_dtype']),
                                threshold=float(p['detection_threshold']))
-    lift = LiftConfig(
-        erode_px=int(p['erode_px']),
-        min_depth_m=float(p['min_depth_m']),
-        max_depth_m=float(p['max_depth_m']),
-        min_points=int(p['min_points']),
-        center_mode=str(p['center_mode']),
-        grip_height_m=float(p.get('grip_height_m', LiftConfig.grip_height_m)),
-        grip_depth_m=float(p.get('grip_depth_m', LiftConfig.grip_depth_m)),
-        grip_palm_m=float(p.get('grip_palm_m', LiftConfig.grip_palm_m)),
-    )
+    lift = lift_config_from_params(p)
     up = list(p.get('up_rotation', []))
     return PipelineConfig(
         queries=queries,

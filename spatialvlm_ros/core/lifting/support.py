@@ -1,4 +1,4 @@
-"""Support-plane-aware amodal box: the 'support' centre mode of :mod:`spatialvlm_ros.core.lifting`.
+"""'support' centre mode (the node's default): a support-plane-aware amodal box.
 
 A depth camera sees an object's top and the faces turned towards it. In the gravity-aligned frame
 (:mod:`spatialvlm_ros.core.gravity`) three things about a compact object on a table are known much
@@ -23,20 +23,51 @@ along the camera's horizontal right, depth along the horizontal viewing directio
 bottom), returned as the camera-axis bounding box of that box (``ObjectObservation.extent`` stays
 camera-axis aligned); :func:`spatialvlm_ros.core.geometry.gravity_box` recovers the box itself.
 
-Measured on the sim episodes: see ``bench/spatial_core.py`` and the lifting module docstring.
+Without a measured up direction (gravity unknown or only the prior) the mode is 'amodal'.
+Measured on the sim episodes: see ``bench/spatial_core.py``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from .gravity import Gravity, gravity_basis
-from . import stats
+from .. import stats
+from ..errors import GroundingError
+from ..gravity import Gravity, gravity_basis
+from ..options import option
+from .amodal import amodal
+from .base import Estimate, check_int, check_number, register_center_mode
+from .cloud import Cloud, LiftConfig
 
-__all__ = ['SupportResult', 'support_box']
+__all__ = ['SupportConfig', 'SupportResult', 'support', 'support_box']
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """Options of the 'support' centre mode (see the module docstring). Lengths in metres."""
+
+    cap_tolerance_m: float = option(0.006, "'support' mode: points within this of the top height form the "
+                                           'top surface (metres).')
+    # Its bottom is then the support surface.
+    support_max_gap_m: float = option(0.05, "'support' mode: an object whose lowest visible point is within "
+                                            'this above the dominant horizontal plane rests on it (metres).')
+    support_ring_px: int = option(6, "'support' mode: width in pixels of the ring around the mask where the "
+                                     'support surface is sampled.')
+    min_view_down_deg: float = option(15.0, "'support' mode: the top counts as seen when the camera looks down "
+                                            'on the object by this much (degrees).')
+
+    def __post_init__(self) -> None:
+        check_int(self, 'support_ring_px', 1)
+        for name in ('cap_tolerance_m', 'support_max_gap_m'):
+            check_number(self, name)
+        if not 0.0 <= self.min_view_down_deg < 90.0:
+            raise GroundingError(
+                f'SupportConfig.min_view_down_deg: expected degrees in [0, 90), got {self.min_view_down_deg!r}'
+            )
 
 
 @dataclass(frozen=True)
@@ -234,3 +265,23 @@ def support_box(
     visible = float(np.clip((top - lowest) / height, 1e-3, 1.0)) if bottom_hidden and height > 0 else 1.0
     return SupportResult(center=center, extent=extent, size=size, resting=resting, top_visible=bool(top_visible),
                          visible=visible)
+
+
+@register_center_mode('support', SupportConfig)
+def support(cloud: Cloud, config: LiftConfig) -> Estimate:
+    """Gravity-aligned box resting on the support plane (:func:`support_box`): float64 (3,)
+    centre, camera-axis extent and gravity-aligned size in metres, and the share in view;
+    'amodal' without a measured up direction."""
+    fallback = amodal(cloud, config)
+    if not cloud.gravity_known:
+        return fallback
+    opts: SupportConfig = config.modes['support']
+    fwd = gravity_basis(cloud.gravity.up)[1]
+    res = support_box(
+        cloud.points, cloud.mask_crop, cloud.origin, cloud.frame, cloud.gravity, fallback.center, cloud.border_m,
+        cap_tolerance_m=opts.cap_tolerance_m, support_max_gap_m=opts.support_max_gap_m,
+        support_ring_px=opts.support_ring_px, min_view_down_deg=opts.min_view_down_deg,
+        percentiles=config.extent_percentiles, min_points=config.min_points,
+        near_fwd_values=cloud.smoothed_along(fwd, config.near_smooth_px),
+    )
+    return Estimate(res.center, res.extent, res.size, res.visible)

@@ -1,7 +1,10 @@
-"""Lifting against ray-cast RGB-D scenes with known geometry, and on a real Kinect-style frame."""
+"""core.lifting (cleaning, lift_mask/lift_objects, the centre-mode registry) against ray-cast RGB-D scenes with
+known geometry, and on a real Kinect-style frame. The ray caster here is shared by the other lifting tests."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,7 +14,10 @@ import numpy as np
 import pytest
 
 from spatialvlm_ros.core.errors import GroundingError
-from spatialvlm_ros.core.lifting import LiftConfig, lift_mask, lift_objects
+from spatialvlm_ros.core.lifting import (CENTER_MODES, Estimate, LiftConfig, lift_config_from_params, lift_mask,
+                                        lift_objects)
+from spatialvlm_ros.core.lifting.base import register_center_mode
+from spatialvlm_ros.core.options import options_of
 from spatialvlm_ros.core.types import Frame, Intrinsics
 
 K = Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
@@ -116,36 +122,6 @@ SCENES = {
     'cube yawed 30 deg': ((0.05, 0.0, 0.6), [Box((0.05, 0.0, 0.6), (0.05, 0.05, 0.05), rot_y(30)), BACKWALL]),
     'cube on table, 45 deg down': _table_scene(),
 }
-
-
-def centre_errors(scene: str, **cfg) -> dict[str, float]:
-    """Centre error in metres per center_mode for one scene (1 mm depth noise)."""
-    truth, shapes = SCENES[scene]
-    depth, label = render(shapes, noise_m=0.001)
-    frame = frame_of(depth, label)
-    out = {}
-    for mode in ('centroid', 'amodal'):
-        obs = lift_mask(frame, label == 0, 'obj', LiftConfig(center_mode=mode, **cfg))
-        out[mode] = float(np.linalg.norm(obs.center - np.asarray(truth)))
-    return out
-
-
-# --- accuracy --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize('scene', list(SCENES))
-def test_amodal_centre_beats_centroid(scene):
-    err = centre_errors(scene)
-    # the visible surface is 1-3 cm in front of the centre for these 5-6 cm objects
-    assert err['centroid'] > 0.01, err
-    assert err['amodal'] < 0.5 * err['centroid'], err
-    # oblique boxes keep a bias (see the lifting module docstring): 7-9 mm measured
-    assert err['amodal'] < 0.01, err
-
-
-@pytest.mark.parametrize('scene', ['sphere on axis', 'sphere off axis', 'cube face-on'])
-def test_amodal_centre_within_few_mm_for_frontal_views(scene):
-    assert centre_errors(scene)['amodal'] < 0.003
 
 
 def test_extent_and_points_of_a_cube():
@@ -271,6 +247,90 @@ def test_bad_inputs_raise():
         LiftConfig(min_depth_m=2.0, max_depth_m=1.0)
     with pytest.raises(GroundingError, match='erode_px: expected an integer >= 0'):
         LiftConfig(erode_px=-1)
+
+
+# --- the centre-mode registry and the configs ---------------------------------------------------
+
+
+@pytest.mark.parametrize('mode', sorted(CENTER_MODES))
+def test_each_centre_mode_declares_its_options(mode):
+    entry = CENTER_MODES[mode]
+    assert entry.name == mode and dataclasses.is_dataclass(entry.config_type)
+    assert entry.config_type.__dataclass_params__.frozen, entry.config_type
+    # every field is an option with a one-line description (options_of skips undescribed fields)
+    fields = [f.name for f in dataclasses.fields(entry.config_type)]
+    options = options_of(entry.config_type)
+    assert [o.name for o in options] == fields
+    assert all(o.doc and '\n' not in o.doc for o in options), options
+    # LiftConfig carries each mode's defaults
+    assert LiftConfig().modes[mode] == entry.config_type()
+
+
+def test_option_names_are_unique_across_lift_and_mode_configs():
+    """One flat parameter set feeds them all: a name in two configs would set both."""
+    names = [o.name for o in options_of(LiftConfig)]
+    names += [o.name for m in CENTER_MODES.values() for o in options_of(m.config_type)]
+    assert len(names) == len(set(names)), sorted(names)
+    assert all(o.doc for o in options_of(LiftConfig))
+
+
+def test_lift_config_from_params_puts_every_option_in_its_config():
+    assert lift_config_from_params({}) == LiftConfig()
+    for mode, entry in CENTER_MODES.items():
+        for opt in options_of(entry.config_type):
+            value = opt.default * 2 if opt.type is int else opt.default + 0.5
+            config = lift_config_from_params({opt.name: value, 'unrelated_parameter': 1})
+            assert getattr(config.modes[mode], opt.name) == value, (mode, opt.name)
+            others = {n: c for n, c in config.modes.items() if n != mode}
+            assert others == {n: c for n, c in LiftConfig().modes.items() if n != mode}
+    config = lift_config_from_params({'erode_px': 3, 'max_depth_m': 5, 'extent_percentiles': [2.0, 98.0],
+                                      'center_mode': 'support'})
+    assert config == dataclasses.replace(LiftConfig(), erode_px=3, max_depth_m=5.0, extent_percentiles=(2.0, 98.0),
+                                         center_mode='support')
+    assert isinstance(config.max_depth_m, float)
+
+
+def test_mode_configs_survive_replace_pickle_and_hashing():
+    config = LiftConfig(center_mode='grip').with_mode_options('grip', grip_palm_m=0.0)
+    assert config.modes['grip'].grip_palm_m == 0.0 and config.center_mode == 'grip'
+    flat = dataclasses.replace(config, center_mode='flat')  # a per-object override keeps the mode configs
+    assert flat.modes == config.modes
+    assert pickle.loads(pickle.dumps(config)) == config and hash(config) == hash(pickle.loads(pickle.dumps(config)))
+    assert config != LiftConfig(center_mode='grip')
+
+
+def test_bad_mode_configs_raise():
+    from spatialvlm_ros.core.lifting import GripConfig
+
+    with pytest.raises(GroundingError, match='unknown centre modes'):
+        LiftConfig(modes={'middle': GripConfig()})
+    with pytest.raises(GroundingError, match="modes\\['amodal'\\]: expected a AmodalConfig"):
+        LiftConfig(modes={'amodal': GripConfig()})
+
+
+def test_a_registered_mode_is_a_center_mode():
+    """Adding a mode is its module's registration: LiftConfig, lift_mask and the parameters follow."""
+
+    @dataclasses.dataclass(frozen=True)
+    class FrontConfig:
+        shift_m: float = dataclasses.field(default=0.0, metadata={'doc': 'Test mode: move the centre by this.'})
+
+    def front(cloud, config):
+        c = cloud.points.mean(axis=0, dtype=np.float64)
+        return Estimate(c + config.modes['test_front'].shift_m, cloud.extent)
+
+    register_center_mode('test_front', FrontConfig)(front)
+    try:
+        depth, label = render(SCENES['cube face-on'][1])
+        frame = frame_of(depth, label)
+        config = lift_config_from_params({'center_mode': 'test_front', 'shift_m': 0.5})
+        obs = lift_mask(frame, label == 0, 'cube', config)
+        ref = lift_mask(frame, label == 0, 'cube', LiftConfig(center_mode='centroid'))
+        np.testing.assert_allclose(obs.center, ref.center + 0.5)
+        with pytest.raises(ValueError, match='registered twice'):
+            register_center_mode('test_front', FrontConfig)(front)
+    finally:
+        del CENTER_MODES['test_front']
 
 
 # --- a real frame ------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-"""Flat objects (discs, markers, sheets): the 'flat' centre mode of :mod:`spatialvlm_ros.core.lifting`.
+"""'flat' centre mode: flat objects (discs, markers, sheets), completed under occluders.
 
-A plane is fitted to the visible points, the mask is filled to its convex hull (an object resting
-on the marker hides part of it), every filled pixel's ray is intersected with that plane, and the
-area-weighted mean of the intersections is the centre: a pixel's footprint on the plane is
-z^2 / (fx fy |n . d|) for the ray d = (x/z, y/z, 1), so near pixels do not outweigh far ones.
+'amodal' assumes a compact object; for a flat object seen face-on (a plate, a sheet of paper) it
+pushes by half the object's width, so use 'flat' for such objects. A plane is fitted to the
+visible points, the mask is filled to its convex hull (an object resting on the marker hides part
+of it), every filled pixel's ray is intersected with that plane, and the area-weighted mean of
+the intersections is the centre: a pixel's footprint on the plane is z^2 / (fx fy |n . d|) for
+the ray d = (x/z, y/z, 1), so near pixels do not outweigh far ones.
 
 A round object's centre comes from its rim instead when enough of the rim is in view: an occluder
 in front (an arm over a target disc) cuts the outline with an edge that is not the rim, and the
 convex fill then misses the hidden part. Outline pixels whose outside neighbours are nearer than
-the plane (core/occlusion.py's test) or that lie on the image border are such cuts; the rest,
+the plane (:mod:`.occlusion`'s test) or that lie on the image border are such cuts; the rest,
 intersected with the plane, are fitted with a circle (RANSAC, then algebraic least squares). The
 circle is used when it fits (inliers within 2 % of the outline's size) and the rim arc in view
 spans at least 135 degrees, or a shorter arc (45-135 degrees) where what is seen of the disc
@@ -17,8 +19,9 @@ and the arc bows clearly (a straight cut fits a circle of any large radius). A s
 a badly cut outline keeps the filled-area centre.
 
 On the Fetch scene (bench/spatial_core.py): the block placed on the 10 cm target disc leaves the
-disc centre ~2 cm off with 'centroid' and a few mm with the fill; seed 1's raised disc behind the
-arm (60-90 degrees of rim in view) 3.5-4.3 -> 0.3-1.4 cm with the short-arc circle.
+disc centre ~2 cm off with 'centroid' (the visible ring is mostly the near half) and a few mm
+with the fill; seed 1's raised disc behind the arm (60-90 degrees of rim in view) 3.5-4.3 ->
+0.3-1.4 cm with the short-arc circle.
 
 ``visible`` in the result is the share of the object in view: the mask's area on the plane over
 the completed object's (the fitted disc, else the filled hull), and, without a circle, at most
@@ -29,16 +32,20 @@ image border, behind which the object's extent is unknown).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
 
-from .stats import percentiles as _percentiles
-from .types import Intrinsics
-from .vec3 import cross3
+from ..stats import percentiles as _percentiles
+from ..types import Intrinsics
+from ..vec3 import cross3
+from .base import Estimate, register_center_mode
+from .centroid import centroid
+from .cloud import Cloud, LiftConfig, strided
 
-__all__ = ['FlatResult', 'flat_surface']
+__all__ = ['FlatConfig', 'FlatResult', 'flat', 'flat_surface']
 
 # Outline pixels with something this much nearer just outside them are occluder cuts, not rim.
 _OCCLUDER_STEP_M = 0.01
@@ -220,3 +227,24 @@ def _ransac_circle(xy: np.ndarray, tol: float, iterations: int = 128):
     cx, cy, rr = refined
     inliers = np.abs(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) - rr) < tol
     return cx, cy, rr, inliers
+
+
+@dataclass(frozen=True)
+class FlatConfig:
+    """'flat' has no options of its own: it uses LiftConfig's depth range, ``min_points`` and
+    ``extent_percentiles``; its thresholds are the module constants above."""
+
+
+@register_center_mode('flat', FlatConfig)
+def flat(cloud: Cloud, config: LiftConfig) -> Estimate:
+    """Plane-completed centre of a flat object (:func:`flat_surface`); the centroid when the plane
+    is seen edge-on. Float64 (3,) centre and extent in metres, and the share in view."""
+    res = flat_surface(
+        strided(cloud.points, config.stats_max_points), cloud.mask_crop, cloud.depth_crop, cloud.origin,
+        cloud.intrinsics, cloud.frame.shape if cloud.frame is not None else None,
+        min_depth_m=config.min_depth_m, max_depth_m=config.max_depth_m, min_points=config.min_points,
+        percentiles=config.extent_percentiles,
+    )
+    if res is None:
+        return centroid(cloud, config)
+    return Estimate(res.center, res.extent, visible=res.visible)

@@ -1,4 +1,4 @@
-"""'support' centre mode (core/support.py) on ray-cast scenes whose truth is known: a block whose
+"""'support' centre mode (core/lifting/support.py) on ray-cast scenes whose truth is known: a block whose
 lower part a wider slab in front of it hides."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from spatialvlm_ros.core.gravity import Gravity
 from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
 
-from test_lifting import Box, Plane, frame_of, render
+from test_lifting_cloud import Box, Plane, frame_of, render
 
 # Camera 0.75 m from the block, looking 45 degrees down at a table (as the sim's camera does).
 UP = np.array([0.0, -1.0, -1.0]) / np.sqrt(2)  # world up in the optical frame
@@ -75,3 +75,25 @@ def test_a_tall_block_seen_above_the_slab_keeps_the_table():
     guess replaces the table under it."""
     err = _error(_scene((0.05, 0.08, 0.05), 0.0, 0.026))
     assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
+
+
+def test_support_options_are_validated():
+    from spatialvlm_ros.core.errors import GroundingError
+    from spatialvlm_ros.core.lifting import SupportConfig
+
+    with pytest.raises(GroundingError, match='SupportConfig.support_ring_px: expected an integer >= 1'):
+        SupportConfig(support_ring_px=0)
+    with pytest.raises(GroundingError, match='SupportConfig.cap_tolerance_m'):
+        SupportConfig(cap_tolerance_m=0.0)
+    with pytest.raises(GroundingError, match='SupportConfig.min_view_down_deg'):
+        SupportConfig(min_view_down_deg=90.0)
+
+
+def test_support_without_a_measured_up_is_amodal():
+    frame, mask, _, gravity = _scene((0.05, 0.05, 0.05), 0.0, -0.01)
+    prior = Gravity(up=gravity.up, source='prior', confidence=0.0, plane_height=None)
+    for g in (None, prior):
+        a = lift_mask(frame, mask, 'block', LiftConfig(center_mode='support'), g)
+        b = lift_mask(frame, mask, 'block', LiftConfig(center_mode='amodal'), g)
+        np.testing.assert_array_equal(a.center, b.center)
+        assert a.size is None

@@ -9,7 +9,7 @@ from spatialvlm_ros.core.errors import GroundingError
 from spatialvlm_ros.core.gravity import estimate_gravity
 from spatialvlm_ros.core.grounding.base import ObjectQuery
 from spatialvlm_ros.core.grounding.color import ColorGrounder
-from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
+from spatialvlm_ros.core.lifting import GripConfig, LiftConfig, lift_config_from_params, lift_mask
 from spatialvlm_ros.core.types import Frame
 
 
@@ -20,6 +20,11 @@ def episode():
 
     # Approach (open fingers), grasp, lift and carry (closed on the block): every 5th of 90 frames.
     return list(iter_episode(seed=0, frames=90, width=640, height=480))[::5]
+
+
+def _grip(**options) -> LiftConfig:
+    """'grip' mode with ``options`` of its GripConfig changed."""
+    return LiftConfig(center_mode='grip').with_mode_options('grip', **options)
 
 
 def _observations(frames, config: LiftConfig, gravity: bool = True) -> list:
@@ -49,8 +54,8 @@ def test_grip_mode_uses_the_gripper_dimensions(episode):
     """Wrong dimensions move the point by what they say: half the depth error along the view,
     all of the height error vertically. (Without the body's edge, which would take over from a
     point 2 cm above where it puts it.)"""
-    base = _errors(episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
-    off = _errors(episode, LiftConfig(center_mode='grip', grip_height_m=0.0185 + 0.02, grip_palm_m=0.0))
+    base = _errors(episode, _grip(grip_palm_m=0.0))
+    off = _errors(episode, _grip(grip_height_m=0.0185 + 0.02, grip_palm_m=0.0))
     assert np.median(off) == pytest.approx(0.02, abs=0.004)
     assert np.median(off) > np.median(base) + 0.015
 
@@ -68,7 +73,7 @@ def raised_target_episode():
 def test_grip_mode_with_the_fingertips_hidden_uses_the_gripper_body(raised_target_episode):
     """The tips' height puts the point ~1.8 cm too high when a disc hides them; the lower edge
     of the gripper body (the occluder above the fingers) places it within a few mm."""
-    tips_only = _errors(raised_target_episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
+    tips_only = _errors(raised_target_episode, _grip(grip_palm_m=0.0))
     edge = _errors(raised_target_episode, LiftConfig(center_mode='grip'))
     assert np.median(tips_only) > 0.015, np.round(tips_only * 1000, 1)
     assert np.median(edge) < 0.006 and edge.max() < 0.008, np.round(edge * 1000, 1)
@@ -78,7 +83,7 @@ def test_grip_mode_with_the_fingertips_hidden_uses_the_gripper_body(raised_targe
 
 
 def test_grip_mode_with_the_fingertips_in_view_ignores_the_gripper_body(episode):
-    a = _errors(episode, LiftConfig(center_mode='grip', grip_palm_m=0.0))
+    a = _errors(episode, _grip(grip_palm_m=0.0))
     b = _errors(episode, LiftConfig(center_mode='grip'))
     np.testing.assert_allclose(a, b)
     assert all(o.visible_fraction == 1.0 for o in _observations(episode, LiftConfig(center_mode='grip')))
@@ -91,9 +96,27 @@ def test_grip_mode_without_gravity_is_amodal(episode):
 
 
 def test_grip_dimensions_are_validated():
-    with pytest.raises(GroundingError, match='grip_depth_m'):
-        LiftConfig(grip_depth_m=-0.01)
+    with pytest.raises(GroundingError, match='GripConfig.grip_depth_m'):
+        GripConfig(grip_depth_m=-0.01)
     with pytest.raises(GroundingError, match='grip_height_m'):
-        LiftConfig(grip_height_m=float('nan'))
+        GripConfig(grip_height_m=float('nan'))
     with pytest.raises(GroundingError, match='grip_palm_m'):
-        LiftConfig(grip_palm_m=-0.05)
+        lift_config_from_params({'grip_palm_m': -0.05})
+
+
+def test_grip_options_from_params_change_the_grip_result(raised_target_episode):
+    """grip_palm_m as a node parameter lands in the grip config and nowhere else. With the tips
+    hidden the body's edge places the point; an edge 1 cm (not 5.6 cm) above the grasp point
+    lies above where the tips put it, so it no longer overrules them: the point is the tips'
+    (as with the edge off), ~1.8 cm above the default one."""
+    config = lift_config_from_params({'center_mode': 'grip', 'grip_palm_m': 0.01})
+    assert config.modes['grip'] == GripConfig(grip_palm_m=0.01)
+    assert {n: c for n, c in config.modes.items() if n != 'grip'} == \
+        {n: c for n, c in LiftConfig().modes.items() if n != 'grip'}
+    frames = raised_target_episode[:3]
+    default = np.asarray([o.center for o in _observations(frames, LiftConfig(center_mode='grip'))])
+    moved = np.asarray([o.center for o in _observations(frames, config)])
+    tips_only = np.asarray([o.center for o in _observations(frames, _grip(grip_palm_m=0.0))])
+    np.testing.assert_array_equal(moved, tips_only)
+    shift = np.linalg.norm(moved - default, axis=1)
+    assert np.all(shift > 0.01), np.round(shift * 1000, 1)

@@ -1,10 +1,10 @@
-"""core.occlusion: occluder pixels on an object's outline, against a scene whose geometry is known."""
+"""core.lifting.occlusion: occluder pixels on an object's outline, against a scene whose geometry is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from spatialvlm_ros.core.occlusion import median_or_none, occluder_above_heights
+from spatialvlm_ros.core.lifting.occlusion import median_or_none, occluder_above_heights
 from spatialvlm_ros.core.types import Intrinsics
 
 K = Intrinsics(500.0, 500.0, 50.0, 40.0, 100, 80)
