@@ -12,7 +12,7 @@ from typing import Mapping
 
 from .errors import SpatialError
 from .facts import FactsConfig
-from .grounding import OPEN_VOCAB_KINDS, ObjectQuery
+from .grounding import ObjectQuery, grounder_config_from
 from .lifting import LiftConfig
 from .pipeline import PipelineConfig
 
@@ -64,13 +64,8 @@ def pipeline_config_from_params(p: Mapping) -> PipelineConfig:
             f'object_names has {len(names)} entries but object_prompts has {len(prompts)}; give one prompt per name',
             kind='params',
         )
-    grounder_config = {'min_pixels': int(p['min_pixels'])}
-    if p['grounder'] == 'color':
-        grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
-    elif p['grounder'] in OPEN_VOCAB_KINDS:  # weights load only for the grounder selected
-        grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
-                               device=str(p['model_device']), dtype=str(p['model_dtype']),
-                               threshold=float(p['detection_threshold']))
+    # the selected grounder's own options only (weights load only for the grounder selected)
+    grounder_config = grounder_config_from(p['grounder'], p)
     lift = LiftConfig(
         erode_px=int(p['erode_px']),
         min_depth_m=float(p['min_depth_m']),
