@@ -68,7 +68,8 @@ def test_grounder_options_are_the_union_under_the_node_parameter_names():
         assert isinstance(node_params[name], opts[name].type)
     assert opts['model_device'].default == 'auto' and opts['min_pixels'].type is int
     assert opts['detector_model'].default is None  # owlv2 and grounding_dino disagree: the node's YAML decides
-    assert opts['detection_threshold'].doc.startswith('grounding_dino: ') and 'owlv2: ' in opts['detection_threshold'].doc
+    threshold = opts['detection_threshold'].doc
+    assert threshold.startswith('grounding_dino: ') and 'owlv2: ' in threshold
     assert opts['min_saturation'].doc.startswith('color: ')
     assert opts['min_pixels'].doc == 'Fewest mask pixels for an object to count as found.'  # every grounder has it
     assert sorted(k for k, c in GROUNDERS.items() if c.loads_model) == ['grounding_dino', 'owlv2']

@@ -77,8 +77,9 @@ class OpenVocabGrounder:
     def _check_model_type(self, model_type: str) -> None:
         if model_type not in self.model_types:
             raise GroundingError(
-                f'detector model {self.config.detector_model!r} is a {model_type!r} checkpoint but grounder {self.kind!r} '
-                f'needs one of {list(self.model_types)}; set detector_model to a matching checkpoint or change the grounder',
+                f'detector model {self.config.detector_model!r} is a {model_type!r} checkpoint but grounder '
+                f'{self.kind!r} needs one of {list(self.model_types)}; set detector_model to a matching checkpoint '
+                'or change the grounder',
                 kind='model_load',
             )
 

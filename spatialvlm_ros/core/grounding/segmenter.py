@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import GroundingError
 from ..options import option
-from .hf import check_model_options, checkpoint_type, import_torch, load_pretrained, release, resolve_device, torch_dtype
+from .hf import (check_model_options, checkpoint_type, import_torch, load_pretrained, release, resolve_device,
+                 torch_dtype)
 
 __all__ = ['SegmenterConfig', 'SamSegmenter', 'Sam2Segmenter', 'SEGMENTERS', 'register_segmenter', 'make_segmenter']
 
@@ -36,7 +37,8 @@ class SegmenterConfig:
 
     segmenter_model: str = option('', "SAM or SAM 2 checkpoint (Hugging Face id or local directory) turning each box "
                                       "into the object's outline; '' = the box is the mask.")
-    model_device: str = option('auto', "Device of the weights: 'auto' (CUDA when available, else CPU), 'cuda' or 'cpu'.")
+    model_device: str = option('auto', "Device of the weights: 'auto' (CUDA when available, else CPU), 'cuda' "
+                                       "or 'cpu'.")
     model_dtype: str = option('float32', "Weight dtype: 'float32', 'float16' (CUDA only) or 'bfloat16'.")
     trust_remote_code: bool = option(False, 'Run code shipped with a checkpoint (only custom architectures need it; '
                                             'keep it off otherwise).')
