@@ -17,7 +17,6 @@ import pytest
 from spatialvlm_ros.core.errors import GroundingError
 from spatialvlm_ros.core.grounding import (
     GROUNDERS,
-    OPEN_VOCAB_KINDS,
     GroundingDinoGrounder,
     GroundingDinoGrounderConfig,
     ObjectQuery,
@@ -33,7 +32,9 @@ transformers = pytest.importorskip('transformers')
 H, W = 48, 80
 WORDS = ['the', 'blue', 'bowl', 'red', 'mug', 'a', 'yellow', 'gripper', 'block']
 QUERIES = [ObjectQuery('bowl', 'the blue bowl'), ObjectQuery('mug', 'red mug'), ObjectQuery('gripper', 'yellow gripper')]
-CPU = {'device': 'cpu', 'dtype': 'float32', 'min_pixels': 1}
+CPU = {'model_device': 'cpu', 'model_dtype': 'float32', 'min_pixels': 1}
+# the grounders that load a model, as the registry says
+OPEN_VOCAB_KINDS = sorted(k for k, c in GROUNDERS.items() if c.loads_model)
 
 
 def frame() -> Frame:
@@ -156,7 +157,7 @@ def check_masks(out, queries=QUERIES):
 
 @pytest.mark.parametrize('kind', OPEN_VOCAB_KINDS)
 def test_thresholds_with_box_masks(models, kind):
-    everything = make_grounder(kind, model=models[kind], threshold=-1.0, **CPU)
+    everything = make_grounder(kind, detector_model=models[kind], detection_threshold=-1.0, **CPU)
     out = everything.ground(frame(), QUERIES)
     check_masks(out)
     assert all(m is not None and m.any() for m in out.values())
@@ -164,25 +165,25 @@ def test_thresholds_with_box_masks(models, kind):
     for m in out.values():
         rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
         assert m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()
-    nothing = make_grounder(kind, model=models[kind], threshold=1.01, **CPU)
+    nothing = make_grounder(kind, detector_model=models[kind], detection_threshold=1.01, **CPU)
     assert nothing.ground(frame(), QUERIES) == {'bowl': None, 'mug': None, 'gripper': None}
     # more detections per query can only grow the mask
-    more = make_grounder(kind, model=models[kind], threshold=-1.0, max_detections=3, **CPU).ground(frame(), QUERIES)
+    more = make_grounder(kind, detector_model=models[kind], detection_threshold=-1.0, max_detections=3, **CPU).ground(frame(), QUERIES)
     assert all((more[n] | out[n] == more[n]).all() and more[n].sum() >= out[n].sum() for n in out)
     # min_pixels above the frame size: found boxes are still too small
-    big = make_grounder(kind, model=models[kind], threshold=-1.0, **{**CPU, 'min_pixels': H * W + 1})
+    big = make_grounder(kind, detector_model=models[kind], detection_threshold=-1.0, **{**CPU, 'min_pixels': H * W + 1})
     assert big.ground(frame(), QUERIES[:1]) == {'bowl': None}
 
 
 @pytest.mark.parametrize('kind', OPEN_VOCAB_KINDS)
 def test_detector_with_sam_segmenter(models, kind):
-    g = make_grounder(kind, model=models[kind], segmenter_model=models['sam'], threshold=-1.0, **CPU)
+    g = make_grounder(kind, detector_model=models[kind], segmenter_model=models['sam'], detection_threshold=-1.0, **CPU)
     assert g.segmenter is not None and g.device.type == 'cpu' and next(g.model.parameters()).dtype == torch.float32
     out = g.ground(frame(), QUERIES)
     check_masks(out)
     assert any(m is not None for m in out.values())
     assert g.ground(frame(), []) == {}
-    none = make_grounder(kind, model=models[kind], segmenter_model=models['sam'], threshold=1.01, **CPU)
+    none = make_grounder(kind, detector_model=models[kind], segmenter_model=models['sam'], detection_threshold=1.01, **CPU)
     assert none.ground(frame(), QUERIES[:2]) == {'bowl': None, 'mug': None}
     g.close()
     assert g.model is None and g.segmenter is None
@@ -194,7 +195,7 @@ def test_sam2_segmenter_turns_each_box_into_a_mask(models):
     """SAM 2 without torchvision: our preprocessing feeds the model, one frame-sized bool mask per box."""
     from spatialvlm_ros.core.grounding.segmenter import Sam2Segmenter
 
-    g = make_grounder('owlv2', model=models['owlv2'], segmenter_model=models['sam2'], threshold=-1.0, **CPU)
+    g = make_grounder('owlv2', detector_model=models['owlv2'], segmenter_model=models['sam2'], detection_threshold=-1.0, **CPU)
     seg = g.segmenter
     assert isinstance(seg, Sam2Segmenter) and seg.size == 64
     # the checkpoint's own normalisation, not the defaults
@@ -216,21 +217,22 @@ def test_sam2_segmenter_turns_each_box_into_a_mask(models):
 
 def test_registry_and_defaults():
     assert GROUNDERS['owlv2'] is Owlv2Grounder and GROUNDERS['grounding_dino'] is GroundingDinoGrounder
-    assert Owlv2GrounderConfig().model == 'google/owlv2-base-patch16-ensemble'
-    assert GroundingDinoGrounderConfig().model == 'IDEA-Research/grounding-dino-tiny'
+    assert OPEN_VOCAB_KINDS == ['grounding_dino', 'owlv2']
+    assert Owlv2GrounderConfig().detector_model == 'google/owlv2-base-patch16-ensemble'
+    assert GroundingDinoGrounderConfig().detector_model == 'IDEA-Research/grounding-dino-tiny'
     c = Owlv2GrounderConfig()
-    assert (c.device, c.dtype, c.segmenter_model, c.trust_remote_code, c.max_detections) == ('auto', 'float32', '',
+    assert (c.model_device, c.model_dtype, c.segmenter_model, c.trust_remote_code, c.max_detections) == ('auto', 'float32', '',
                                                                                              False, 1)
 
 
 @pytest.mark.parametrize('options, message', [
-    ({'device': 'gpu'}, r"device: expected one of \['auto', 'cuda', 'cpu'\], got 'gpu'"),
-    ({'dtype': 'fp16'}, r"dtype: expected one of \['float32', 'float16', 'bfloat16'\], got 'fp16'"),
-    ({'threshold': float('nan')}, 'threshold: expected a finite number'),
-    ({'threshold': '0.2'}, "threshold: expected a finite number .*, got '0.2'"),
+    ({'model_device': 'gpu'}, r"model_device: expected one of \['auto', 'cuda', 'cpu'\], got 'gpu'"),
+    ({'model_dtype': 'fp16'}, r"model_dtype: expected one of \['float32', 'float16', 'bfloat16'\], got 'fp16'"),
+    ({'detection_threshold': float('nan')}, 'detection_threshold: expected a finite number'),
+    ({'detection_threshold': '0.2'}, "detection_threshold: expected a finite number .*, got '0.2'"),
     ({'max_detections': 0}, 'max_detections: expected an integer >= 1, got 0'),
     ({'min_pixels': 2.5}, 'min_pixels: expected an integer >= 1, got 2.5'),
-    ({'model': ' '}, "model: expected a non-empty Hugging Face model id or local directory"),
+    ({'detector_model': ' '}, "detector_model: expected a non-empty Hugging Face model id or local directory"),
     ({'segmenter_model': None}, 'segmenter_model: expected a Hugging Face model id or local directory .*got None'),
     ({'trust_remote_code': 'yes'}, "trust_remote_code: expected a bool, got 'yes'"),
 ])
@@ -242,23 +244,23 @@ def test_config_validation(options, message):
 
 def test_load_errors(models, tmp_path):
     with pytest.raises(GroundingError, match=r"cannot load the OWLv2 detector '.*missing'.*save_pretrained\(\)") as err:
-        make_grounder('owlv2', model=str(tmp_path / 'missing'), **CPU)
+        make_grounder('owlv2', detector_model=str(tmp_path / 'missing'), **CPU)
     assert err.value.kind == 'model_load'
     with pytest.raises(GroundingError, match=r"is a 'grounding-dino' checkpoint but grounder 'owlv2' needs one of "
                                              r"\['owlv2'\]"):
-        make_grounder('owlv2', model=models['grounding_dino'], **CPU)
+        make_grounder('owlv2', detector_model=models['grounding_dino'], **CPU)
     with pytest.raises(GroundingError, match=r"segmenter model '.*' is a 'owlv2' checkpoint but the segmenter needs "
                                              r"one of \['sam', 'sam2'\]"):
-        make_grounder('owlv2', model=models['owlv2'], segmenter_model=models['owlv2'], **CPU)
+        make_grounder('owlv2', detector_model=models['owlv2'], segmenter_model=models['owlv2'], **CPU)
     with pytest.raises(GroundingError, match="dtype 'float16' needs a CUDA device"):
-        make_grounder('owlv2', model=models['owlv2'], device='cpu', dtype='float16')
+        make_grounder('owlv2', detector_model=models['owlv2'], model_device='cpu', model_dtype='float16')
     if not torch.cuda.is_available():
         with pytest.raises(GroundingError, match="device 'cuda' was asked for but torch sees no CUDA device"):
-            make_grounder('owlv2', model=models['owlv2'], device='cuda')
+            make_grounder('owlv2', detector_model=models['owlv2'], model_device='cuda')
 
 
 def test_bfloat16_runs(models):
-    g = make_grounder('owlv2', model=models['owlv2'], threshold=-1.0, **{**CPU, 'dtype': 'bfloat16'})
+    g = make_grounder('owlv2', detector_model=models['owlv2'], detection_threshold=-1.0, **{**CPU, 'model_dtype': 'bfloat16'})
     assert next(g.model.parameters()).dtype == torch.bfloat16
     check_masks(g.ground(frame(), QUERIES))
 
@@ -280,7 +282,7 @@ def test_spatial_facts_node_loads_the_model_on_configure_and_frees_it_on_cleanup
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         grounder = node.step.pipeline.grounder
         assert isinstance(grounder, Owlv2Grounder) and grounder.model is not None and grounder.segmenter is not None
-        assert node.step.pipeline.config.grounder_config['model'] == models['owlv2']
+        assert node.step.pipeline.config.grounder_config['detector_model'] == models['owlv2']
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
         assert grounder.model is None and grounder.segmenter is None and node.step is None
     finally:

@@ -3,18 +3,54 @@ truth and report the paper's metrics (JSON and a table)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import typing
 from pathlib import Path
 
 
+# Spellings kept from before an option was renamed (--timeout was the openai backend's timeout_s).
+_ALIASES = {'timeout_s': ('--timeout',)}
+# Prefix of the argparse destinations of backend flags, apart from eval's own arguments.
+_DEST = 'backend_option.'
+
+
+def _flag_kind(o) -> dict:
+    """argparse keywords for an option of type bool, int, float, str or a tuple of one of them."""
+    if o.type is bool:
+        return {'action': argparse.BooleanOptionalAction}
+    if o.type is tuple or typing.get_origin(o.type) is tuple:
+        elem = (typing.get_args(o.type) or (str,))[0]
+        return {'nargs': '+', 'type': elem, 'metavar': o.name.upper()}
+    return {'type': o.type, 'metavar': o.name.upper()}
+
+
+def _add_backend_flags(p) -> None:
+    """One flag per option a registered backend declares (its description is the help), so a new
+    backend option is a flag without an edit here."""
+    from ..vlm import BACKENDS, merged_backend_options  # importing vlm registers its backends
+
+    group = p.add_argument_group(
+        'backend options', 'each backend takes those its description names it in (all of them where none is '
+        'named); flags the chosen backend does not declare are refused')
+    for name, o in merged_backend_options(sorted(BACKENDS)).items():
+        default = '' if o.default in (None, '') else f' (default: {o.default})'
+        group.add_argument(o.flag, *_ALIASES.get(name, ()), dest=_DEST + name, default=argparse.SUPPRESS,
+                           help=o.doc.replace('%', '%%') + default.replace('%', '%%'), **_flag_kind(o))
+
+
 def _options(args) -> dict:
-    """Backend options from the flags: each backend takes the ones it has; --option K=V adds more."""
+    """Backend options from the flags given (each must be one the backend declares); --option K=V adds more."""
     from ..vlm import VLMError, backend_options
 
-    given = {'model': args.model, 'base_url': args.base_url, 'device': args.device, 'dtype': args.dtype,
-             'max_new_tokens': args.max_new_tokens, 'max_tokens': args.max_new_tokens, 'timeout_s': args.timeout}
-    names = set(backend_options(args.backend))
-    opts = {k: v for k, v in given.items() if v is not None and k in names}
+    given = {k[len(_DEST):]: v for k, v in vars(args).items() if k.startswith(_DEST)}
+    known = [o.name for o in backend_options(args.backend)]
+    foreign = sorted(set(given) - set(known))
+    if foreign:
+        flags = ['--' + n.replace('_', '-') for n in foreign]
+        raise VLMError(f'{flags} are no options of VLM backend {args.backend!r}; its options are {known}',
+                       kind='config')
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     for kv in args.option or []:
         key, sep, value = kv.partition('=')
         if not sep:
@@ -61,16 +97,15 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser('eval', help='score a VLM backend on questions generated from simulator ground truth')
     p.add_argument('bag', help='bag recorded by `spatialvlm sim record` (with /sim/ground_truth)')
-    p.add_argument('--backend', default='geometry', help='geometry (default), openai, qwen2_5_vl or llava')
-    p.add_argument('--model', help='Hugging Face id, local path, or served model name')
-    p.add_argument('--base-url', help='openai backend: server URL including /v1')
-    p.add_argument('--device', help='local backends: auto, cuda or cpu')
-    p.add_argument('--dtype', help='local backends: bf16, fp16 or fp32')
-    p.add_argument('--max-new-tokens', type=int, help='most tokens per answer')
-    p.add_argument('--timeout', type=float, help='openai backend: seconds per request')
-    p.add_argument('--option', action='append', metavar='KEY=VALUE', help='any other backend option (JSON value)')
+    from ..vlm import BACKENDS
+
+    # geometry: the backend that needs neither a model nor a server, so eval runs anywhere
+    p.add_argument('--backend', default='geometry', help=f'VLM backend, one of {sorted(BACKENDS)} (default: geometry)')
+    p.add_argument('--option', action='append', metavar='KEY=VALUE',
+                   help='any backend option, also those without a flag (JSON value, e.g. grounder_config={...})')
     p.add_argument('--frames', type=int, default=10, help='frames asked about, evenly spaced (default: 10)')
     p.add_argument('--seed', type=int, default=0, help='seed of the question sampler')
     p.add_argument('--out', help='write the metrics JSON here (and the answers next to it as .answers.jsonl)')
     p.add_argument('--json', action='store_true', help='print the metrics as JSON')
+    _add_backend_flags(p)
     p.set_defaults(func=run)

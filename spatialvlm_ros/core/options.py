@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from .errors import SpatialError
 
-__all__ = ['Option', 'option', 'options_of', 'config_from_options']
+__all__ = ['Option', 'option', 'options_of', 'option_values', 'config_from_options', 'merge_options', 'check_known']
 
 _DOC = 'doc'
 
@@ -71,18 +71,64 @@ def options_of(config_type: type) -> list[Option]:
     return out
 
 
+def option_values(config_type: type, values: Mapping[str, Any]) -> dict:
+    """The entries of ``values`` named like the options of ``config_type``, coerced to their types
+    (others are ignored: one flat parameter set feeds several configs)."""
+    return {o.name: _coerce(o, values[o.name]) for o in options_of(config_type) if o.name in values}
+
+
 def config_from_options(config_type: type, values: Mapping[str, Any], **fixed: Any) -> Any:
-    """Build ``config_type`` from the entries of ``values`` named like its options (others are
-    ignored: one flat parameter set feeds several configs), plus ``fixed`` keyword fields."""
-    kwargs = {o.name: _coerce(o, values[o.name]) for o in options_of(config_type) if o.name in values}
+    """Build ``config_type`` from :func:`option_values` of ``values``, plus ``fixed`` keyword fields."""
+    kwargs = option_values(config_type, values)
     kwargs.update(fixed)
     return config_type(**kwargs)
+
+
+def check_known(config_type: type, given: Mapping[str, Any], what: str, error: type = SpatialError) -> None:
+    """Raise ``error`` when ``given`` names a field ``config_type`` does not have, listing its
+    declared options (the names a user can set)."""
+    fields = {f.name for f in dataclasses.fields(config_type) if f.init}
+    unknown = sorted(set(given) - fields)
+    if unknown:
+        known = [o.name for o in options_of(config_type)]
+        raise error(f'unknown option(s) {unknown} for {what}; its options are {known}', kind='config')
+
+
+def merge_options(per_kind: Mapping[str, type], error: type = SpatialError) -> dict[str, Option]:
+    """The options of several config dataclasses (kind -> config type) as one set, by name.
+
+    An option several kinds declare must have the same type everywhere (one name, one meaning).
+    Its description says which kinds take it when not all do ("owlv2, grounding_dino: ..."), and
+    gives each kind's own where they differ ("a: ...; b: ..."). Its default is None unless every
+    kind declaring it agrees (a caller then has to choose one, e.g. in a node's YAML).
+    """
+    seen: dict[str, list[tuple[str, Option]]] = {}
+    for kind, config_type in per_kind.items():
+        for o in options_of(config_type):
+            seen.setdefault(o.name, []).append((kind, o))
+    out = {}
+    for name, entries in seen.items():
+        if len({repr(o.type) for _, o in entries}) > 1:
+            got = ', '.join(f'{k}: {o.type!r}' for k, o in entries)
+            raise error(f'option {name!r} has different types ({got}); one name must mean one thing: '
+                        'rename one of them', kind='config')
+        by_doc: dict[str, list[str]] = {}
+        for k, o in entries:
+            by_doc.setdefault(o.doc, []).append(k)
+        if len(by_doc) == 1 and len(entries) == len(per_kind):
+            doc = entries[0][1].doc
+        else:
+            doc = '; '.join(f'{", ".join(ks)}: {d.rstrip(".")}' for d, ks in by_doc.items()) + '.'
+        defaults = [o.default for _, o in entries]
+        default = defaults[0] if all(d == defaults[0] for d in defaults) else None
+        out[name] = Option(name, entries[0][1].type, default, doc)
+    return out
 
 
 def _coerce(opt: Option, value: Any) -> Any:
     """ROS parameters arrive as lists and ints where the config wants tuples and floats."""
     origin = typing.get_origin(opt.type)
-    if origin is tuple and isinstance(value, list):
+    if (opt.type is tuple or origin is tuple) and isinstance(value, list):
         return tuple(value)
     if opt.type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 
 from .errors import SpatialError
 from .facts import FactsConfig
-from .grounding import OPEN_VOCAB_KINDS, ObjectQuery
+from .grounding import ObjectQuery, grounder_config_from
 from .lifting import lift_config_from_params
 from .pipeline import PipelineConfig
 from .task import TaskSpec
@@ -106,13 +106,8 @@ def task_objects(p: Mapping, task: Optional[TaskSpec] = None) -> tuple[tuple[Obj
 def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> PipelineConfig:
     """Raises SpatialError(kind='params') naming the parameter that is wrong."""
     queries, modes = task_objects(p, task)
-    grounder_config = {'min_pixels': int(p['min_pixels'])}
-    if p['grounder'] == 'color':
-        grounder_config.update(min_saturation=int(p['min_saturation']), min_value=int(p['min_value']))
-    elif p['grounder'] in OPEN_VOCAB_KINDS:  # weights load only for the grounder selected
-        grounder_config.update(model=str(p['detector_model']), segmenter_model=str(p['segmenter_model']),
-                               device=str(p['model_device']), dtype=str(p['model_dtype']),
-                               threshold=float(p['detection_threshold']))
+    # the selected grounder's own options only (weights load only for the grounder selected)
+    grounder_config = grounder_config_from(p['grounder'], p)
     lift = lift_config_from_params(p)
     up = list(p.get('up_rotation', []))
     return PipelineConfig(

@@ -94,7 +94,9 @@ def marker_array(
             color=new('std_msgs/msg/ColorRGBA', r=float(s.color[0]), g=float(s.color[1]), b=float(s.color[2]),
                       a=float(s.color[3])),
             lifetime=new('builtin_interfaces/msg/Duration', sec=sec, nanosec=nanosec),
-            points=[point(p) for p in s.points], text=s.text)
+            points=[point(p) for p in s.points], text=s.text,
+            # the texture is unused (no texture_resource) but carries the marker's header, as bags did before
+            texture=new('sensor_msgs/msg/CompressedImage', header=header))
         for s in marker_specs(objects, facts)
     ]
     return new('visualization_msgs/msg/MarkerArray', markers=markers)

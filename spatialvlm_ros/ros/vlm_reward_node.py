@@ -40,7 +40,9 @@ from ..messages.image_codec import image_from_msg
 from ..core.task import load_task, task_path
 from ..core.reward import reward_from_observations
 from ..core.types import ns_to_stamp
-from ..vlm import VLMError, backend_options, make_backend, parse_distance, parse_yes_no
+from ..core.options import option_values
+from ..vlm import (VLMError, backend_class, image_backends, make_backend, merged_backend_options, parse_distance,
+                   parse_yes_no)
 from ..vlm.prompts import PROMPT_MODES, depth_context, with_context
 from ..vlm.reward import disagreement, reward_from_distances, task_questions
 from ..vlm.worker import LatestFrameWorker, StampRateLimiter
@@ -50,26 +52,30 @@ from .run import run_node
 from .qos import results_qos, sensor_qos
 from .errors import NodeError
 
-__all__ = ['VLMRewardNode', 'PARAMETERS', 'INPUT_TOPICS', 'FALLBACKS', 'main']
+__all__ = ['VLMRewardNode', 'PARAMETERS', 'BACKEND_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS', 'FALLBACKS',
+           'backend_config', 'main']
 
 NODE_NAME = 'vlm_reward'
 PARAMS_FILE = 'vlm_reward.yaml'
 INPUT_TOPICS = {'color': 'color/image_raw', 'objects': 'objects'}
 FALLBACKS = ('none', 'depth')
-IMAGE_BACKENDS = ('qwen2_5_vl', 'llava', 'openai')
 
-PARAMETERS = {
+# The backend options the node exposes: every option of every backend that takes plain images,
+# described by the registry (vlm.BACKENDS), so a new backend option is a node parameter without an
+# edit here. Their defaults live in config/vlm_reward.yaml, like every other parameter's.
+BACKEND_PARAMETERS = {name: o.doc for name, o in merged_backend_options(image_backends()).items()}
+
+# YAML defaults that differ from the default of a backend declaring the option, and why (the
+# test of the params file checks that every other backend parameter has its backend's default).
+DEFAULT_OVERRIDES = {
+    'model': 'one default for every backend: SpaceQwen2.5-VL-3B, served (openai: no default) or local '
+             '(qwen2_5_vl); set it for llava',
+}
+
+_NODE_PARAMETERS = {
     'task': 'Task spec: a YAML path, or the name of one in the package config/tasks/ (e.g. pick_and_place).',
-    'backend': "VLM backend: 'openai' (any OpenAI-compatible server), 'qwen2_5_vl' or 'llava' (local transformers).",
-    'model': 'Hugging Face id or local path (local backends), or the served model name (openai).',
-    'base_url': 'openai backend: server URL including /v1, e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang, Ollama).',
-    'api_key_env': 'openai backend: environment variable holding the API key (never logged); empty: no key.',
-    'timeout_s': 'openai backend: seconds to wait for one answer before retrying.',
-    'retries': 'openai backend: extra attempts after a timeout, refused connection or 5xx answer.',
-    'device': "Local backends: 'auto', 'cuda', 'cuda:N' or 'cpu'.",
-    'dtype': "Local backends: weights dtype 'bf16', 'fp16' or 'fp32'.",
-    'trust_remote_code': 'Local backends: run code shipped with the model repository (off unless you trust it).',
-    'max_new_tokens': 'Most tokens generated per answer.',
+    'backend': f'VLM backend, one of {image_backends()} (those answering about plain images; depth-measured '
+               'rewards come from reward_node); each backend takes the parameters its description names it in.',
     'period_s': 'Ask about at most one frame per this many seconds of header-stamp time (deterministic replay).',
     'prompt_mode': "'plain' (image and question) or 'measured' (depth-measured object centres in the prompt).",
     'fallback': "When the VLM fails on a frame: 'depth' publishes that frame's depth reward, 'none' an invalid one.",
@@ -81,20 +87,18 @@ PARAMETERS = {
     'autostart': AUTOSTART,
 }
 
+_shadowed = sorted(set(BACKEND_PARAMETERS) & set(_NODE_PARAMETERS))
+if _shadowed:  # a backend option named like a node parameter would silently take its value
+    raise NodeError(f'VLM backend options {_shadowed} are named like vlm_reward node parameters; rename them')
+PARAMETERS = {**_NODE_PARAMETERS, **BACKEND_PARAMETERS}
+
 
 def backend_config(p: dict) -> tuple[str, dict]:
-    """(backend kind, its options) from the node parameters: each backend takes the options it has."""
+    """(backend kind, its options) from the node parameters: each backend takes the options it declares."""
     kind = str(p['backend'])
-    if kind not in IMAGE_BACKENDS:
-        raise NodeError(f"backend must be one of {IMAGE_BACKENDS}, got {kind!r} (depth rewards: use reward_node)")
-    candidates = {
-        'model': p['model'], 'base_url': p['base_url'], 'api_key_env': p['api_key_env'],
-        'timeout_s': float(p['timeout_s']), 'retries': int(p['retries']), 'device': p['device'], 'dtype': p['dtype'],
-        'trust_remote_code': bool(p['trust_remote_code']), 'max_new_tokens': int(p['max_new_tokens']),
-        'max_tokens': int(p['max_new_tokens']),
-    }
-    names = set(backend_options(kind))
-    return kind, {k: v for k, v in candidates.items() if k in names}
+    if kind not in image_backends():
+        raise NodeError(f'backend must be one of {image_backends()}, got {kind!r} (depth rewards: use reward_node)')
+    return kind, option_values(backend_class(kind).config_type, p)
 
 
 class VLMRewardNode(ModelNode):

@@ -1,15 +1,17 @@
 """Spatial vision-language models behind one interface (ROS-free).
 
 - :class:`VLMBackend`: ``ask(images, question) -> answer text``, ``ask_batch``, ``close``;
-  backends in :data:`BACKENDS` ('qwen2_5_vl', 'llava', 'openai', 'geometry'), built with
-  :func:`make_backend`. Heavy dependencies load inside the backends.
+  backends in :data:`BACKENDS` (local transformers models, any OpenAI-compatible server, and
+  the depth-grounded geometric answerer), built with :func:`make_backend`; their options come
+  from :func:`backend_options`. Heavy dependencies load inside the backends.
 - :func:`parse_distance`: answer text -> metres or None; :func:`parse_yes_no`,
   :func:`parse_choice`, :func:`parse_side` for qualitative answers.
 - :mod:`.prompts`: SpatialVLM-style question templates and depth-grounded prompting.
 - :mod:`.worker`: the latest-frame worker and stamp rate limit of the VLM reward node.
 """
 
-from .base import BACKENDS, VLMBackend, backend_options, make_backend, register_backend
+from .base import (BACKENDS, VLMBackend, backend_class, backend_options, image_backends, make_backend,
+                   merged_backend_options, register_backend)
 from .errors import VLMError
 from .parse import parse_choice, parse_distance, parse_side, parse_yes_no
 from .prompts import TEMPLATES, SpatialQuestion, interpret_question, make_question
@@ -20,10 +22,13 @@ __all__ = [
     'TEMPLATES',
     'VLMBackend',
     'VLMError',
+    'backend_class',
     'backend_options',
+    'image_backends',
     'interpret_question',
     'make_backend',
     'make_question',
+    'merged_backend_options',
     'parse_choice',
     'parse_distance',
     'parse_side',

@@ -2,7 +2,10 @@
 
 A backend answers a spatial question about one or more images with text. Backends register
 themselves in :data:`BACKENDS` with :func:`register_backend`; callers build one by name with
-:func:`make_backend`, so adding a backend touches one module only.
+:func:`make_backend`, so adding a backend touches one module only. A backend's config dataclass
+declares its options (:func:`~spatialvlm_ros.core.options.option`): :func:`backend_options` gives
+them to the node parameters and CLI flags; the class says whether it takes plain images
+(``takes_images``; the geometric backend needs RGB-D frames).
 
 Images are HxWx3 uint8 RGB numpy arrays, or :class:`spatialvlm_ros.core.Frame` (RGB-D; image
 backends use ``frame.rgb``, the geometric backend needs the depth).
@@ -12,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Callable, Iterable, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 
+from ..core.options import Option, check_known, merge_options, options_of
 from ..core.types import Frame
 from .errors import VLMError
 
@@ -24,7 +28,10 @@ __all__ = [
     'ImageLike',
     'Request',
     'VLMBackend',
+    'backend_class',
     'backend_options',
+    'image_backends',
+    'merged_backend_options',
     'make_backend',
     'register_backend',
     'to_rgb',
@@ -55,8 +62,9 @@ class VLMBackend(Protocol):
     def close(self) -> None: ...
 
 
-# kind -> backend class; each class has ``config_type`` (its frozen config dataclass) and
-# ``__init__(config)``. Filled by the backend modules through ``register_backend``.
+# kind -> backend class; each class has ``config_type`` (its frozen config dataclass, options
+# declared with ``option``), ``takes_images`` (True when it answers about plain RGB images, so the
+# reward node can use it) and ``__init__(config)``. Filled by ``register_backend``.
 BACKENDS: dict[str, type] = {}
 
 
@@ -68,6 +76,9 @@ def register_backend(kind: str) -> Callable[[type], type]:
             raise VLMError(f'VLM backend {kind!r} is registered twice ({BACKENDS[kind].__name__}, {cls.__name__})')
         if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
             raise VLMError(f'VLM backend {cls.__name__} must define config_type as its config dataclass')
+        if not isinstance(getattr(cls, 'takes_images', None), bool):
+            raise VLMError(f'VLM backend {cls.__name__} must declare takes_images = True or False '
+                           '(whether it answers about plain RGB images)')
         BACKENDS[kind] = cls
         return cls
 
@@ -79,12 +90,29 @@ def _load_backends() -> None:
     from . import geometry_backend, openai_backend, transformers_backend  # noqa: F401
 
 
-def backend_options(kind: str) -> list[str]:
-    """The config field names of backend ``kind``."""
+def backend_class(kind: str) -> type:
+    """The backend class registered as ``kind``; VLMError listing the known backends otherwise."""
     _load_backends()
     if kind not in BACKENDS:
         raise VLMError(f'unknown VLM backend {kind!r}; known backends: {sorted(BACKENDS)}', kind='config')
-    return [f.name for f in dataclasses.fields(BACKENDS[kind].config_type)]
+    return BACKENDS[kind]
+
+
+def backend_options(kind: str) -> list[Option]:
+    """The declared options of backend ``kind`` (name, type, default, description), in field order."""
+    return options_of(backend_class(kind).config_type)
+
+
+def image_backends() -> list[str]:
+    """The backends that answer about plain RGB images (``takes_images``), sorted."""
+    _load_backends()
+    return sorted(k for k, cls in BACKENDS.items() if cls.takes_images)
+
+
+def merged_backend_options(kinds: Iterable[str]) -> dict[str, Option]:
+    """The options of several backends as one set by name (one name has one type everywhere);
+    see :func:`~spatialvlm_ros.core.options.merge_options` for descriptions and defaults."""
+    return merge_options({k: backend_class(k).config_type for k in kinds}, VLMError)
 
 
 def make_backend(kind: str, **config: Any) -> VLMBackend:
@@ -92,11 +120,8 @@ def make_backend(kind: str, **config: Any) -> VLMBackend:
 
     >>> make_backend('openai', base_url='http://127.0.0.1:8000/v1', model='qwen')   # doctest: +SKIP
     """
-    fields = backend_options(kind)
-    unknown = sorted(set(config) - set(fields))
-    if unknown:
-        raise VLMError(f'unknown option(s) {unknown} for VLM backend {kind!r}; its options are {fields}', kind='config')
-    cls = BACKENDS[kind]
+    cls = backend_class(kind)
+    check_known(cls.config_type, config, f'VLM backend {kind!r}', VLMError)
     return cls(cls.config_type(**config))
 
 

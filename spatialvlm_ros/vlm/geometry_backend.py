@@ -20,6 +20,7 @@ import numpy as np
 from ..core.errors import SpatialError
 from ..core.grounding import ObjectQuery
 from ..core.lifting import LiftConfig
+from ..core.options import option
 from ..core.pipeline import PipelineConfig, SpatialPipeline
 from ..core.types import Frame
 from .base import Request, check_requests, register_backend
@@ -37,20 +38,19 @@ _UNITS = {'cm': (100.0, 'centimeters'), 'm': (1.0, 'meters'), 'mm': (1000.0, 'mi
 class GeometryConfig:
     """Options of :class:`GeometryBackend`."""
 
-    # Object descriptions the questions use; each is also the grounding prompt ("red block").
-    objects: tuple = ('yellow gripper', 'red block', 'blue target')
-    # Grounder kind from core.grounding.GROUNDERS ('color', 'mask').
-    grounder: str = 'color'
+    objects: tuple = option(('yellow gripper', 'red block', 'blue target'),
+                            'Object descriptions the questions use; each is also its grounding prompt.')
+    grounder: str = option('color', 'Grounder kind (core.grounding.GROUNDERS) that finds the objects.')
+    # The next two are no options (a mapping and a dataclass are no parameter or flag): set them
+    # from Python; grounder_config also with eval's --option grounder_config='{"min_pixels": 20}'.
     # Keyword options of that grounder (its config dataclass fields).
     grounder_config: dict = field(default_factory=dict)
     # Lifting options (erosion, depth range, centre mode).
     lift: LiftConfig = field(default_factory=LiftConfig)
-    # Descriptions of flat objects (discs, markers): centre from a plane fit.
-    flat_objects: tuple = ('blue target',)
-    # Qualitative answers need a difference larger than this along the axis (metres).
-    margin_m: float = 0.02
-    # Unit of distance answers: 'cm', 'm' or 'mm'.
-    unit: str = 'cm'
+    flat_objects: tuple = option(('blue target',), 'Descriptions of flat objects (discs, markers): centre from a '
+                                                   'plane fit.')
+    margin_m: float = option(0.02, 'Qualitative answers need a difference larger than this along the axis (metres).')
+    unit: str = option('cm', "Unit of distance answers: 'cm', 'm' or 'mm'.")
 
     def __post_init__(self) -> None:
         objs = tuple(self.objects)
@@ -73,6 +73,7 @@ class GeometryBackend:
     """Answers from an RGB-D :class:`~spatialvlm_ros.core.Frame` (the only image it accepts)."""
 
     config_type = GeometryConfig
+    takes_images = False  # it needs RGB-D frames: depth is what it answers from
 
     def __init__(self, config: GeometryConfig) -> None:
         import dataclasses

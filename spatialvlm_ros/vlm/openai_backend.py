@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from ..core.options import option
 from .base import Request, check_requests, register_backend, to_rgb
 from .errors import VLMError
 
@@ -37,26 +38,20 @@ logger = logging.getLogger(__name__)
 class OpenAIConfig:
     """Options of :class:`OpenAIBackend`."""
 
-    # Server root including the API version, e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang), http://localhost:11434/v1 (Ollama).
-    base_url: str = 'http://127.0.0.1:8000/v1'
-    # Model name the server knows (vLLM: the served id; Ollama: e.g. "qwen2.5vl:3b").
-    model: str = ''
-    # Environment variable holding the API key ('' or an unset variable: no Authorization header).
-    api_key_env: str = 'OPENAI_API_KEY'
-    # Seconds to wait for one HTTP response.
-    timeout_s: float = 30.0
-    # Extra attempts after a timeout, a refused connection or a 5xx answer.
-    retries: int = 2
-    # First back-off delay in seconds; doubled after every failed attempt.
-    backoff_s: float = 0.5
-    # Most tokens per answer.
-    max_tokens: int = 64
-    # Sampling temperature (0: greedy, reproducible answers).
-    temperature: float = 0.0
-    # Parallel HTTP requests in ask_batch (servers batch concurrent requests themselves).
-    max_concurrency: int = 4
-    # System prompt put before every question ('' for none).
-    system_prompt: str = ''
+    base_url: str = option('http://127.0.0.1:8000/v1', 'Server URL including the API version, e.g. '
+                           'http://127.0.0.1:8000/v1 (vLLM, SGLang) or http://localhost:11434/v1 (Ollama).')
+    model: str = option('', 'Model name the server knows (vLLM: the served id; Ollama: e.g. "qwen2.5vl:3b").')
+    api_key_env: str = option('OPENAI_API_KEY', "Environment variable holding the API key (never logged); '' or an "
+                                                'unset variable: no key.')
+    timeout_s: float = option(30.0, 'Seconds to wait for one answer before retrying.')
+    retries: int = option(2, 'Extra attempts after a timeout, a refused connection or a 5xx answer.')
+    backoff_s: float = option(0.5, 'First back-off delay in seconds; doubled after every failed attempt.')
+    # Sent as the request's max_tokens; one name for every backend's token limit.
+    max_new_tokens: int = option(64, 'Most tokens generated per answer.')
+    temperature: float = option(0.0, 'Sampling temperature (0: greedy, reproducible answers).')
+    # Servers batch concurrent requests themselves.
+    max_concurrency: int = option(4, 'Parallel HTTP requests of one batch of questions.')
+    system_prompt: str = option('', "System prompt put before every question ('' for none).")
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(('http://', 'https://')):
@@ -68,7 +63,7 @@ class OpenAIConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not v >= 0 or (name == 'timeout_s' and v == 0):
                 raise VLMError(f'OpenAIConfig.{name}: expected a number of seconds > 0, got {v!r}', kind='config')
-        for name, low in (('retries', 0), ('max_tokens', 1), ('max_concurrency', 1)):
+        for name, low in (('retries', 0), ('max_new_tokens', 1), ('max_concurrency', 1)):
             v = getattr(self, name)
             if not isinstance(v, int) or v < low:
                 raise VLMError(f'OpenAIConfig.{name}: expected an integer >= {low}, got {v!r}', kind='config')
@@ -96,6 +91,7 @@ class OpenAIBackend:
     """Chat-completions client; safe to call from several threads."""
 
     config_type = OpenAIConfig
+    takes_images = True
 
     def __init__(self, config: OpenAIConfig) -> None:
         self.config = config
@@ -115,7 +111,7 @@ class OpenAIBackend:
         messages = [{'role': 'user', 'content': content}]
         if self.config.system_prompt:
             messages.insert(0, {'role': 'system', 'content': self.config.system_prompt})
-        body = {'model': self.config.model, 'messages': messages, 'max_tokens': self.config.max_tokens,
+        body = {'model': self.config.model, 'messages': messages, 'max_tokens': self.config.max_new_tokens,
                 'temperature': self.config.temperature}
         return json.dumps(body).encode()
 

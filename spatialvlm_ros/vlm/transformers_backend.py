@@ -17,8 +17,9 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, ClassVar, Sequence
 
+from ..core.options import option
 from .base import Request, check_requests, register_backend, to_rgb
 from .errors import VLMError
 
@@ -33,22 +34,16 @@ _INSTALL = 'install it with: pip install "transformers>=4.50" torch pillow'
 
 @dataclass(frozen=True)
 class _TransformersConfig:
-    # Hugging Face model id ("remyxai/SpaceQwen2.5-VL-3B-Instruct") or a local directory.
-    model: str = ''
-    # 'auto' (cuda when available, else cpu), 'cuda', 'cuda:1' or 'cpu'.
-    device: str = 'auto'
-    # Weights dtype: 'bf16', 'fp16' or 'fp32' (fp32 on cpu is the safe choice).
-    dtype: str = 'bf16'
-    # Most tokens generated per answer (SpatialVLM-style answers need ~30; chain-of-thought models more).
-    max_new_tokens: int = 64
-    # Run code shipped with the model repository; off unless you trust the repository.
-    trust_remote_code: bool = False
-    # Git revision (branch, tag or commit) of a Hub model; None: the default branch.
-    revision: Optional[str] = None
-    # Pass through to from_pretrained: never download, use the local cache only.
-    local_files_only: bool = False
-    # System prompt put before every question ('' for none).
-    system_prompt: str = ''
+    model: str = option('', 'Hugging Face model id or local directory of the checkpoint.')
+    device: str = option('auto', "'auto' (cuda when available, else cpu), 'cuda', 'cuda:N' or 'cpu'.")
+    # fp32 on the CPU is the safe choice.
+    dtype: str = option('bf16', "Weights dtype: 'bf16', 'fp16' or 'fp32'.")
+    # SpatialVLM-style answers need ~30; chain-of-thought models more.
+    max_new_tokens: int = option(64, 'Most tokens generated per answer.')
+    trust_remote_code: bool = option(False, 'Run code shipped with the model repository (off unless you trust it).')
+    revision: str = option('', "Git revision (branch, tag or commit) of a Hub model; '' = the default branch.")
+    local_files_only: bool = option(False, 'Never download: load from the local cache only.')
+    system_prompt: str = option('', "System prompt put before every question ('' for none).")
 
     model_class: ClassVar[str] = 'AutoModelForImageTextToText'
 
@@ -64,17 +59,22 @@ class _TransformersConfig:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
             raise VLMError(f'{type(self).__name__}.max_new_tokens: expected an integer >= 1, got {self.max_new_tokens!r}',
                            kind='config')
+        for name in ('min_image_pixels', 'max_image_pixels'):
+            v = getattr(self, name, 0)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise VLMError(f"{type(self).__name__}.{name}: expected an integer >= 0 (0 = the model's), got {v!r}",
+                               kind='config')
 
 
 @dataclass(frozen=True)
 class QwenVLConfig(_TransformersConfig):
     """Qwen2.5-VL family (SpaceQwen2.5-VL-3B-Instruct, SpaceThinker, Qwen2.5-VL-Instruct)."""
 
-    # Hugging Face id or local path of a Qwen2.5-VL checkpoint.
-    model: str = 'remyxai/SpaceQwen2.5-VL-3B-Instruct'
-    # Fewest / most image pixels the processor resizes to (Qwen's dynamic resolution); None: the model's.
-    min_pixels: Optional[int] = None
-    max_pixels: Optional[int] = 640 * 28 * 28
+    model: str = option('remyxai/SpaceQwen2.5-VL-3B-Instruct',
+                        'Hugging Face id or local directory of a Qwen2.5-VL checkpoint.')
+    # Qwen's dynamic resolution; named apart from the grounders' min_pixels (a mask size, not an image's).
+    min_image_pixels: int = option(0, "Fewest image pixels the processor resizes to; 0 = the model's.")
+    max_image_pixels: int = option(640 * 28 * 28, "Most image pixels the processor resizes to; 0 = the model's.")
 
     model_class: ClassVar[str] = 'Qwen2_5_VLForConditionalGeneration'
 
@@ -83,8 +83,8 @@ class QwenVLConfig(_TransformersConfig):
 class LlavaConfig(_TransformersConfig):
     """LLaVA family (SpaceLLaVA, llava-1.5-*-hf)."""
 
-    # Hugging Face id or local path of a llava-1.5 style checkpoint in transformers format.
-    model: str = 'llava-hf/llava-1.5-7b-hf'
+    model: str = option('llava-hf/llava-1.5-7b-hf',
+                        'Hugging Face id or local directory of a llava-1.5 style checkpoint in transformers format.')
 
     model_class: ClassVar[str] = 'LlavaForConditionalGeneration'
 
@@ -116,14 +116,15 @@ class TransformersVLM:
         self._lock = threading.Lock()
         self.device = self._device(torch)
         dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32}[config.dtype]
-        kw = dict(trust_remote_code=config.trust_remote_code, revision=config.revision,
+        kw = dict(trust_remote_code=config.trust_remote_code, revision=config.revision or None,
                   local_files_only=config.local_files_only)
         where = f'{config.model!r}' + (' (a local directory)' if Path(config.model).expanduser().exists() else '')
         if processor is None:
             pkw = dict(kw)
-            for name in ('min_pixels', 'max_pixels'):
-                if getattr(config, name, None) is not None:
-                    pkw[name] = getattr(config, name)
+            for name in ('min_pixels', 'max_pixels'):  # the processor's names for min/max_image_pixels
+                value = getattr(config, name.replace('_pixels', '_image_pixels'), 0)
+                if value:
+                    pkw[name] = value
             try:
                 processor = transformers.AutoProcessor.from_pretrained(config.model, **pkw)
             except ImportError as err:
@@ -211,6 +212,7 @@ class QwenVLBackend(TransformersVLM):
     """Qwen2.5-VL family; see :class:`QwenVLConfig`."""
 
     config_type = QwenVLConfig
+    takes_images = True
 
 
 @register_backend('llava')
@@ -218,3 +220,4 @@ class LlavaBackend(TransformersVLM):
     """LLaVA family; see :class:`LlavaConfig`."""
 
     config_type = LlavaConfig
+    takes_images = True

@@ -2,7 +2,10 @@
 
 A grounder turns a frame and a list of object queries into one HxW bool mask per query.
 Backends register themselves in :data:`GROUNDERS` with :func:`register_grounder`; callers
-build one by name with :func:`make_grounder`, so adding a backend touches one module only.
+build one by name with :func:`make_grounder`, so adding a backend touches one module only. A
+backend's config dataclass declares its options (:func:`~spatialvlm_ros.core.options.option`);
+:func:`grounder_options` is their union, the parameters a node or tool exposes, and the class
+says whether it loads a model (``loads_model``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Sequence, runtime_checkable
+from typing import Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from ..errors import GroundingError
+from ..options import Option, check_known, merge_options, option_values
 from ..types import Frame
 
 __all__ = [
@@ -22,9 +26,16 @@ __all__ = [
     'Grounder',
     'GROUNDERS',
     'register_grounder',
+    'grounder_class',
+    'grounder_options',
+    'grounder_config_from',
     'make_grounder',
     'check_unique_names',
+    'MIN_PIXELS_DOC',
 ]
+
+# One description of the option every grounder has (one name, one meaning).
+MIN_PIXELS_DOC = 'Fewest mask pixels for an object to count as found.'
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +75,9 @@ class Grounder(Protocol):
     def ground(self, frame: Frame, queries: Sequence[ObjectQuery]) -> dict[str, Optional[np.ndarray]]: ...
 
 
-# kind -> grounder class. Each class has a ``config_type`` (its config dataclass) and an
-# ``__init__(config)``; filled by the backend modules through ``register_grounder``.
+# kind -> grounder class. Each class has ``config_type`` (its config dataclass, options declared
+# with ``option``), ``loads_model`` (True when building it loads weights: callers warn, free GPU
+# memory, report the model) and ``__init__(config)``; filled by ``register_grounder``.
 GROUNDERS: dict[str, type] = {}
 
 
@@ -78,10 +90,37 @@ def register_grounder(kind: str) -> Callable[[type], type]:
             raise GroundingError(msg)
         if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
             raise GroundingError(f'grounder {cls.__name__} must define config_type as its config dataclass')
+        if not isinstance(getattr(cls, 'loads_model', None), bool):
+            raise GroundingError(f'grounder {cls.__name__} must declare loads_model = True or False '
+                                 '(whether building it loads model weights)')
         GROUNDERS[kind] = cls
         return cls
 
     return _register
+
+
+def grounder_class(kind: str) -> type:
+    """The grounder class registered as ``kind``; GroundingError listing the known kinds otherwise."""
+    cls = GROUNDERS.get(kind)
+    if cls is None:
+        raise GroundingError(f'unknown grounder kind {kind!r}; known kinds: {sorted(GROUNDERS)}', kind='config')
+    return cls
+
+
+def grounder_options() -> dict[str, Option]:
+    """The options of every registered grounder, by name (the parameters a node exposes).
+
+    A name several grounders declare has one type everywhere (GroundingError otherwise); its
+    default is None where the grounders' defaults differ.
+    """
+    return merge_options({k: c.config_type for k, c in GROUNDERS.items()}, GroundingError)
+
+
+def grounder_config_from(kind: str, values: Mapping) -> dict:
+    """The options of grounder ``kind`` found in a flat parameter set (every grounder's parameters
+    side by side), coerced to their types: the keyword arguments of :func:`make_grounder`. The
+    other grounders' options are left out, so weights load only for the grounder selected."""
+    return option_values(grounder_class(kind).config_type, values)
 
 
 def make_grounder(kind: str, **config) -> Grounder:
@@ -89,13 +128,8 @@ def make_grounder(kind: str, **config) -> Grounder:
 
     >>> make_grounder('color', min_pixels=50)   # doctest: +SKIP
     """
-    cls = GROUNDERS.get(kind)
-    if cls is None:
-        raise GroundingError(f'unknown grounder kind {kind!r}; known kinds: {sorted(GROUNDERS)}')
-    fields = [f.name for f in dataclasses.fields(cls.config_type)]
-    unknown = sorted(set(config) - set(fields))
-    if unknown:
-        raise GroundingError(f'unknown option(s) {unknown} for grounder {kind!r}; its options are {fields}')
+    cls = grounder_class(kind)
+    check_known(cls.config_type, config, f'grounder {kind!r}', GroundingError)
     return cls(cls.config_type(**config))
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import GroundingError
 from ..types import Frame
-from .base import ObjectQuery, check_unique_names, register_grounder
+from ..options import option
+from .base import MIN_PIXELS_DOC, ObjectQuery, check_unique_names, register_grounder
 
 __all__ = ['ColorGrounderConfig', 'ColorGrounder', 'HUE_RANGES', 'ACHROMATIC', 'SUPPORTED_COLORS', 'parse_color']
 
@@ -54,26 +55,26 @@ SUPPORTED_COLORS: tuple[str, ...] = tuple(sorted(_SYNONYMS))
 class ColorGrounderConfig:
     """Thresholds of :class:`ColorGrounder` (OpenCV 8-bit HSV units)."""
 
-    # Chromatic colours need at least this saturation; below it hue is noise (grey table, highlights).
-    min_saturation: int = 80
-    # ... and at least this value; very dark pixels have unreliable hue.
-    min_value: int = 40
-    # White/gray/black pixels have at most this saturation.
-    achromatic_max_saturation: int = 40
-    # White needs at least this value; gray lies between black_max_value and this.
-    white_min_value: int = 190
-    # Black has at most this value (any saturation).
-    black_max_value: int = 50
-    # Fewer mask pixels than this (after keeping the largest component) -> not found (None).
-    min_pixels: int = 30
-    # Keep only the largest 8-connected component, and others at least component_keep_ratio of
-    # its area, so that specks of the same colour elsewhere (reflections, clutter) do not pull the
-    # centroid while an object in several parts (two gripper fingers) stays whole.
-    keep_largest_component: bool = True
-    component_keep_ratio: float = 0.3
-    # Radius in pixels of a morphological opening applied before the component search; removes
-    # one-pixel speckle along colour edges. 0 disables it.
-    open_px: int = 0
+    # Below this saturation hue is noise (grey table, highlights).
+    min_saturation: int = option(80, 'Minimum HSV saturation (0-255) of a coloured pixel.')
+    # Very dark pixels have unreliable hue.
+    min_value: int = option(40, 'Minimum HSV value (0-255) of a coloured pixel.')
+    achromatic_max_saturation: int = option(40, 'White, gray and black pixels have at most this '
+                                                'HSV saturation (0-255).')
+    white_min_value: int = option(190, 'White needs at least this HSV value (0-255); gray lies '
+                                       'between black_max_value and this.')
+    black_max_value: int = option(50, 'Black has at most this HSV value (0-255), any saturation.')
+    # Counted after keeping the largest component.
+    min_pixels: int = option(30, MIN_PIXELS_DOC)
+    # Specks of the same colour elsewhere (reflections, clutter) must not pull the centroid, while an
+    # object in several parts (two gripper fingers) stays whole.
+    keep_largest_component: bool = option(True, 'Keep only the largest 8-connected region, and '
+                                                'others of at least component_keep_ratio of its area.')
+    component_keep_ratio: float = option(0.3, 'Regions of at least this fraction (0-1] of the '
+                                              'largest one are kept with it (1 = only the largest).')
+    # Removes one-pixel speckle along colour edges.
+    open_px: int = option(0, 'Radius in pixels of a morphological opening before the region '
+                             'search; 0 = off.')
 
     def __post_init__(self) -> None:
         for name in ('min_saturation', 'min_value', 'achromatic_max_saturation', 'white_min_value', 'black_max_value'):
@@ -156,6 +157,7 @@ class ColorGrounder:
     """
 
     config_type = ColorGrounderConfig
+    loads_model = False
 
     def __init__(self, config: Optional[ColorGrounderConfig] = None) -> None:
         self.config = config or ColorGrounderConfig()

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import GroundingError
 from .base import register_grounder
 from .hf import checkpoint_type, load_pretrained
+from ..options import option
 from .open_vocab import OpenVocabConfig, OpenVocabGrounder
 
 __all__ = ['GroundingDinoGrounderConfig', 'GroundingDinoGrounder']
@@ -24,12 +25,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GroundingDinoGrounderConfig(OpenVocabConfig):
-    """:class:`OpenVocabConfig` with Grounding DINO defaults (field comments there)."""
+    """:class:`OpenVocabConfig` with Grounding DINO defaults."""
 
-    # Grounding DINO checkpoint: Hugging Face id or local directory.
-    model: str = 'IDEA-Research/grounding-dino-tiny'
-    # Box score threshold; 0.3 is the box threshold its authors use.
-    threshold: float = 0.3
+    detector_model: str = option('IDEA-Research/grounding-dino-tiny',
+                                 'Grounding DINO detector checkpoint: Hugging Face id or local directory.')
+    detection_threshold: float = option(0.3, 'Lowest detector score (0-1) of a box that counts as found; 0.3 is the '
+                                             "box threshold Grounding DINO's authors use.")
 
 
 def _caption(prompts: list[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -54,11 +55,11 @@ class GroundingDinoGrounder(OpenVocabGrounder):
     def _load(self, transformers) -> None:
         c = self.config
         what = 'Grounding DINO detector'
-        self._check_model_type(checkpoint_type(transformers, c.model, what, c.trust_remote_code))
-        self.processor = load_pretrained(transformers.AutoProcessor, c.model, what,
+        self._check_model_type(checkpoint_type(transformers, c.detector_model, what, c.trust_remote_code))
+        self.processor = load_pretrained(transformers.AutoProcessor, c.detector_model, what,
                                          trust_remote_code=c.trust_remote_code)
-        net = load_pretrained(transformers.AutoModelForZeroShotObjectDetection, c.model, what, dtype=self.dtype,
-                              trust_remote_code=c.trust_remote_code)
+        net = load_pretrained(transformers.AutoModelForZeroShotObjectDetection, c.detector_model, what,
+                              dtype=self.dtype, trust_remote_code=c.trust_remote_code)
         self.model = net.to(self.device).eval()
 
     def _prompt_tokens(self, caption: str, spans: list[tuple[int, int]], prompts: list[str], width: int):

@@ -31,33 +31,34 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Accepted ``device`` values: 'auto' = CUDA when available, else CPU.
+# Accepted ``model_device`` values: 'auto' = CUDA when available, else CPU.
 DEVICES: tuple[str, ...] = ('auto', 'cuda', 'cpu')
-# Accepted ``dtype`` values (the dtype the weights are loaded in).
+# Accepted ``model_dtype`` values (the dtype the weights are loaded in).
 DTYPES: tuple[str, ...] = ('float32', 'float16', 'bfloat16')
 
 
 def check_model_options(**options: Any) -> None:
     """Validate the options every model-backed config shares; raise GroundingError naming the field.
 
-    Known keys: model (non-empty str), segmenter_model (str, '' = none), device, dtype,
-    threshold (finite number), max_detections (int >= 1), min_pixels (int >= 1), trust_remote_code (bool).
+    Known keys: detector_model (non-empty str), segmenter_model (str, '' = none), model_device,
+    model_dtype, detection_threshold (finite number), max_detections (int >= 1), min_pixels (int >= 1),
+    trust_remote_code (bool).
     """
-    for name in ('model', 'segmenter_model'):
+    for name in ('detector_model', 'segmenter_model'):
         if name in options:
             v = options[name]
-            if not isinstance(v, str) or (name == 'model' and not v.strip()):
-                what = 'a non-empty' if name == 'model' else 'a'
+            if not isinstance(v, str) or (name == 'detector_model' and not v.strip()):
+                what = 'a non-empty' if name == 'detector_model' else 'a'
                 msg = f'{name}: expected {what} Hugging Face model id or local directory (str), got {v!r}'
                 raise GroundingError(msg)
-    if 'device' in options and options['device'] not in DEVICES:
-        raise GroundingError(f'device: expected one of {list(DEVICES)}, got {options["device"]!r}')
-    if 'dtype' in options and options['dtype'] not in DTYPES:
-        raise GroundingError(f'dtype: expected one of {list(DTYPES)}, got {options["dtype"]!r}')
-    if 'threshold' in options:
-        v = options['threshold']
+    if 'model_device' in options and options['model_device'] not in DEVICES:
+        raise GroundingError(f'model_device: expected one of {list(DEVICES)}, got {options["model_device"]!r}')
+    if 'model_dtype' in options and options['model_dtype'] not in DTYPES:
+        raise GroundingError(f'model_dtype: expected one of {list(DTYPES)}, got {options["model_dtype"]!r}')
+    if 'detection_threshold' in options:
+        v = options['detection_threshold']
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise GroundingError(f'threshold: expected a finite number (a score in [0, 1]), got {v!r}')
+            raise GroundingError(f'detection_threshold: expected a finite number (a score in [0, 1]), got {v!r}')
     for name in ('max_detections', 'min_pixels'):
         if name in options:
             v = options[name]
@@ -82,11 +83,11 @@ def import_torch(kind: str):
 
 
 def resolve_device(torch, device: str):
-    """The torch.device for a config's ``device`` ('auto' -> CUDA when available)."""
+    """The torch.device for a config's ``model_device`` ('auto' -> CUDA when available)."""
     cuda = torch.cuda.is_available()
     if device == 'cuda' and not cuda:
         raise GroundingError(
-            "device 'cuda' was asked for but torch sees no CUDA device; use device 'cpu' or 'auto', "
+            "model_device 'cuda' was asked for but torch sees no CUDA device; use model_device 'cpu' or 'auto', "
             'or install a CUDA build of torch',
             kind='device',
         )
@@ -96,9 +97,9 @@ def resolve_device(torch, device: str):
 
 
 def torch_dtype(torch, dtype: str, device) -> Any:
-    """The torch dtype for a config's ``dtype``; float16 only on CUDA (CPU kernels lack it)."""
+    """The torch dtype for a config's ``model_dtype``; float16 only on CUDA (CPU kernels lack it)."""
     if dtype == 'float16' and device.type != 'cuda':
-        raise GroundingError("dtype 'float16' needs a CUDA device; use 'float32' or 'bfloat16' on the CPU")
+        raise GroundingError("model_dtype 'float16' needs a CUDA device; use 'float32' or 'bfloat16' on the CPU")
     return getattr(torch, dtype)
 
 

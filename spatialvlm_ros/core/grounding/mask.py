@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import GroundingError
 from ..types import Frame
-from .base import ObjectQuery, check_unique_names, register_grounder
+from ..options import option
+from .base import MIN_PIXELS_DOC, ObjectQuery, check_unique_names, register_grounder
 
 __all__ = ['MaskGrounderConfig', 'MaskGrounder']
 
@@ -33,9 +34,10 @@ class MaskGrounderConfig:
     """Options of :class:`MaskGrounder`."""
 
     # Query name -> label id in the label image; names not listed use their prompt as the id.
+    # Not an option (a mapping is no node parameter or flag): set it from Python.
     labels: Mapping[str, int] = field(default_factory=dict)
-    # Fewer mask pixels than this -> not found (None).
-    min_pixels: int = 20
+    # Lower than the colour grounder's: a given segmentation has no speckle to reject.
+    min_pixels: int = option(20, MIN_PIXELS_DOC)
 
     def __post_init__(self) -> None:
         if not isinstance(self.labels, Mapping):
@@ -70,6 +72,7 @@ class MaskGrounder:
     """
 
     config_type = MaskGrounderConfig
+    loads_model = False
 
     def __init__(self, config: Optional[MaskGrounderConfig] = None) -> None:
         self.config = config or MaskGrounderConfig()

@@ -8,6 +8,7 @@ one HxW bool mask: the SAM outline when a segmenter is configured, else the fill
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -15,46 +16,31 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GroundingError
+from ..options import option, option_values
 from ..types import Frame
-from .base import ObjectQuery, check_unique_names
+from .base import MIN_PIXELS_DOC, ObjectQuery, check_unique_names
 from .hf import box_mask, check_model_options, clip_boxes, import_torch, release, resolve_device, torch_dtype
-from .segmenter import make_segmenter
+from .segmenter import SegmenterConfig, make_segmenter
 
-__all__ = ['OpenVocabConfig', 'OpenVocabGrounder', 'OPEN_VOCAB_KINDS']
+__all__ = ['OpenVocabConfig', 'OpenVocabGrounder']
 
 logger = logging.getLogger(__name__)
 
-# Grounder kinds that take the model options below (the node passes them only to these).
-OPEN_VOCAB_KINDS: tuple[str, ...] = ('owlv2', 'grounding_dino')
-
 
 @dataclass(frozen=True)
-class OpenVocabConfig:
-    """Options of a text-prompted detector with an optional SAM segmenter (backends override defaults)."""
+class OpenVocabConfig(SegmenterConfig):
+    """Options of a text-prompted detector with an optional segmenter (:class:`SegmenterConfig`);
+    backends override the defaults. The names are the spatial_facts node's parameters."""
 
-    # Detector checkpoint: a Hugging Face model id or a local directory written by save_pretrained().
-    model: str = ''
-    # SAM checkpoint (id or directory) that turns each box into the object's outline; '' = the box is the mask.
-    segmenter_model: str = ''
-    # 'auto' (CUDA when available, else CPU), 'cuda' or 'cpu'.
-    device: str = 'auto'
-    # Weight dtype: 'float32', 'float16' (CUDA only) or 'bfloat16'.
-    dtype: str = 'float32'
-    # A box counts for a query when its score (in [0, 1]) is above this; <= 0 keeps every box inside the image.
-    threshold: float = 0.1
-    # Best boxes per query merged into its mask (1 = only the best one).
-    max_detections: int = 1
-    # Fewer mask pixels than this -> not found (None).
-    min_pixels: int = 30
-    # Run code shipped with a checkpoint (needed only by custom architectures; keep False otherwise).
-    trust_remote_code: bool = False
+    detector_model: str = option('', 'Detector checkpoint: Hugging Face id or local directory written by '
+                                     'save_pretrained().')
+    detection_threshold: float = option(0.1, 'Lowest detector score (0-1) of a box that counts as found; <= 0 keeps '
+                                             'every box inside the image.')
+    max_detections: int = option(1, 'Best boxes per query merged into its mask (1 = only the best one).')
+    min_pixels: int = option(30, MIN_PIXELS_DOC)
 
     def __post_init__(self) -> None:
-        check_model_options(
-            model=self.model, segmenter_model=self.segmenter_model, device=self.device, dtype=self.dtype,
-            threshold=self.threshold, max_detections=self.max_detections, min_pixels=self.min_pixels,
-            trust_remote_code=self.trust_remote_code,
-        )
+        check_model_options(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
 
 class OpenVocabGrounder:
@@ -66,31 +52,34 @@ class OpenVocabGrounder:
 
     kind = ''
     model_types: tuple[str, ...] = ()
+    loads_model = True  # weights load in the constructor (the registry tells callers so)
 
     def __init__(self, config: OpenVocabConfig) -> None:
         self.config = config
         torch, transformers = import_torch(self.kind)
         self._torch = torch
-        self.device = resolve_device(torch, config.device)
-        self.dtype = torch_dtype(torch, config.dtype, self.device)
+        self.device = resolve_device(torch, config.model_device)
+        self.dtype = torch_dtype(torch, config.model_dtype, self.device)
         self.model = None
         self.processor = None
         self.segmenter = None
         try:
             self._load(transformers)
-            self.segmenter = make_segmenter(config.segmenter_model, config.device, config.dtype,
-                                            config.trust_remote_code, self.kind)
+            # the segmenter sees only its own options (a plain SegmenterConfig, not the detector's)
+            segmenter = SegmenterConfig(**option_values(SegmenterConfig, dataclasses.asdict(config)))
+            self.segmenter = make_segmenter(segmenter, self.kind)
         except BaseException:
             self.close()  # a half-built grounder must not keep GPU memory
             raise
-        logger.info('%s grounder: detector %s on %s (%s), segmenter %s', self.kind, config.model, self.device,
-                    config.dtype, config.segmenter_model or 'none (box masks)')
+        logger.info('%s grounder: detector %s on %s (%s), segmenter %s', self.kind, config.detector_model, self.device,
+                    config.model_dtype, config.segmenter_model or 'none (box masks)')
 
     def _check_model_type(self, model_type: str) -> None:
         if model_type not in self.model_types:
             raise GroundingError(
-                f'detector model {self.config.model!r} is a {model_type!r} checkpoint but grounder {self.kind!r} '
-                f'needs one of {list(self.model_types)}; set the model to a matching checkpoint or change the grounder',
+                f'detector model {self.config.detector_model!r} is a {model_type!r} checkpoint but grounder '
+                f'{self.kind!r} needs one of {list(self.model_types)}; set detector_model to a matching checkpoint '
+                'or change the grounder',
                 kind='model_load',
             )
 
@@ -104,7 +93,7 @@ class OpenVocabGrounder:
     def _select(self, scores: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The clipped boxes (best first, at most max_detections) scoring above the threshold."""
         clipped, inside = clip_boxes(boxes, shape)
-        keep = np.flatnonzero((np.asarray(scores) > self.config.threshold) & inside)
+        keep = np.flatnonzero((np.asarray(scores) > self.config.detection_threshold) & inside)
         best = keep[np.argsort(-np.asarray(scores)[keep], kind='stable')][: self.config.max_detections]
         return clipped[best]
 
@@ -130,7 +119,7 @@ class OpenVocabGrounder:
             i += len(boxes)
             if mask is None or int(np.count_nonzero(mask)) < self.config.min_pixels:
                 logger.debug('%s grounder: %r not found (%d boxes above %.3g)', self.kind, q.name, len(boxes),
-                             self.config.threshold)
+                             self.config.detection_threshold)
                 mask = None
             out[q.name] = mask
         return out

@@ -14,6 +14,7 @@ import numpy as np
 
 from .base import register_grounder
 from .hf import checkpoint_type, load_pretrained
+from ..options import option
 from .open_vocab import OpenVocabConfig, OpenVocabGrounder
 
 __all__ = ['Owlv2GrounderConfig', 'Owlv2Grounder']
@@ -23,12 +24,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Owlv2GrounderConfig(OpenVocabConfig):
-    """:class:`OpenVocabConfig` with OWLv2 defaults (field comments there)."""
+    """:class:`OpenVocabConfig` with OWLv2 defaults."""
 
-    # OWLv2 checkpoint: Hugging Face id or local directory.
-    model: str = 'google/owlv2-base-patch16-ensemble'
-    # OWLv2 scores are low (0.1-0.4 for clear hits); 0.1 is the value its authors use.
-    threshold: float = 0.1
+    detector_model: str = option('google/owlv2-base-patch16-ensemble',
+                                 'OWLv2 detector checkpoint: Hugging Face id or local directory.')
+    detection_threshold: float = option(0.1, 'Lowest detector score (0-1) of a box that counts as found; OWLv2 '
+                                             "scores are low (0.1-0.4 for clear hits), 0.1 is its authors' value.")
 
 
 @register_grounder('owlv2')
@@ -42,10 +43,10 @@ class Owlv2Grounder(OpenVocabGrounder):
     def _load(self, transformers) -> None:
         c = self.config
         what = 'OWLv2 detector'
-        self._check_model_type(checkpoint_type(transformers, c.model, what, c.trust_remote_code))
-        self.processor = load_pretrained(transformers.Owlv2Processor, c.model, what,
+        self._check_model_type(checkpoint_type(transformers, c.detector_model, what, c.trust_remote_code))
+        self.processor = load_pretrained(transformers.Owlv2Processor, c.detector_model, what,
                                          trust_remote_code=c.trust_remote_code)
-        net = load_pretrained(transformers.Owlv2ForObjectDetection, c.model, what, dtype=self.dtype,
+        net = load_pretrained(transformers.Owlv2ForObjectDetection, c.detector_model, what, dtype=self.dtype,
                               trust_remote_code=c.trust_remote_code)
         self.model = net.to(self.device).eval()
 

@@ -1,7 +1,8 @@
 """Promptable segmentation: SAM or SAM 2 (transformers ``SamModel`` / ``Sam2Model``) turns boxes into masks.
 
 Used by the open-vocabulary grounders to replace each detected box by the object's outline. The
-checkpoint's ``model_type`` picks the segmenter (:data:`SEGMENTERS`). SAM runs with its own
+checkpoint's ``model_type`` picks the segmenter (:data:`SEGMENTERS`, filled by :func:`register_segmenter`);
+its options are :class:`SegmenterConfig`. SAM runs with its own
 ``SamProcessor``. SAM 2's image processor in transformers needs torchvision, which this package
 does not depend on (its wheels are tied to one torch build); :class:`Sam2Segmenter` therefore does
 that processor's documented steps itself, in torch: resize to the model's square input
@@ -12,41 +13,63 @@ scaled to the resized image, low-resolution mask logits resized to the image and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..errors import GroundingError
-from .hf import checkpoint_type, import_torch, load_pretrained, release, resolve_device, torch_dtype
+from ..options import option
+from .hf import (check_model_options, checkpoint_type, import_torch, load_pretrained, release, resolve_device,
+                 torch_dtype)
 
-__all__ = ['SamSegmenter', 'Sam2Segmenter', 'SEGMENTERS', 'make_segmenter']
+__all__ = ['SegmenterConfig', 'SamSegmenter', 'Sam2Segmenter', 'SEGMENTERS', 'register_segmenter', 'make_segmenter']
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Options of a box-prompted segmenter (the names are the spatial_facts node's parameters)."""
+
+    segmenter_model: str = option('', "SAM or SAM 2 checkpoint (Hugging Face id or local directory) turning each box "
+                                      "into the object's outline; '' = the box is the mask.")
+    model_device: str = option('auto', "Device of the weights: 'auto' (CUDA when available, else CPU), 'cuda' "
+                                       "or 'cpu'.")
+    model_dtype: str = option('float32', "Weight dtype: 'float32', 'float16' (CUDA only) or 'bfloat16'.")
+    trust_remote_code: bool = option(False, 'Run code shipped with a checkpoint (only custom architectures need it; '
+                                            'keep it off otherwise).')
+
+    def __post_init__(self) -> None:
+        check_model_options(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SegmenterConfig)})
 
 
 class _Segmenter:
     """What both segmenters share: torch, device and dtype, the weights (``MODEL_CLASS``) loaded once
     in the constructor, and :meth:`close`.
 
-    model: Hugging Face id or local directory of the checkpoint.
-    device: 'auto', 'cuda' or 'cpu'; dtype: 'float32', 'float16' or 'bfloat16'.
+    config: a :class:`SegmenterConfig` with a non-empty ``segmenter_model``; kind: the grounder it serves
+    (named in install hints).
     """
 
     MODEL_CLASS = ''  # the transformers model class name
+    example = ''  # a checkpoint of this family, named in error messages
 
-    def __init__(self, model: str, device: str = 'auto', dtype: str = 'float32', trust_remote_code: bool = False,
-                 kind: str = 'segmenter') -> None:
+    def __init__(self, config: SegmenterConfig, kind: str = 'segmenter') -> None:
+        model, trust_remote_code = config.segmenter_model, config.trust_remote_code
         torch, transformers = import_torch(kind)
         self._torch = torch
-        self.device = resolve_device(torch, device)
-        self.dtype = torch_dtype(torch, dtype, self.device)
+        self.device = resolve_device(torch, config.model_device)
+        self.dtype = torch_dtype(torch, config.model_dtype, self.device)
         self._setup(transformers, model, trust_remote_code)
         net = load_pretrained(getattr(transformers, self.MODEL_CLASS), model, 'segmenter model', dtype=self.dtype,
                               trust_remote_code=trust_remote_code)
         self.model = net.to(self.device).eval()
         self._configure(net)
-        logger.info('segmenter %s (%s) loaded on %s (%s)', model, self.MODEL_CLASS, self.device, dtype)
+        logger.info('segmenter %s (%s) loaded on %s (%s)', model, self.MODEL_CLASS, self.device, config.model_dtype)
 
     def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
         """Before the weights: what else the checkpoint brings (a processor)."""
@@ -61,10 +84,31 @@ class _Segmenter:
         release(self._torch, self.device)
 
 
+# checkpoint model_type -> segmenter class; filled by register_segmenter
+SEGMENTERS: dict[str, type] = {}
+
+
+def register_segmenter(model_type: str) -> Callable[[type], type]:
+    """Class decorator adding a segmenter for checkpoints of ``model_type`` to :data:`SEGMENTERS`."""
+
+    def _register(cls: type) -> type:
+        if model_type in SEGMENTERS and SEGMENTERS[model_type] is not cls:
+            raise GroundingError(f'segmenter model_type {model_type!r} is registered twice '
+                                 f'({SEGMENTERS[model_type].__name__}, {cls.__name__})')
+        if not getattr(cls, 'example', ''):
+            raise GroundingError(f'segmenter {cls.__name__} must name an example checkpoint (example = ...)')
+        SEGMENTERS[model_type] = cls
+        return cls
+
+    return _register
+
+
+@register_segmenter('sam')
 class SamSegmenter(_Segmenter):
     """Box-prompted instance masks from a SAM checkpoint ("facebook/sam-vit-base"), with its SamProcessor."""
 
     MODEL_CLASS = 'SamModel'
+    example = 'facebook/sam-vit-base'
 
     def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
         self.processor = load_pretrained(transformers.SamProcessor, model, 'segmenter model',
@@ -93,6 +137,8 @@ class SamSegmenter(_Segmenter):
         )[0]
         return [m[0].numpy().astype(bool, copy=False) for m in masks]
 
+
+@register_segmenter('sam2')
 class Sam2Segmenter(_Segmenter):
     """Box-prompted instance masks from a SAM 2 checkpoint ("facebook/sam2.1-hiera-small"); weights
     load once, in the constructor. Arguments as :class:`SamSegmenter`; preprocessing: module doc."""
@@ -102,6 +148,7 @@ class Sam2Segmenter(_Segmenter):
     STD = (0.229, 0.224, 0.225)
 
     MODEL_CLASS = 'Sam2Model'
+    example = 'facebook/sam2.1-hiera-small'
 
     def _setup(self, transformers, model: str, trust_remote_code: bool) -> None:
         self.processor = None  # transformers' needs torchvision: the steps are done here (module doc)
@@ -157,19 +204,17 @@ def _normalisation(model: str, mean: tuple, std: tuple) -> tuple[tuple, tuple]:
     return mean, std
 
 
-# checkpoint model_type -> segmenter class
-SEGMENTERS = {'sam': SamSegmenter, 'sam2': Sam2Segmenter}
-
-
-def make_segmenter(model: str, device: str, dtype: str, trust_remote_code: bool, kind: str):
-    """The segmenter of ``model`` (by its checkpoint's model_type), or None when ``model`` is ''
-    (boxes stand in for masks)."""
+def make_segmenter(config: SegmenterConfig, kind: str):
+    """The segmenter of ``config.segmenter_model`` (by its checkpoint's model_type), or None when
+    that is '' (boxes stand in for masks)."""
+    model = config.segmenter_model
     if not model.strip():
         return None
     _, transformers = import_torch(kind)
-    model_type = checkpoint_type(transformers, model, 'segmenter model', trust_remote_code)
+    model_type = checkpoint_type(transformers, model, 'segmenter model', config.trust_remote_code)
     if model_type not in SEGMENTERS:
+        examples = ', '.join(c.example for c in SEGMENTERS.values())
         raise GroundingError(
             f'segmenter model {model!r} is a {model_type!r} checkpoint but the segmenter needs one of '
-            f"{sorted(SEGMENTERS)} (e.g. facebook/sam-vit-base, facebook/sam2.1-hiera-small)", kind='model_load')
-    return SEGMENTERS[model_type](model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, kind=kind)
+            f'{sorted(SEGMENTERS)} (e.g. {examples})', kind='model_load')
+    return SEGMENTERS[model_type](config, kind=kind)
