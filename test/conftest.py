@@ -13,8 +13,6 @@ os.environ.pop('ROS_LOCALHOST_ONLY', None)  # it would switch Fast DDS to UDP on
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(Path(__file__).resolve().parents[1] / 'config' / 'fastdds_localhost_shm.xml'))
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
-
-
 @pytest.fixture
 def ros_context():
     """A private rclpy context for nodes built in the test process (on this run's private graph)."""
@@ -25,3 +23,63 @@ def ros_context():
     rclpy.init(context=context)
     yield context
     rclpy.try_shutdown(context=context)
+
+
+# -- the DDS harness (test/harness.py): node processes and a test node, torn down cleanly ---------
+
+_RUNNING: list = []  # NodeProcesses of the fixtures now set up: their logs go to a failing test
+
+
+@pytest.fixture(scope='module')
+def node_processes(request, tmp_path_factory):
+    """Start node processes for this module (``.start(module, name, remaps, params)``,
+    ``.start_pair(...)``); terminated at the module's end, their logs attached to any test that fails
+    meanwhile (setup included)."""
+    pytest.importorskip('rclpy')
+    from harness import NodeProcesses
+
+    procs = NodeProcesses(tmp_path_factory.mktemp(request.module.__name__.rsplit('.', 1)[-1]))
+    _RUNNING.append(procs)
+
+    def finish():
+        try:
+            procs.close()
+        finally:
+            _RUNNING.remove(procs)
+
+    request.addfinalizer(finish)
+    return procs
+
+
+@pytest.fixture(scope='module')
+def ros_harness(request):
+    """``ros_harness(name)`` -> a :class:`harness.Harness` (or ``ros_harness(name, cls=Subclass)``)
+    in its own rclpy context; closed at the module's end (node destroyed, executor shut down)."""
+    pytest.importorskip('rclpy')
+    from harness import Harness
+
+    made = []
+
+    def make(name='test_harness', cls=None, **kwargs):
+        h = (cls or Harness)(name, **kwargs)
+        made.append(h)
+        return h
+
+    def finish():
+        for h in reversed(made):
+            h.close()
+
+    request.addfinalizer(finish)
+    return make
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _RUNNING:
+        from harness import LOG_TAIL_CHARS
+
+        for procs in _RUNNING:
+            for name, text in procs.logs().items():
+                report.sections.append((f'node log {name}.log ({report.when})', text[-LOG_TAIL_CHARS:]))

@@ -1,5 +1,5 @@
-"""The offline labeller is the live path: same PipelineConfig as the node, same markers, and
-the same rewards as the live nodes over DDS on the same frames (``spatialvlm demo``)."""
+"""The offline labeller is the live path: same PipelineConfig as the node, and the same rewards as
+the live nodes over DDS on the same frames (``spatialvlm demo``). The same markers: test_markers.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip('rosbags')
@@ -42,41 +41,6 @@ def test_pipeline_config_is_the_nodes():
         core_params.pipeline_config_from_params(p, task)
     with pytest.raises(OfflineError, match='flat_objects'):
         pipeline_config_from_params(p, task)
-
-
-def _fields(msg, ros: bool):
-    """Comparable content of a Marker (rclpy or rosbags)."""
-    return (msg.ns, msg.id, msg.type, msg.action, round(msg.pose.position.x, 9), round(msg.pose.position.y, 9),
-            round(msg.pose.position.z, 9), msg.pose.orientation.w, round(msg.scale.x, 9), round(msg.scale.y, 9),
-            round(msg.scale.z, 9), round(msg.color.r, 6), round(msg.color.g, 6), round(msg.color.b, 6),
-            round(msg.color.a, 6), msg.lifetime.sec, msg.lifetime.nanosec, msg.text,
-            [(round(p.x, 9), round(p.y, 9), round(p.z, 9)) for p in msg.points], msg.header.frame_id,
-            msg.header.stamp.sec, msg.header.stamp.nanosec)
-
-
-def test_markers_mirror_the_live_nodes():
-    pytest.importorskip('visualization_msgs')
-    from std_msgs.msg import Header
-
-    from spatialvlm_ros.core.facts import compute_facts
-    from spatialvlm_ros.core.types import ObjectObservation
-    from spatialvlm_ros.messages.bag import message_factory, rclpy_message, typestore_for
-    from spatialvlm_ros.messages.markers import marker_array
-
-    def obs(name, c, e):
-        return ObjectObservation(name=name, center=np.array(c), extent=np.array(e),
-                                 points=np.zeros((60, 3), np.float32), pixel_count=60)
-
-    objects = {'gripper': obs('gripper', [0.1, -0.05, 0.9], [0.03, 0.05, 0.04]), 'block': None,
-               'target': obs('target', [-0.12, 0.08, 1.1], [0.1, 0.002, 0.1])}
-    facts = compute_facts(objects)
-    live = marker_array(rclpy_message, objects, facts, Header(frame_id='cam'))
-    ts = typestore_for()
-    t = ts.types
-    hdr = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=0, nanosec=0), frame_id='cam')
-    offline = marker_array(message_factory(ts), objects, facts, hdr)
-    assert [_fields(m, True) for m in live.markers] == [_fields(m, False) for m in offline.markers]
-    ts.serialize_cdr(offline, 'visualization_msgs/msg/MarkerArray')  # a valid message
 
 
 def test_offline_rewards_equal_the_live_nodes_on_the_demo_bag(tmp_path):

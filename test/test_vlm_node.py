@@ -3,9 +3,7 @@ server as its VLM: rewards from the VLM's distances stamped with their frame, th
 cross-check, fallback to depth when the server fails, and questions over ROS."""
 
 import json
-import os
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,16 +13,13 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
-from spatialvlm_ros.demo import ros_environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Harness  # noqa: E402
 from test_vlm_openai import ChatServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,90 +51,51 @@ def objects_doc(stamp):
                         for n, c in CENTRES.items()], 'missing': []}
 
 
-class Client(Node):
-    def __init__(self):
-        super().__init__('vlm_test_client')
-        self.image = self.create_publisher(Image, '/camera/color/image_raw', 50)
-        self.objects = self.create_publisher(String, '/spatial_facts/objects', 50)
-        self.question = self.create_publisher(String, '/vlm_reward/question', 50)
-        self.lock = threading.Lock()
-        self.details, self.answers, self.diag = {}, {}, {}
-        self.create_subscription(String, '/vlm_reward/detail', self._on_detail, 50)
-        self.create_subscription(String, '/vlm_reward/answer', self._on_answer, 50)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 50)
+class Client(Harness):
+    """Plays perception (objects documents) and the camera for vlm_reward; asks it questions."""
 
-    def _on_detail(self, msg):
-        doc = json.loads(msg.data)
-        with self.lock:
-            self.details[doc['stamp_ns']] = doc
-
-    def _on_answer(self, msg):
-        doc = json.loads(msg.data)
-        with self.lock:
-            self.answers[doc['request_id']] = doc
-
-    def _on_diag(self, msg):
-        with self.lock:
-            for st in msg.status:
-                self.diag[st.hardware_id] = {kv.key: kv.value for kv in st.values}
+    def __init__(self, name='vlm_test_client'):
+        super().__init__(name)
+        self.publisher('image', '/camera/color/image_raw', Image)
+        self.publisher('objects', '/spatial_facts/objects', String)
+        self.publisher('question', '/vlm_reward/question', String)
+        self.details = self.subscribe('/vlm_reward/detail')
+        self.answers = self.subscribe('/vlm_reward/answer', key='request_id')
+        self.collect_diagnostics()
 
     def frame(self, stamp):
-        self.objects.publish(String(data=json.dumps(objects_doc(stamp))))
+        self.publish('objects', String(data=json.dumps(objects_doc(stamp))))
         time.sleep(0.1)  # perception is faster than the VLM: its objects arrive first
-        self.image.publish(image(stamp))
+        self.publish('image', image(stamp))
 
-    def wait(self, store, key, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if key in store:
-                    return store[key]
-            time.sleep(0.02)
-        raise AssertionError(f'nothing for {key} within {timeout} s')
+    def ask(self, data: str) -> None:
+        self.publish('question', String(data=data))
 
 
 @pytest.fixture(scope='module')
-def graph(tmp_path_factory):
-    import subprocess
-
-    logs = tmp_path_factory.mktemp('vlm_node')
+def graph(node_processes, ros_harness):
     server = ChatServer()
     server.answer_fn = vlm_answer
-    env = ros_environment(int(os.environ['ROS_DOMAIN_ID']))
-    cmd = [sys.executable, '-m', 'spatialvlm_ros.ros.vlm_reward_node', '--ros-args',
-           '-r', 'color/image_raw:=/camera/color/image_raw', '-r', 'objects:=/spatial_facts/objects',
-           '-p', 'backend:=openai', '-p', f'base_url:={server.url}', '-p', 'model:=spaceqwen', '-p', 'retries:=0',
-           '-p', 'timeout_s:=2.0', '-p', 'period_s:=0.0', '-p', 'fallback:=depth', '-p', 'qos_reliability:=reliable',
-           '-p', 'qos_depth:=50', '-p', 'diagnostics_period_s:=0.2']
-    logf = open(logs / 'vlm_reward.log', 'w')  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
-    rclpy.init()
-    c = Client()
-    ex = SingleThreadedExecutor()
-    ex.add_node(c)
-    threading.Thread(target=ex.spin, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not (c.image.get_subscription_count() and c.count_publishers('/vlm_reward/detail')
-               and c.question.get_subscription_count() and c.objects.get_subscription_count()):
-        assert proc.poll() is None, (logs / 'vlm_reward.log').read_text()
-        assert time.monotonic() < deadline, 'vlm_reward did not come up'
-        time.sleep(0.1)
-    time.sleep(0.5)
-    yield c, proc, server, logs
-    proc.terminate()
-    proc.wait(timeout=10)
-    ex.shutdown()
-    c.destroy_node()
-    rclpy.try_shutdown()
-    server.close()
-    logf.close()
+    try:
+        procs = node_processes
+        proc = procs.start('vlm_reward_node', 'vlm_reward',
+                           {'color/image_raw': '/camera/color/image_raw', 'objects': '/spatial_facts/objects'},
+                           {'backend': 'openai', 'base_url': server.url, 'model': 'spaceqwen', 'retries': 0,
+                            'timeout_s': 2.0, 'period_s': 0.0, 'fallback': 'depth', 'qos_reliability': 'reliable',
+                            'qos_depth': 50, 'diagnostics_period_s': 0.2})
+        c = ros_harness('vlm_test_client', cls=Client).start()
+        c.wait_connected(procs, publishers=['image', 'question', 'objects'], topics=['/vlm_reward/detail'])
+        time.sleep(0.5)
+        yield c, proc, server, procs
+    finally:
+        server.close()
 
 
 def test_reward_from_the_vlm_stamped_with_its_frame_and_checked_against_depth(graph):
     c, proc, server, _ = graph
     stamp = 1_700_000_100_250_000_000
     c.frame(stamp)
-    d = c.wait(c.details, stamp)
+    d = c.wait_for(c.details, stamp)
     assert d['stamp'] == {'sec': 1_700_000_100, 'nanosec': 250_000_000} and d['frame_id'] == 'cam_optical'
     assert d['source'] == 'vlm' and d['valid'] and d['error'] is None
     assert d['stage_name'] == 'reach' and d['reward'] == pytest.approx(-0.25)
@@ -153,44 +109,37 @@ def test_reward_from_the_vlm_stamped_with_its_frame_and_checked_against_depth(gr
 
 
 def test_a_failing_server_falls_back_to_depth_and_the_node_stays_up(graph):
-    c, proc, server, logs = graph
+    c, proc, server, procs = graph
     server.script = ['500'] * 2  # both questions of the frame fail
     stamp = 1_700_000_101_000_000_000
     c.frame(stamp)
-    d = c.wait(c.details, stamp)
+    d = c.wait_for(c.details, stamp)
     assert d['source'] == 'depth_fallback' and d['valid'] and 'HTTP 500' in d['error']
     assert d['reward'] == pytest.approx(-0.2)
     assert proc.poll() is None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with c.lock:
-            diag = dict(c.diag.get('vlm_reward', {}))
-        if diag.get('rejected_backend_server'):
-            break
-        time.sleep(0.1)
+    diag = c.wait_diagnostics('vlm_reward', lambda d: bool(d.get('rejected_backend_server')), timeout=5)
     assert diag['rejected_backend_server'] == '1' and 'HTTP 500' in diag['last_error_backend_server']
     assert int(diag['requests_failed']) >= 1 and diag['backend'] == 'openai'
     # and it recovers with the server
     stamp2 = stamp + 500_000_000
     c.frame(stamp2)
-    assert c.wait(c.details, stamp2)['source'] == 'vlm'
-    assert 'skipped input (backend_server, 1 so far)' in (logs / 'vlm_reward.log').read_text()
+    assert c.wait_for(c.details, stamp2)['source'] == 'vlm'
+    assert 'skipped input (backend_server, 1 so far)' in procs.log('vlm_reward')
 
 
 def test_questions_over_ros_are_answered_with_value_and_frame_stamp(graph):
     c, _, _, _ = graph
     stamp = 1_700_000_102_000_000_000
     c.frame(stamp)
-    c.wait(c.details, stamp)
-    c.question.publish(String(data=json.dumps({'request_id': 'q-1', 'question': 'How far is the red block from '
-                                               'the blue target?'})))
-    c.question.publish(String(data=json.dumps({'request_id': 'q-2', 'question': 'Is the sky blue?'})))
-    a1, a2 = c.wait(c.answers, 'q-1'), c.wait(c.answers, 'q-2')
+    c.wait_for(c.details, stamp)
+    c.ask(json.dumps({'request_id': 'q-1', 'question': 'How far is the red block from the blue target?'}))
+    c.ask(json.dumps({'request_id': 'q-2', 'question': 'Is the sky blue?'}))
+    a1, a2 = c.wait_for(c.answers, 'q-1'), c.wait_for(c.answers, 'q-2')
     assert a1['answer'] == 'About 0.4 meters.' and a1['value_m'] == pytest.approx(0.4) and a1['error'] is None
     assert a1['stamp_ns'] == stamp and a1['stamp'] == {'sec': 1_700_000_102, 'nanosec': 0}
     assert a2['answer'] == 'I cannot tell.' and a2['value_m'] is None and a2['yes_no'] is None
-    c.question.publish(String(data='{"request_id": "q-3"}'))
-    a3 = c.wait(c.answers, 'q-3')
+    c.ask('{"request_id": "q-3"}')
+    a3 = c.wait_for(c.answers, 'q-3')
     assert a3['answer'] is None and 'malformed question' in a3['error']
 
 
