@@ -267,7 +267,7 @@ class _Estimate(NamedTuple):
 
     center: np.ndarray  # (3,)
     extent: np.ndarray  # (3,) axis-aligned box
-    size: Optional[np.ndarray] = None  # (3,) gravity-aligned (width, depth, height), from modes that measure it
+    size: Optional[np.ndarray] = None  # (3,) gravity-aligned (width, height, depth), from modes that measure it
     visible: float = 1.0  # share of the object in view, from modes that complete a hidden part
 
 
@@ -333,7 +333,7 @@ def _support(cloud: _Cloud, config: LiftConfig) -> _Estimate:
         support_ring_px=config.support_ring_px, min_view_down_deg=config.min_view_down_deg,
         percentiles=config.extent_percentiles, min_points=config.min_points, near_fwd_values=near_fwd,
     )
-    return _Estimate(res.center, res.extent, res.size, res.visible)
+    return _Estimate(res.center, res.extent, res.size[[0, 2, 1]], res.visible)  # (w, d, h) -> (w, h, d)
 
 
 # 'grip' mode: the tips are hidden when they put the grasp point this much above the gripper
@@ -395,7 +395,7 @@ def _grip(cloud: _Cloud, config: LiftConfig) -> _Estimate:
     # Of the fingers' height below the body's edge, the share in view (1 unless the tips are hidden).
     visible = 1.0 if tips == seen_tips else float(np.clip((top - seen_tips) / max(top - tips, 1e-6), 1e-3, 1.0))
     # and the camera-axis box of the gravity-aligned one
-    return _Estimate(center, np.abs(basis.T) @ size, size, visible)
+    return _Estimate(center, np.abs(basis.T) @ size, size[[0, 2, 1]], visible)  # (w, d, h) -> (w, h, d)
 
 
 # center_mode -> function(cloud, config) -> _Estimate (centre, extent, gravity-aligned size from

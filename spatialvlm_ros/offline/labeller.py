@@ -148,7 +148,7 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             result = labeller.process(frame, known=known) if known is not None else labeller.process(frame)
             # Gravity-aligned sizes from the camera-frame observations, before any transform (as the node);
             # a labeller whose result has no gravity gets the camera's up.
-            extents = gravity_extents(result.objects, getattr(result, 'gravity', None), result.facts)
+            extents = getattr(result, 'sizes', None) or gravity_extents(result.objects, getattr(result, 'gravity', None))
             objects, out_frame = result.objects, frame.frame_id
             if tf is not None:
                 objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}

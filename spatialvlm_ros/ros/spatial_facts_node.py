@@ -218,7 +218,7 @@ class SpatialFactsNode(ModelNode):
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
             perceived = self.pipeline.perceive(frame, known=self._kinematic_objects(frame, tf))
             # Gravity-aligned sizes from the camera-frame observations, before any transform.
-            extents = gravity_extents(perceived.objects, perceived.gravity)
+            extents = perceived.sizes or gravity_extents(perceived.objects, perceived.gravity)
             objects, out_frame = perceived.objects, frame.frame_id
             if tf is not None:
                 objects = {n: (None if o is None else transform_observation(o, tf)) for n, o in objects.items()}
