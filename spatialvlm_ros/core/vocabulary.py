@@ -37,7 +37,7 @@ from .gravity import gravity_basis
 
 __all__ = ['CAMERA_UP', 'UNITS', 'PairMeasure', 'Relation', 'REGISTRY', 'measure_pair', 'register', 'unregister',
            'relations', 'signed', 'value', 'decide', 'answer_fields', 'fact_groups', 'YES', 'NO', 'CHOICE',
-           'LEVEL', 'SYNTH_UNITS']
+           'LEVEL', 'SYNTH_UNITS', 'question', 'answer', 'say']
 
 # Up when no gravity frame is known: the camera's -y (image up).
 CAMERA_UP = np.array([0.0, -1.0, 0.0])
@@ -136,6 +136,8 @@ class Relation:
     # confidence of its fact: 'quantitative' (falls with the centre noise), 'sign' (the
     # probability the sign is right), 'count' (the point count alone)
     confidence: str = 'quantitative'
+    # a metric whose phrasing names a side ({side}): asked only when that offset is beyond the margin
+    sided: bool = False
 
 
 # Yes/no and choice answers ({rel}: the relation's words; {x}: the chosen description). The
@@ -255,7 +257,7 @@ _ENTRIES = (
     # the directional offset along the horizontal right; {side} is the side a is on
     _metric('lateral_offset', lambda m: abs(m.offset[RIGHT]), (
         'How far to the {side} of the {b} is the {a}?', 'By how much is the {a} to the {side} of the {b}?'),
-        ('The {a} is {v} to the {side} of the {b}.', 'About {v}.'), uses=(_S,)),
+        ('The {a} is {v} to the {side} of the {b}.', 'About {v}.'), uses=(_S,), sided=True),
 )
 # name -> entry, in the order facts are emitted and kinds listed
 REGISTRY: dict[str, Relation] = {r.name: r for r in _ENTRIES}
@@ -330,6 +332,36 @@ def decide(rel: Relation, m: PairMeasure, margin_m: float, size_margin: float) -
         return (va > vb) == (rel.sign > 0)
     s = signed(rel, m)
     return None if abs(s) < margin_m else s > 0
+
+
+def _first(options):
+    return options[0]
+
+
+def question(rel: Relation, a: str, b: str, m: Optional[PairMeasure] = None, pick=_first) -> str:
+    """``rel``'s question about descriptions ``a``, ``b``; ``pick`` chooses the phrasing (the first
+    by default); ``m`` fills {side} where a phrasing names one."""
+    return pick(rel.questions).format(a=a, b=b, **({} if m is None else answer_fields(m)))
+
+
+def answer(rel: Relation, m: PairMeasure, a: str, b: str, holds: Optional[bool] = None, said: str = '',
+           pick=_first) -> str:
+    """The answer sentence: yes/no or the chosen object by ``holds`` (decided: True/False), the
+    spoken value ``said`` ("23.4 centimeters") for quantitative ones; first letter upper-case."""
+    if rel.answer_type == 'yes_no':
+        text = pick(YES if holds else NO).format(a=a, b=b, rel=rel.words)
+    elif rel.answer_type == 'choice':
+        text = pick(CHOICE).format(x=a if holds else b, rel=rel.words)
+    else:
+        text = pick(rel.answers).format(a=a, b=b, v=said, **answer_fields(m))
+    return text[0].upper() + text[1:]
+
+
+def say(value_m: float, unit: str, decimals: Optional[int] = None, name: int = 0) -> tuple[str, float]:
+    """(spoken text, rounded number) of ``value_m`` metres in ``unit`` of :data:`UNITS`."""
+    per, default, names = UNITS[unit]
+    v = round(value_m / per, default if decimals is None else decimals)
+    return (f'{v:.{decimals}f}' if decimals is not None else f'{v:g}') + f' {names[name]}', v
 
 
 def answer_fields(m: PairMeasure) -> dict:
