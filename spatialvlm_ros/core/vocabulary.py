@@ -68,10 +68,12 @@ class PairMeasure:
     size_a: Optional[np.ndarray] = None
     size_b: Optional[np.ndarray] = None
     closest: Optional[float] = None
+    # |a - b| taken before the rotation (bit-identical to the optical frame's norm); None: |offset|
+    direct: Optional[float] = None
 
     @property
     def distance(self) -> float:
-        return float(np.linalg.norm(self.offset))
+        return float(np.linalg.norm(self.offset)) if self.direct is None else self.direct
 
     @property
     def horizontal(self) -> float:
@@ -99,7 +101,7 @@ def measure_pair(center_a, center_b, up=CAMERA_UP, size_a=None, size_b=None, clo
     diff = np.asarray(center_a, np.float64) - np.asarray(center_b, np.float64)
     sa = None if size_a is None else np.asarray(size_a, np.float64)
     sb = None if size_b is None else np.asarray(size_b, np.float64)
-    return PairMeasure(gravity_basis(up) @ diff, sa, sb, closest)
+    return PairMeasure(gravity_basis(up) @ diff, sa, sb, closest, float(np.linalg.norm(diff)))
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,9 @@ def _sizes(rel: Relation, m: PairMeasure) -> tuple[float, float]:
     if m.size_a is None or m.size_b is None:
         raise ValueError(f'{rel.name!r} compares sizes; measure the pair with size_a and size_b')
     if rel.size is None:
-        return float(np.prod(m.size_a)), float(np.prod(m.size_b))
+        # box volume, multiplied in the order (width, depth, height) the facts have always used
+        vol = lambda s: float(s[WIDTH]) * float(s[DEPTH]) * float(s[HEIGHT])  # noqa: E731
+        return vol(m.size_a), vol(m.size_b)
     return float(m.size_a[rel.size]), float(m.size_b[rel.size])
 
 
