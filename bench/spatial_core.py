@@ -37,7 +37,7 @@ axis-aligned bounding box centre as the centre, pair distances between centres.
 Questions. Two SpatialVLM-style suites, scored with ``vlm.evaluation.score`` (the paper's metrics):
 
 - ``eval``: what ``spatialvlm eval --backend geometry`` asks (``vlm.evaluation``: questions from the
-  ground truth, camera-view directions), answered by the ``geometry`` backend's ``answer`` from
+  ground truth, directions in the true gravity frame), answered by the ``geometry`` backend's ``answer`` from
   the centres our pipeline measured in that frame (``evaluate`` drives it, as the command does);
 - ``synth``: the questions of ``spatialvlm synth`` (``offline.qa.make_questions`` on the true
   gravity-frame geometry: the world's up, the true centres), answered from our facts (the gravity
@@ -92,7 +92,8 @@ from spatialvlm_ros.core.gravity import gravity_basis  # noqa: E402
 from spatialvlm_ros.core.params import pipeline_config_from_params  # noqa: E402
 from spatialvlm_ros.core.pipeline import SpatialPipeline  # noqa: E402
 from spatialvlm_ros.offline.config import default_params  # noqa: E402
-from spatialvlm_ros.offline.qa import make_questions, pair_geometry  # noqa: E402
+from spatialvlm_ros.core import vocabulary as vocab  # noqa: E402
+from spatialvlm_ros.offline.qa import make_questions  # noqa: E402
 from spatialvlm_ros.messages.convert import frame_from_msgs  # noqa: E402
 from spatialvlm_ros.sim.scene import SEGMENTATION_LABELS  # noqa: E402
 from spatialvlm_ros.vlm import interpret_question, make_backend  # noqa: E402
@@ -238,27 +239,22 @@ class MeasuredAnswerer:
         oa, ob = objs.get(self.by_description[a]), objs.get(self.by_description[b])
         if oa is None or ob is None:
             raise VLMError(f'{a if oa is None else b} not measured in frame {frame.stamp_ns}', kind='not_found')
-        ca, cb = np.asarray(oa.center, np.float64), np.asarray(ob.center, np.float64)
-        axis = {'left_of': 0, 'right_of': 0, 'which_left': 0, 'above': 1, 'below': 1, 'which_higher': 1,
-                'in_front_of': 2, 'behind': 2, 'which_closer': 2}.get(kind)
-        if axis is not None:
-            self.decided[(frame.stamp_ns, question)] = abs(float(ca[axis] - cb[axis])) > self.geometry.config.margin_m
-        return self.geometry.answer(kind, a, b, ca, cb)
+        result = self.results[id(frame)]
+        up = vocab.CAMERA_UP if result.gravity is None else result.gravity.up
+        sizes = result.sizes
+        m = vocab.measure_pair(oa.center, ob.center, up, sizes.get(self.by_description[a]),
+                               sizes.get(self.by_description[b]))
+        rel = vocab.REGISTRY[kind]
+        if rel.answer_type in ('yes_no', 'choice'):
+            cfg = self.geometry.config
+            self.decided[(frame.stamp_ns, question)] = vocab.decide(rel, m, cfg.margin_m, cfg.size_margin) is not None
+        return self.geometry.answer_measured(kind, a, b, m)
 
     def ask_batch(self, requests) -> list:
         return [self.ask(images, q) for images, q in requests]
 
     def close(self) -> None:
         self.geometry.close()
-
-
-class _Truth:
-    """A true object for ``offline.qa.pair_geometry``: its centre, and no size (none is known)."""
-
-    def __init__(self, centre) -> None:
-        self.center = np.asarray(centre, np.float64)
-        self.points = np.zeros((0, 3))
-        self.extent = np.zeros(3)
 
 
 def _find(facts, kind: str, a: str, b: str):
@@ -268,16 +264,11 @@ def _find(facts, kind: str, a: str, b: str):
     return None
 
 
-_SYNTH_RELATION = {
-    'left_predicate': 'left_of', 'right_predicate': 'right_of', 'above_predicate': 'above',
-    'below_predicate': 'below', 'front_predicate': 'in_front_of', 'behind_predicate': 'behind',
-    'closer_choice': 'in_front_of', 'higher_choice': 'above', 'left_choice': 'left_of',
-}
-_SYNTH_AS_EVAL_KIND = {  # offline.qa category -> vlm.prompts kind with the same answer type
-    'left_predicate': 'left_of', 'right_predicate': 'right_of', 'above_predicate': 'above',
-    'below_predicate': 'below', 'front_predicate': 'in_front_of', 'behind_predicate': 'behind',
-    'closer_choice': 'which_closer', 'higher_choice': 'which_higher', 'left_choice': 'which_left',
-}
+def _fact_relation(rel) -> str:
+    """The fact relation that decides a synth category: itself, or a choice's predicate."""
+    if rel.kind != 'choice':
+        return rel.name
+    return next(r.name for r in vocab.relations('facts') if r.kind == 'predicate' and (r.axis, r.sign) == (rel.axis, rel.sign))
 
 
 def synth_items(gt: dict, result, rng, min_value_m: float, margin_m: float, per_pair: int) -> list:
@@ -292,8 +283,8 @@ def synth_items(gt: dict, result, rng, min_value_m: float, margin_m: float, per_
     for a, b in PAIRS:
         if gt.get(a) is None or gt.get(b) is None:
             continue
-        g = pair_geometry(_Truth(gt[a]), _Truth(gt[b]), up)
-        descs = (f'the {DESCRIPTIONS[a]}', f'the {DESCRIPTIONS[b]}')
+        g = vocab.measure_pair(gt[a], gt[b], up)  # no true sizes: size categories are not drawn
+        descs = (DESCRIPTIONS[a], DESCRIPTIONS[b])
         for qa in make_questions(rng, (a, b), descs, g, per_pair, margin_m):
             found = result.objects.get(a) is not None and result.objects.get(b) is not None
             if not qa.qualitative:
@@ -301,8 +292,9 @@ def synth_items(gt: dict, result, rng, min_value_m: float, margin_m: float, per_
                     continue  # no true size to ask about; too small a value for a relative error
                 answer = None
                 if found:
-                    if qa.category == 'lateral_offset':
-                        f = next((f for f in facts if f.type in ('left_of', 'right_of', 'undecided_x')
+                    if qa.category == 'lateral_offset':  # the left/right fact's value
+                        x = vocab.REGISTRY['left_of']
+                        f = next((f for f in facts if f.type in (x.name, x.inverse, x.undecided)
                                   and {f.subject, f.object} == {a, b}), None)
                     else:
                         f = _find(facts, qa.category, a, b)
@@ -310,9 +302,10 @@ def synth_items(gt: dict, result, rng, min_value_m: float, margin_m: float, per_
                 item = EvalItem(int(gt['stamp_ns']), 'distance', qa.question, float(qa.value_m), answer=answer)
                 out.append((item, f'{a}-{b}', None))
                 continue
-            holds = relation_holds(facts, _SYNTH_RELATION[qa.category], a, b) if found else None
-            kind = _SYNTH_AS_EVAL_KIND[qa.category]
-            if qa.category.endswith('_choice'):
+            rel = vocab.REGISTRY[qa.category]
+            holds = relation_holds(facts, _fact_relation(rel), a, b) if found else None
+            kind = qa.category
+            if rel.answer_type == 'choice':
                 truth = parse_choice(qa.answer, descs)
                 answer = None if holds is None else f'{descs[0] if holds else descs[1]}.'
                 item = EvalItem(int(gt['stamp_ns']), kind, qa.question, truth, choices=descs, answer=answer)

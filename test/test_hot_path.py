@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from spatialvlm_ros.core.facts_gravity import closest_distance
+from spatialvlm_ros.core.facts import closest_distance
 from spatialvlm_ros.core.grounding.base import ObjectQuery
 from spatialvlm_ros.core.grounding.color import ColorGrounder
 from spatialvlm_ros.core.stats import median, percentile, percentiles

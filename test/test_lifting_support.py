@@ -53,7 +53,7 @@ def test_a_block_lowered_into_a_slab_that_hides_its_bottom():
     # size facts report the whole cube.
     obs = _lift(scene)
     assert obs.visible_fraction == pytest.approx(0.88, abs=0.05)
-    assert obs.size[2] == pytest.approx(0.05, abs=0.003)
+    assert obs.size[1] == pytest.approx(0.05, abs=0.003)  # (width, height, depth)
 
 
 def test_a_block_in_full_view_is_fully_visible():

@@ -46,24 +46,24 @@ def _obs(name, center, size):
 
 
 def test_geometry_and_answers_in_a_level_camera():
-    # optical frame: x right, y down, z forward; up = -y
+    # optical frame: x right, y down, z forward; up = -y; offsets are (right, forward, up)
     a = _obs('a', [-0.2, -0.1, 1.0], [0.04, 0.1, 0.04])  # left, higher, tall
     b = _obs('b', [0.1, 0.0, 1.4], [0.12, 0.04, 0.12])
     g = pair_geometry(a, b, np.array([0.0, -1.0, 0.0]))
-    assert g.lateral == pytest.approx(-0.3) and g.vertical == pytest.approx(0.1) and g.depth == pytest.approx(-0.4)
+    np.testing.assert_allclose(g.offset, [-0.3, -0.4, 0.1], atol=1e-12)
     assert g.horizontal == pytest.approx(0.5) and g.distance == pytest.approx(np.sqrt(0.26))
-    assert g.size_a[1] == pytest.approx(0.1 * 0.96, rel=0.05)  # 2nd-98th percentile of the points
+    assert g.size_a[1] == pytest.approx(0.1, rel=0.05)  # (width, height, depth) of the points' box
     rng = np.random.default_rng(0)
-    qas = make_questions(rng, ('a', 'b'), ('the cup', 'the box'), g, 400, 0.02)
+    qas = make_questions(rng, ('a', 'b'), ('cup', 'box'), g, 600, 0.02)
     assert {q.category for q in qas} == set(QUALITATIVE) | set(QUANTITATIVE)
     assert 0.35 < sum(q.qualitative for q in qas) / len(qas) < 0.65
     for q in qas:
-        truth = {'left_predicate': True, 'right_predicate': False, 'above_predicate': True, 'below_predicate': False,
-                 'front_predicate': True, 'behind_predicate': False, 'taller_predicate': True,
-                 'wider_predicate': False, 'bigger_predicate': False}.get(q.category)
+        truth = {'left_of': True, 'right_of': False, 'above': True, 'below': False,
+                 'in_front_of': True, 'behind': False, 'taller': True, 'shorter': False,
+                 'wider': False, 'thinner': True, 'bigger': False, 'smaller': True}.get(q.category)
         if truth is not None:
             assert q.answer.startswith(('Yes', 'Correct') if truth else ('No', 'Incorrect')), (q.question, q.answer)
-        if q.category in ('closer_choice', 'higher_choice', 'left_choice'):
+        if q.category in ('which_closer', 'which_higher', 'which_left'):
             assert 'cup' in q.answer, (q.question, q.answer)
         if not q.qualitative:
             per = UNITS[q.unit][0]

@@ -101,7 +101,7 @@ def result_doc(result) -> dict:
     """The --json document of a PipelineResult."""
     from ..core.sizes import gravity_extents
 
-    extents = gravity_extents(result.objects, result.gravity, result.facts)  # the objects topic's extent_m
+    extents = result.sizes or gravity_extents(result.objects, result.gravity)  # the objects topic's extent_m
     objects = []
     for name, o in result.objects.items():
         if o is None:

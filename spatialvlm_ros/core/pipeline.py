@@ -13,6 +13,7 @@ from .facts import FactsConfig, compute_facts
 from .gravity import Gravity, GravityConfig, estimate_gravity, up_from_rotation
 from .grounding import ObjectQuery, make_grounder
 from .lifting import LiftConfig, lift_objects
+from .sizes import CAMERA_UP, object_sizes
 from .types import Frame, ObjectObservation, SpatialFact
 
 __all__ = ['PipelineConfig', 'PipelineResult', 'SpatialPipeline']
@@ -63,6 +64,9 @@ class PipelineResult:
     objects: dict  # name -> ObjectObservation | None (None: not found or too few valid points)
     facts: tuple[SpatialFact, ...]
     gravity: Optional[Gravity] = None  # the up direction used (None: use_gravity off)
+    # name -> (3,) float64 gravity-aligned (width, height, depth) metres of every found object,
+    # measured once per frame (core.sizes.object_sizes; the camera's -y as up without gravity)
+    sizes: dict = field(default_factory=dict)
 
     @property
     def missing(self) -> list[str]:
@@ -112,10 +116,13 @@ class SpatialPipeline:
             frame, masks, self.config.lift, per_object=self.config.lift_overrides, gravity=gravity
         )
         objects.update(known)
-        return PipelineResult(objects={q.name: objects.get(q.name) for q in queries}, facts=(), gravity=gravity)
+        objects = {q.name: objects.get(q.name) for q in queries}
+        sizes = object_sizes(objects, CAMERA_UP if gravity is None else gravity.up)
+        return PipelineResult(objects=objects, facts=(), gravity=gravity, sizes=sizes)
 
     def relate(self, perceived: PipelineResult) -> PipelineResult:
         """``perceived`` (from :meth:`perceive`) with the facts between its found objects, in its order."""
         found = {n: o for n, o in perceived.objects.items() if o is not None}
-        facts = tuple(compute_facts(found, self.config.facts, gravity=perceived.gravity))
-        return PipelineResult(objects=perceived.objects, facts=facts, gravity=perceived.gravity)
+        sizes = perceived.sizes or object_sizes(found, CAMERA_UP if perceived.gravity is None else perceived.gravity.up)
+        facts = tuple(compute_facts(found, self.config.facts, gravity=perceived.gravity, sizes=sizes))
+        return PipelineResult(objects=perceived.objects, facts=facts, gravity=perceived.gravity, sizes=sizes)

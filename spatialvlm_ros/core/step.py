@@ -27,7 +27,6 @@ from .facts import compute_facts
 from .gravity import Gravity
 from .pipeline import PipelineConfig, SpatialPipeline
 from .reward import compute_reward
-from .sizes import gravity_extents
 from .task import TaskSpec
 from .transform import RigidTransform, TransformError, kinematic_observation, transform_observation
 from .types import Frame, ObjectObservation, RewardSample, SpatialFact, published
@@ -100,8 +99,8 @@ class FrameStep:
         kinematic = {n: _known_observation(n, k, frame, transform) for n, k in (known or {}).items()}
         perceived = self.pipeline.perceive(frame, base_rotation=base_rotation, known=kinematic)
         camera_objects = perceived.objects
-        # Gravity-aligned sizes from the camera-frame observations: the gravity frame is defined there.
-        sizes = gravity_extents(camera_objects, perceived.gravity)
+        # Gravity-aligned sizes, measured once by the pipeline in the camera frame (where gravity is defined).
+        sizes = {n: s for n, s in perceived.sizes.items() if camera_objects.get(n) is not None}
         objects, out_frame = camera_objects, frame.frame_id
         if transform is not None:
             objects = {n: (None if o is None else transform_observation(o, transform)) for n, o in objects.items()}
@@ -117,7 +116,7 @@ class FrameStep:
     def relate(self, perceived: FrameResult) -> FrameResult:
         """``perceived`` with the facts between its found objects (camera frame; gravity-aligned)."""
         found = {n: o for n, o in perceived.camera_objects.items() if o is not None}
-        facts = tuple(compute_facts(found, self.config.facts, gravity=perceived.gravity))
+        facts = tuple(compute_facts(found, self.config.facts, gravity=perceived.gravity, sizes=perceived.sizes))
         return replace(perceived, facts=facts)
 
     def __call__(self, frame: Frame, known: Optional[Mapping[str, Optional[KnownPosition]]] = None,

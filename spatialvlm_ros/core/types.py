@@ -153,7 +153,7 @@ class ObjectObservation:
     pixel_count: mask pixels before cleaning; ``points`` has len <= pixel_count.
     source: 'depth' (measured from the image) or 'kinematic' (a pose the robot knows, e.g. its
         gripper from forward kinematics; ``points`` is then that one point, ``extent`` zeros).
-    size: (3,) gravity-aligned (width, depth, height) metres when the centre mode measured the
+    size: (3,) gravity-aligned (width, height, depth) metres (the order of ``extent_m``) when the centre mode measured the
         whole object ('support': a box on its support; 'grip': a gripper), else None.
     border_m: lateral size the mask erosion took off the visible points, at the object's depth.
     visible_fraction: estimated share of the object in view, in (0, 1]: below 1 where the centre

@@ -152,8 +152,9 @@ def synth_items(job: tuple) -> list:
         for (na, a), (nb, b) in combinations(found, 2):
             if rng.random() < 0.5:
                 (na, a), (nb, b) = (nb, b), (na, a)
-            g = pair_geometry(a, b, up)
-            descs = (f'the {task.objects[na]}', f'the {task.objects[nb]}')
+            sizes = getattr(result, 'sizes', None) or {}
+            g = pair_geometry(a, b, up, (sizes[na], sizes[nb]) if na in sizes and nb in sizes else None)
+            descs = (task.objects[na], task.objects[nb])
             for qa in make_questions(rng, (na, nb), descs, g, config.per_pair, margin):
                 samples.append({
                     'id': f'{item.source}-{stamp}-{len(samples)}',

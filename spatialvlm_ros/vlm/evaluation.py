@@ -2,7 +2,10 @@
 
 Questions are generated per frame from the ground-truth object centres of a bag recorded by
 ``spatialvlm sim record`` (``/sim/ground_truth``, camera optical frame), half qualitative and
-half quantitative as in the paper, with SpatialVLM-style templates. Ambiguous questions are
+half quantitative as in the paper: every question kind of :mod:`.prompts` (the core vocabulary's
+'ask' entries) measurable from centres alone, its truth measured by the vocabulary in the true
+gravity-aligned frame (the record's ``camera_rotation_world``; the camera's view without it).
+Ambiguous questions are
 not asked: qualitative ones whose ground-truth difference is within ``margin_m``, quantitative
 ones whose true value is below ``min_value_m``.
 
@@ -27,6 +30,7 @@ import numpy as np
 from .base import VLMBackend
 from .errors import VLMError
 from .parse import parse_choice, parse_distance, parse_yes_no
+from ..core import vocabulary as vocab
 from .prompts import ANSWER_TYPES, make_question
 
 __all__ = ['EvalConfig', 'EvalItem', 'questions_from_ground_truth', 'score', 'load_bag_frames', 'evaluate',
@@ -35,10 +39,6 @@ __all__ = ['EvalConfig', 'EvalItem', 'questions_from_ground_truth', 'score', 'lo
 logger = logging.getLogger(__name__)
 
 COLOR, DEPTH, INFO, GT = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info', '/sim/ground_truth'
-QUANTITATIVE = ('distance', 'horizontal_distance', 'vertical_distance')
-YES_NO = {'left_of': (0, -1), 'right_of': (0, 1), 'above': (1, -1), 'below': (1, 1), 'in_front_of': (2, -1),
-          'behind': (2, 1)}
-CHOICE = {'which_left': (0, -1), 'which_closer': (2, -1), 'which_higher': (1, -1)}
 
 
 @dataclass(frozen=True)
@@ -86,35 +86,42 @@ class EvalItem:
         return ANSWER_TYPES[self.kind]
 
 
-def _value(kind: str, d: np.ndarray) -> float:
-    return {'distance': float(np.linalg.norm(d)), 'horizontal_distance': float(np.hypot(d[0], d[2])),
-            'vertical_distance': float(abs(d[1]))}[kind]
+def ground_truth_up(gt: Mapping) -> np.ndarray:
+    """World up ((3,) unit vector) in the optical frame of a ground-truth record: the third row of
+    its ``camera_rotation_world`` (world +z), or the camera's -y when the record has none."""
+    rot = gt.get('camera_rotation_world')
+    return vocab.CAMERA_UP if rot is None else np.asarray(rot, dtype=np.float64).reshape(3, 3)[2]
+
+
+def _askable(answer_types: tuple) -> list:
+    return [r for r in vocab.relations('ask') if r.needs == 'centres' and r.answer_type in answer_types]
 
 
 def questions_from_ground_truth(gt: Mapping, config: EvalConfig, rng: random.Random) -> list[EvalItem]:
     """For every object pair of one ground-truth record: one quantitative and one qualitative question."""
     names = [n for n in config.objects if gt.get(n) is not None]
+    up = ground_truth_up(gt)
     items: list[EvalItem] = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             if rng.random() < 0.5:
                 a, b = b, a
-            d = np.asarray(gt[a], dtype=np.float64) - np.asarray(gt[b], dtype=np.float64)
+            m = vocab.measure_pair(gt[a], gt[b], up)
             da, db = config.objects[a], config.objects[b]
-            quant = [k for k in QUANTITATIVE if _value(k, d) >= config.min_value_m]
+            quant = [r for r in _askable(('distance',)) if vocab.value(r, m) >= config.min_value_m]
             if quant:
-                k = rng.choice(quant)
-                q = make_question(k, da, db, rng=rng)
-                items.append(EvalItem(int(gt['stamp_ns']), k, q.text, _value(k, d)))
-            qual = [k for k, (axis, _) in {**YES_NO, **CHOICE}.items() if abs(d[axis]) > config.margin_m]
+                r = rng.choice(quant)
+                q = make_question(r.name, da, db, rng=rng)
+                items.append(EvalItem(int(gt['stamp_ns']), r.name, q.text, vocab.value(r, m)))
+            qual = [r for r in _askable(('yes_no', 'choice')) if abs(vocab.signed(r, m)) > config.margin_m]
             if qual:
-                k = rng.choice(qual)
-                q = make_question(k, da, db, rng=rng)
-                axis, sign = {**YES_NO, **CHOICE}[k]
-                if k in YES_NO:
-                    items.append(EvalItem(int(gt['stamp_ns']), k, q.text, bool(sign * d[axis] > 0)))
+                r = rng.choice(qual)
+                q = make_question(r.name, da, db, rng=rng)
+                holds = vocab.signed(r, m) > 0
+                if r.answer_type == 'yes_no':
+                    items.append(EvalItem(int(gt['stamp_ns']), r.name, q.text, bool(holds)))
                 else:
-                    items.append(EvalItem(int(gt['stamp_ns']), k, q.text, da if sign * d[axis] > 0 else db, (da, db)))
+                    items.append(EvalItem(int(gt['stamp_ns']), r.name, q.text, da if holds else db, (da, db)))
     return items
 
 

@@ -3,7 +3,9 @@
 It reads a templated question (:func:`~spatialvlm_ros.vlm.prompts.interpret_question`), finds
 the two objects in the RGB-D frame with the core :class:`SpatialPipeline` (grounding and
 lifting), and answers in words as a SpatialVLM-style model would ("The red block is 23.4
-centimeters from the blue target."). So geometry is one more backend: evaluation, the reward
+centimeters from the blue target."). Every kind is measured and phrased by the core vocabulary
+(:mod:`spatialvlm_ros.core.vocabulary`), in the gravity-aligned frame the pipeline estimated
+(the camera's view when it has none). So geometry is one more backend: evaluation, the reward
 node and the question interface can swap it for a VLM, and a VLM can be checked against it.
 """
 
@@ -17,7 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core import vocabulary as vocab
 from ..core.errors import SpatialError
+from ..core.facts import FactsConfig
 from ..core.grounding import ObjectQuery
 from ..core.lifting import LiftConfig
 from ..core.options import option
@@ -31,7 +35,7 @@ __all__ = ['GeometryConfig', 'GeometryBackend']
 
 logger = logging.getLogger(__name__)
 
-_UNITS = {'cm': (100.0, 'centimeters'), 'm': (1.0, 'meters'), 'mm': (1000.0, 'millimeters')}
+_UNITS = ('cm', 'm', 'mm')  # of vocab.UNITS
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class GeometryConfig:
     flat_objects: tuple = option(('blue target',), 'Descriptions of flat objects (discs, markers): centre from a '
                                                    'plane fit.')
     margin_m: float = option(0.02, 'Qualitative answers need a difference larger than this along the axis (metres).')
+    size_margin: float = option(FactsConfig.size_margin, 'Size comparisons need sizes whose ratio differs from 1 by '
+                                                         'more than this.')
     unit: str = option('cm', "Unit of distance answers: 'cm', 'm' or 'mm'.")
 
     def __post_init__(self) -> None:
@@ -91,17 +97,20 @@ class GeometryBackend:
             raise VLMError(f'cannot build the geometric answerer: {err}', kind='config') from err
         self._lock = threading.Lock()
 
-    def _centres(self, frame: Frame, names: Sequence[str]) -> dict[str, np.ndarray]:
-        queries = [q for q in self.pipeline.config.queries if q.name in names]
+    def _measure(self, frame: Frame, a: str, b: str) -> vocab.PairMeasure:
+        """The pair (a, b) measured in ``frame`` (gravity-aligned when the pipeline estimated up)."""
+        queries = [q for q in self.pipeline.config.queries if q.name in (a, b)]
         try:
             with self._lock:
                 result = self.pipeline.process(frame, queries)
         except SpatialError as err:
             raise VLMError(f'cannot measure the frame: {err}', kind='input') from err
-        missing = [n for n in names if result.objects.get(n) is None]
+        missing = [n for n in (a, b) if result.objects.get(n) is None]
         if missing:
             raise VLMError(f'{" and ".join(missing)} not found in frame {frame.stamp_ns}', kind='not_found')
-        return {n: np.asarray(result.objects[n].center, dtype=np.float64) for n in names}
+        up = vocab.CAMERA_UP if result.gravity is None else result.gravity.up
+        return vocab.measure_pair(result.objects[a].center, result.objects[b].center, up,
+                                  result.sizes.get(a), result.sizes.get(b))
 
     def ask(self, images: Sequence, question: str) -> str:
         check_requests([(images, question)])
@@ -109,35 +118,25 @@ class GeometryBackend:
         if len(frames) != 1 or len(images) != 1:
             raise VLMError('the geometric answerer needs exactly one RGB-D core Frame as its image', kind='input')
         kind, a, b = interpret_question(question, self.config.objects)
-        c = self._centres(frames[0], [a, b])
-        return self.answer(kind, a, b, c[a], c[b])
+        return self.answer_measured(kind, a, b, self._measure(frames[0], a, b))
 
-    def answer(self, kind: str, a: str, b: str, ca: np.ndarray, cb: np.ndarray) -> str:
-        """The answer text for question ``kind`` given the centres (optical frame, metres)."""
-        d = ca - cb
-        scale, unit_word = _UNITS[self.config.unit]
-        if kind.endswith('distance'):
-            value = {'distance': float(np.linalg.norm(d)), 'horizontal_distance': float(np.hypot(d[0], d[2])),
-                     'vertical_distance': float(abs(d[1]))}[kind]
-            what = {'distance': '', 'horizontal_distance': 'horizontally ', 'vertical_distance': 'vertically '}[kind]
-            return f'The {a} is {value * scale:.1f} {unit_word} {what}from the {b}.'
-        m = self.config.margin_m
-        # (axis, sign): the relation holds when sign * (a - b) along axis > margin
-        rel = {'left_of': (0, -1), 'right_of': (0, 1), 'above': (1, -1), 'below': (1, 1),
-               'in_front_of': (2, -1), 'behind': (2, 1)}
-        words = {'left_of': 'to the left of', 'right_of': 'to the right of', 'above': 'above', 'below': 'below',
-                 'in_front_of': 'in front of', 'behind': 'behind'}
-        if kind in rel:
-            axis, sign = rel[kind]
-            if sign * d[axis] > m:
-                return f'Yes, the {a} is {words[kind]} the {b}.'
-            return f'No, the {a} is not {words[kind]} the {b}.'
-        axis, sign, word = {'which_left': (0, -1, 'more to the left'), 'which_closer': (2, -1, 'closer to the camera'),
-                            'which_higher': (1, -1, 'higher')}[kind]
-        if abs(d[axis]) <= m:
-            return f'Neither: the {a} and the {b} are level within {m * scale:.0f} {unit_word}.'
-        winner = a if sign * d[axis] > 0 else b
-        return f'The {winner} is {word}.'
+    def answer(self, kind: str, a: str, b: str, ca: np.ndarray, cb: np.ndarray, up=vocab.CAMERA_UP) -> str:
+        """The answer text for question ``kind`` given the centres ((3,) metres, optical frame) and
+        up ((3,) unit vector, optical frame; the camera's -y by default)."""
+        return self.answer_measured(kind, a, b, vocab.measure_pair(ca, cb, up))
+
+    def answer_measured(self, kind: str, a: str, b: str, m: vocab.PairMeasure) -> str:
+        """The answer text for question ``kind`` about the measured pair ``m``."""
+        rel = vocab.REGISTRY[kind]
+        unit = self.config.unit
+        if rel.answer_type in ('distance', 'value'):
+            value = vocab.value(rel, m)
+            said = vocab.say(value, unit, decimals=1)[0] if rel.answer_type == 'distance' else f'{value:g}'
+            return vocab.answer(rel, m, a, b, said=said)
+        holds = vocab.decide(rel, m, self.config.margin_m, self.config.size_margin)
+        if rel.answer_type == 'choice' and holds is None:
+            return vocab.LEVEL.format(a=a, b=b, v=vocab.say(self.config.margin_m, unit, decimals=0)[0])
+        return vocab.answer(rel, m, a, b, holds=bool(holds))
 
     def ask_batch(self, requests: Sequence[Request]) -> list[str]:
         check_requests(requests)

@@ -1,27 +1,32 @@
-"""SpatialVLM-style question templates per fact type, and depth-grounded prompting.
+"""SpatialVLM-style questions from the core vocabulary, and depth-grounded prompting.
 
-Each :data:`TEMPLATES` entry is a question kind with a few phrasings in the style of the
-SpatialVLM data engine ("How far is the red block from the blue target?"). A question is
-built for two object descriptions with :func:`make_question`; :func:`interpret_question`
-reads such a question back (the geometric backend uses it to know what to measure).
+The question kinds, their phrasings ("How far is the red block from the blue target?") and the
+patterns that recognise them are the entries of :mod:`spatialvlm_ros.core.vocabulary` used for
+asking ('ask'); :data:`TEMPLATES` and :data:`ANSWER_TYPES` are live views of that registry. A
+question is built for two object descriptions with :func:`make_question`;
+:func:`interpret_question` reads such a question back (the geometric backend uses it to know
+what to measure).
 
 Depth-grounded prompting (SpatialRGPT-style region prompting, the ``'measured'`` mode):
 :func:`depth_context` states the measured 3D centres of the named objects in the prompt, and
 :func:`draw_marks` draws a labelled mark on each object in the image.
 
-Directions are in the camera's view: left/right along image x, above/below along image y
-(gravity only for a level camera), in front/behind along the optical axis.
+Directions are read in the gravity-aligned frame when one is known (left/right along the
+camera's right made horizontal, above/below along up, in front/behind horizontally away from the
+camera), else in the camera's view.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..core import vocabulary as vocab
 from .errors import VLMError
 
 __all__ = [
@@ -36,39 +41,38 @@ __all__ = [
     'with_context',
 ]
 
+
+class _AskView(_MappingABC):
+    """kind -> ``attr`` of every vocabulary entry used for asking, read at each access (a relation
+    registered later is a kind too)."""
+
+    def __init__(self, attr: str) -> None:
+        self._attr = attr
+
+    def __getitem__(self, kind: str):
+        rel = vocab.REGISTRY.get(kind)
+        if rel is None or 'ask' not in rel.uses:
+            raise KeyError(kind)
+        return getattr(rel, self._attr)
+
+    def __iter__(self):
+        return iter([r.name for r in vocab.relations('ask')])
+
+    def __len__(self) -> int:
+        return len(vocab.relations('ask'))
+
+
 # kind -> question phrasings ({a}, {b}: object descriptions)
-TEMPLATES: dict[str, tuple[str, ...]] = {
-    'distance': (
-        'What is the distance between the {a} and the {b}?',
-        'How far is the {a} from the {b}?',
-        'How far apart are the {a} and the {b}?',
-        'Measure the distance between the {a} and the {b}.',
-        'How close is the {a} to the {b}?',
-    ),
-    'horizontal_distance': (
-        'What is the horizontal distance between the {a} and the {b}?',
-        'How far apart are the {a} and the {b} horizontally?',
-    ),
-    'vertical_distance': (
-        'What is the vertical distance between the {a} and the {b}?',
-        'How far apart are the {a} and the {b} vertically?',
-    ),
-    'left_of': ('Is the {a} to the left of the {b}?', 'Is the {a} left of the {b} from the camera\'s viewpoint?'),
-    'right_of': ('Is the {a} to the right of the {b}?', 'Is the {a} right of the {b} from the camera\'s viewpoint?'),
-    'above': ('Is the {a} above the {b}?', 'Is the {a} higher than the {b}?'),
-    'below': ('Is the {a} below the {b}?', 'Is the {a} lower than the {b}?'),
-    'in_front_of': ('Is the {a} in front of the {b}?', 'Is the {a} closer to the camera than the {b}?'),
-    'behind': ('Is the {a} behind the {b}?', 'Is the {a} farther from the camera than the {b}?'),
-    'which_left': ('Which is more to the left, the {a} or the {b}?', 'Which is further left, the {a} or the {b}?'),
-    'which_closer': ('Which is closer to the camera, the {a} or the {b}?', 'Which is nearer to the camera, the {a} or the {b}?'),
-    'which_higher': ('Which is higher, the {a} or the {b}?', 'Which is further up, the {a} or the {b}?'),
-}
+TEMPLATES: Mapping[str, tuple[str, ...]] = _AskView('questions')
 # kind -> 'distance' (metres), 'yes_no' or 'choice' (one of the two objects)
-ANSWER_TYPES: dict[str, str] = {
-    k: ('distance' if k.endswith('distance') else 'choice' if k.startswith('which_') else 'yes_no') for k in TEMPLATES
-}
+ANSWER_TYPES: Mapping[str, str] = _AskView('answer_type')
 QUANTITATIVE_SUFFIX = ' Answer with a number and a unit.'
 PROMPT_MODES = ('plain', 'measured')
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in TEMPLATES:
+        raise VLMError(f'unknown question kind {kind!r}; known kinds: {sorted(TEMPLATES)}', kind='config')
 
 
 @dataclass(frozen=True)
@@ -86,45 +90,28 @@ class SpatialQuestion:
     answer_type: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in TEMPLATES:
-            raise VLMError(f'unknown question kind {self.kind!r}; known kinds: {sorted(TEMPLATES)}', kind='config')
+        _check_kind(self.kind)
         object.__setattr__(self, 'answer_type', ANSWER_TYPES[self.kind])
 
 
 def make_question(kind: str, a: str, b: str, rng: Optional[random.Random] = None, template: int = 0) -> SpatialQuestion:
     """The ``kind`` question about descriptions ``a`` and ``b``; a random phrasing when ``rng``
     is given, else phrasing number ``template``. Quantitative questions ask for a unit."""
-    if kind not in TEMPLATES:
-        raise VLMError(f'unknown question kind {kind!r}; known kinds: {sorted(TEMPLATES)}', kind='config')
-    phrasings = TEMPLATES[kind]
-    text = (rng.choice(phrasings) if rng is not None else phrasings[template % len(phrasings)]).format(a=a, b=b)
-    if ANSWER_TYPES[kind] == 'distance':
+    _check_kind(kind)
+    rel = vocab.REGISTRY[kind]
+    pick = rng.choice if rng is not None else (lambda options: options[template % len(options)])
+    text = vocab.question(rel, a, b, pick=pick)
+    if rel.answer_type == 'distance':
         text += QUANTITATIVE_SUFFIX
     return SpatialQuestion(kind=kind, subject=a, object=b, text=text)
-
-
-# Checked in order: the first whose pattern matches decides the kind.
-_KIND_PATTERNS: tuple[tuple[str, str], ...] = (
-    ('horizontal_distance', r'horizontal'),
-    ('vertical_distance', r'vertical'),
-    ('distance', r'distance|how far|apart|how close'),
-    ('which_left', r'which\b.*\b(?:left)'),
-    ('which_closer', r'which\b.*\b(?:closer|nearer)'),
-    ('which_higher', r'which\b.*\b(?:higher|up)\b'),
-    ('left_of', r'\bleft\b'),
-    ('right_of', r'\bright\b'),
-    ('in_front_of', r'in front|closer to the camera'),
-    ('behind', r'behind|farther from the camera'),
-    ('above', r'\babove\b|higher'),
-    ('below', r'\bbelow\b|lower|under'),
-)
 
 
 def interpret_question(text: str, descriptions: Sequence[str]) -> tuple[str, str, str]:
     """(kind, subject, object) of a question about two of ``descriptions``.
 
-    The subject is the description named first. Raises VLMError (kind 'unsupported') when
-    the question does not name two known objects or asks something not in :data:`TEMPLATES`.
+    The subject is the description named first. The kind is that of the first entry (by the
+    vocabulary's ``rank``) one of whose patterns matches. Raises VLMError (kind 'unsupported')
+    when the question does not name two known objects or asks something not in :data:`TEMPLATES`.
     """
     t = text.lower()
     named = []
@@ -137,9 +124,9 @@ def interpret_question(text: str, descriptions: Sequence[str]) -> tuple[str, str
         msg = (f'cannot tell which two objects the question {text!r} is about (it names {[d for _, d in named]}); '
                f'name two of {list(descriptions)}')
         raise VLMError(msg, kind='unsupported')
-    for kind, pattern in _KIND_PATTERNS:
-        if re.search(pattern, t):
-            return kind, named[0][1], named[1][1]
+    for rel in sorted(vocab.relations('ask'), key=lambda r: r.rank):
+        if any(re.search(p, t) for p in rel.patterns):
+            return rel.name, named[0][1], named[1][1]
     raise VLMError(f'question {text!r} asks nothing this answerer measures; kinds: {sorted(TEMPLATES)}',
                    kind='unsupported')
 

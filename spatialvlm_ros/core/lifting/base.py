@@ -34,7 +34,7 @@ class Estimate(NamedTuple):
 
     center: np.ndarray  # (3,)
     extent: np.ndarray  # (3,) axis-aligned box
-    size: Optional[np.ndarray] = None  # (3,) gravity-aligned (width, depth, height), from modes that measure it
+    size: Optional[np.ndarray] = None  # (3,) gravity-aligned (width, height, depth), from modes that measure it
     visible: float = 1.0  # share of the object in view, from modes that complete a hidden part
 
 

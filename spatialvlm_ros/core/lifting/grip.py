@@ -111,4 +111,4 @@ def grip(cloud: Cloud, config: LiftConfig) -> Estimate:
     # Of the fingers' height below the body's edge, the share in view (1 unless the tips are hidden).
     visible = 1.0 if tips == seen_tips else float(np.clip((top - seen_tips) / max(top - tips, 1e-6), 1e-3, 1.0))
     # and the camera-axis box of the gravity-aligned one
-    return Estimate(center, np.abs(basis.T) @ size, size, visible)
+    return Estimate(center, np.abs(basis.T) @ size, size[[0, 2, 1]], visible)  # (w, d, h) -> (w, h, d)

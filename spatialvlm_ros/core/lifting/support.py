@@ -284,4 +284,4 @@ def support(cloud: Cloud, config: LiftConfig) -> Estimate:
         percentiles=config.extent_percentiles, min_points=config.min_points,
         near_fwd_values=cloud.smoothed_along(fwd, config.near_smooth_px),
     )
-    return Estimate(res.center, res.extent, res.size, res.visible)
+    return Estimate(res.center, res.extent, res.size[[0, 2, 1]], res.visible)  # (w, d, h) -> (w, h, d)
