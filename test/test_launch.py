@@ -143,3 +143,26 @@ def test_package_xml_declares_what_the_nodes_import():
     deps = {d.text for d in root.findall('exec_depend')}
     assert {'rclpy', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'visualization_msgs', 'diagnostic_msgs'} <= deps
     assert root.find('export/build_type').text == 'ament_python'
+
+
+def test_spatial_facts_option_parameters_come_from_the_registries_with_their_yaml_defaults():
+    """Every grounder and lifting option is a spatial_facts parameter with the registry's description; its
+    YAML default is the registry default, or DEFAULT_OVERRIDES says why not."""
+    from spatialvlm_ros.core.grounding import GROUNDERS, grounder_options
+    from spatialvlm_ros.core.lifting import lift_options
+    from spatialvlm_ros.core.options import options_of
+
+    node = spatial_facts_node
+    exposed = {**grounder_options(), **lift_options()}
+    assert set(node.OPTION_PARAMETERS) == set(exposed)
+    assert all(node.PARAMETERS[n] == o.doc for n, o in exposed.items())
+    defaults = yaml.safe_load((ROOT / 'config' / 'spatial_facts.yaml').read_text())['spatial_facts']['ros__parameters']
+    differing = set()
+    per_kind = [options_of(c.config_type) for c in GROUNDERS.values()] + [list(lift_options().values())]
+    for options in per_kind:
+        for o in options:
+            default = list(o.default) if isinstance(o.default, tuple) else o.default
+            if defaults[o.name] != default:
+                differing.add(o.name)
+    assert differing == set(node.DEFAULT_OVERRIDES), 'a YAML default differs from its registry default: say why'
+    assert all(len(why) > 15 for why in node.DEFAULT_OVERRIDES.values())

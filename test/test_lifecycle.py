@@ -66,6 +66,35 @@ def test_spatial_facts_autostart_is_active_at_once(ctx):
         node.destroy_node()
 
 
+def test_the_readme_ros2_run_example_reaches_active(ctx):
+    """`ros2 run spatialvlm_ros spatial_facts_node --ros-args -p object_names:="[cup]" -p object_prompts:="[red cup]"`:
+    objects without a task, the generic defaults ask for nothing else."""
+    from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
+
+    node = SpatialFactsNode(context=ctx, namespace='/lc_cup', parameter_overrides=[
+        Parameter('object_names', value=['cup']), Parameter('object_prompts', value=['red cup'])])
+    try:
+        assert node.lifecycle_state == 'active', _diag(node).get('last_error_configure')
+        assert [(q.name, q.prompt) for q in node.step.config.queries] == [('cup', 'red cup')]
+        assert node.step.task is None and node.step.config.lift_overrides == {}
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize('params, says', [
+    ({'task': ''}, 'no objects to find: set the task parameter'),
+    ({'object_names': ['cup'], 'object_prompts': ['red cup']}, "task 'pick_and_place' needs the objects"),
+    ({'grounder': 'mask'}, "grounder 'mask' needs instance masks from outside the frame"),
+])
+def test_configure_says_which_parameter_to_change(ctx, params, says):
+    node = _facts_node(ctx, '/lc_says', **params)
+    try:
+        assert node.lifecycle_state == 'unconfigured'
+        assert says in _diag(node)['last_error_configure']
+    finally:
+        node.destroy_node()
+
+
 def test_failed_configure_keeps_the_node_up_with_the_reason_and_can_be_retried(ctx):
     node = _facts_node(ctx, '/lc_c', kinematic_objects=['robot_arm'])  # not one of the task's objects
     try:

@@ -29,6 +29,8 @@ from visualization_msgs.msg import MarkerArray
 
 from ..messages import serialize
 from ..core.errors import SpatialError
+from ..core.grounding import GROUNDERS, grounder_options
+from ..core.lifting import lift_options
 from ..core.params import pipeline_config_from_params
 from ..core.step import FrameStep, KnownPosition
 from ..core.task import load_task, task_path
@@ -47,7 +49,7 @@ from .run import run_node
 from .qos import results_qos, sensor_qos
 from .errors import NodeError
 
-__all__ = ['SpatialFactsNode', 'PARAMETERS', 'INPUT_TOPICS', 'main']
+__all__ = ['SpatialFactsNode', 'PARAMETERS', 'OPTION_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS', 'main']
 
 NODE_NAME = 'spatial_facts'
 PARAMS_FILE = 'spatial_facts.yaml'
@@ -55,37 +57,30 @@ PARAMS_FILE = 'spatial_facts.yaml'
 # Relative input names (remap them in launch), by stream.
 INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 'color/camera_info'}
 
-PARAMETERS = {
+# Each grounder's and centre mode's options are declared once, on its config (core.options); the node
+# exposes them under the same names, with their descriptions. Defaults live in config/spatial_facts.yaml.
+OPTION_PARAMETERS = {n: o.doc for n, o in {**grounder_options(), **lift_options()}.items()}
+# YAML defaults that differ from the registry's default, and why (a test keeps this list complete).
+DEFAULT_OVERRIDES = {
+    'center_mode': "'support': objects on tables, the case robots meet most (the library default is 'amodal')",
+    'min_saturation': 'brighter, saturated task colours in robot scenes; fewer shadow pixels taken for colour',
+    'min_value': 'with min_saturation: dark, desaturated pixels are not a colour',
+    'min_pixels': 'one value for every grounder (mask grounder: 20)',
+    'min_points': 'small objects (a gripper finger, a far cup) still measured from 20 points (library: 30)',
+    'detector_model': 'OWLv2, the default open-vocabulary detector (grounding_dino has no default checkpoint)',
+    'detection_threshold': "OWLv2's threshold (grounding_dino's own is 0.3)",
+    'segmenter_model': 'SAM outlines by default: box masks would measure the background around an object',
+}
+
+_NODE_PARAMETERS = {
     'task': "The task whose objects to find (a YAML path or a name in the package's config/tasks/): their names, "
             "prompts and centre modes; '' = no task, find object_names instead.",
     'object_names': "Objects to find without a task ('' = the task's); with a task they must include its objects.",
     'object_prompts': 'One grounding prompt per object name, e.g. "red block" (colour grounder).',
-    'grounder': "Grounder kind: 'color' (HSV colour words), 'mask' (instance-mask image), or the open-vocabulary "
-                "'owlv2' / 'grounding_dino' (free-text prompts; need torch and transformers).",
-    'detector_model': "Open-vocabulary grounders: detector Hugging Face id or local directory (an OWLv2 checkpoint "
-                      "for 'owlv2'; for 'grounding_dino' set e.g. IDEA-Research/grounding-dino-tiny).",
-    'segmenter_model': "Open-vocabulary grounders: SAM or SAM 2 checkpoint turning each box into the object's "
-                       "outline (e.g. facebook/sam-vit-base, facebook/sam2.1-hiera-small); '' = the box is the mask.",
-    'model_device': "Open-vocabulary grounders: 'auto' (CUDA when available), 'cuda' or 'cpu'.",
-    'model_dtype': "Open-vocabulary grounders: weight dtype 'float32', 'float16' (CUDA only) or 'bfloat16'.",
-    'detection_threshold': 'Open-vocabulary grounders: lowest detector score (0-1) of a box that counts as found.',
-    'min_saturation': 'Colour grounder: minimum HSV saturation (0-255) of a coloured pixel.',
-    'min_value': 'Colour grounder: minimum HSV value (0-255) of a coloured pixel.',
-    'min_pixels': 'Fewest mask pixels for an object to count as found.',
-    'erode_px': 'Mask erosion in pixels before lifting, against flying pixels at object edges.',
-    'min_depth_m': 'Depth readings closer than this (metres) are invalid.',
-    'max_depth_m': 'Depth readings farther than this (metres) are invalid.',
-    'min_points': 'Fewest valid 3D points for an object to be measured.',
-    'center_mode': "Object centre: 'support' (gravity-aligned box on the support plane), 'amodal' (ray push for "
-                   "the unseen back), 'centroid' (visible surface), 'flat' (plane-completed disc or marker) or "
-                   "'grip' (grasp point between a parallel gripper's fingers).",
+    'grounder': f'Grounder kind, one of {sorted(GROUNDERS)}: colour words (color), an instance-mask image (mask), '
+                'or free-text prompts with a detector model (those with loads_model).',
     'object_center_modes': "Per-object centre mode as name=mode, e.g. gripper=grip (fingers around an empty grasp "
                            "point are no box on a table); overrides the task's.",
-    'grip_height_m': "'grip' mode: height of the grasp point (TCP) above the fingertips, metres (Fetch: 0.0185).",
-    'grip_depth_m': "'grip' mode: the fingers' depth seen from the camera, metres (Fetch: 0.027).",
-    'grip_palm_m': "'grip' mode: height of the gripper body's lower edge (where the fingers leave it, as the "
-                   "camera sees it) above the grasp point, metres; used when the fingertips are hidden; 0 = off "
-                   "(Fetch: 0.056).",
     'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
                    'estimate up from the dominant horizontal plane in the depth.',
     'flat_objects': "Flat objects (markers, discs, sheets): centre mode 'flat', a plane fit completed under "
@@ -109,6 +104,7 @@ PARAMETERS = {
     'diagnostics_period_s': 'Period of /diagnostics messages (seconds).',
     'autostart': AUTOSTART,
 }
+PARAMETERS = {**_NODE_PARAMETERS, **OPTION_PARAMETERS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +132,10 @@ class SpatialFactsNode(ModelNode):
     def _configure(self, p: dict) -> None:
         """Everything the parameters decide, the model included; subscriptions wait for activate."""
         self.p = p
+        if getattr(GROUNDERS.get(p['grounder']), 'needs_masks', False):
+            raise NodeError(f"grounder {p['grounder']!r} needs instance masks from outside the frame, and this node has "
+                            'no mask input yet; use a grounder that finds objects in the image (color, or an '
+                            'open-vocabulary one) live, and the mask grounder offline (spatialvlm facts --object)')
         task = load_task(task_path(p['task'])) if p['task'] else None
         self.step = FrameStep(pipeline_config_from_params(p, task), task)
         self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
@@ -273,9 +273,10 @@ class SpatialFactsNode(ModelNode):
                           'incompatible_qos_events': self.inputs.incompatible_qos,
                           'output_frame': self.frames.target or 'camera', 'transform_source': self.frames.source,
                           'grounder': self.step.config.grounder})
-            model = self.step.config.grounder_config.get('model')
-            if model:  # open-vocabulary grounders: which weights are loaded, and where
-                extra.update(model=model, model_device=self.step.config.grounder_config.get('device', ''))
+            config = self.step.config
+            if GROUNDERS[config.grounder].loads_model:  # which weights are loaded, and where
+                extra.update(model=config.grounder_config.get('detector_model', ''),
+                             model_device=config.grounder_config.get('model_device', ''))
             extra.update(self.inputs.rates())
         self.health.publish(self.diag_pub, extra)
 

@@ -77,7 +77,8 @@ class Grounder(Protocol):
 
 # kind -> grounder class. Each class has ``config_type`` (its config dataclass, options declared
 # with ``option``), ``loads_model`` (True when building it loads weights: callers warn, free GPU
-# memory, report the model) and ``__init__(config)``; filled by ``register_grounder``.
+# memory, report the model) and ``__init__(config)``; optionally ``needs_masks`` (True when the masks
+# come from outside the frame, through ``set_masks``); filled by ``register_grounder``.
 GROUNDERS: dict[str, type] = {}
 
 

@@ -73,6 +73,8 @@ class MaskGrounder:
 
     config_type = MaskGrounderConfig
     loads_model = False
+    # Masks come from outside the frame (set_masks before each ground): a caller must have a source.
+    needs_masks = True
 
     def __init__(self, config: Optional[MaskGrounderConfig] = None) -> None:
         self.config = config or MaskGrounderConfig()

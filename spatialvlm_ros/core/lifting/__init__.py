@@ -30,9 +30,20 @@ from .flat import FlatConfig  # noqa: E402
 from .support import SupportConfig  # noqa: E402
 from .grip import GripConfig  # noqa: E402
 
-__all__ = ['LiftConfig', 'CENTER_MODES', 'CenterMode', 'Cloud', 'Estimate', 'register_center_mode',
+__all__ = ['LiftConfig', 'lift_options', 'CENTER_MODES', 'CenterMode', 'Cloud', 'Estimate', 'register_center_mode',
            'lift_mask', 'lift_objects', 'lift_config_from_params',
            'AmodalConfig', 'CentroidConfig', 'FlatConfig', 'GripConfig', 'SupportConfig']
+
+
+def lift_options() -> dict:
+    """name -> :class:`~spatialvlm_ros.core.options.Option` of every lifting option: the common
+    ones of :class:`LiftConfig` and each registered centre mode's own (the parameters a node exposes)."""
+    from ..options import options_of
+
+    out = {o.name: o for o in options_of(LiftConfig)}
+    for mode in CENTER_MODES.values():
+        out.update({o.name: o for o in options_of(mode.config_type)})
+    return out
 
 
 def lift_config_from_params(params: Mapping) -> LiftConfig:
