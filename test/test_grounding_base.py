@@ -120,11 +120,13 @@ def test_a_new_grounder_shows_up_without_another_edit(throwaway):
 def test_the_selected_grounder_takes_only_its_own_options():
     params = {**load_defaults('spatial_facts.yaml', 'spatial_facts'), 'object_names': ['block'], 'object_prompts': ['red block']}
     color = pipeline_config_from_params(params).grounder_config
-    assert color == {'min_saturation': 100, 'min_value': 60, 'min_pixels': 30}
+    assert set(color) == {o.name for o in options_of(GROUNDERS['color'].config_type)}
+    assert (color['min_saturation'], color['min_value'], color['min_pixels']) == (100, 60, 30)
     owl = pipeline_config_from_params({**params, 'grounder': 'owlv2'}).grounder_config
-    assert owl == {'segmenter_model': 'facebook/sam-vit-base', 'model_device': 'auto', 'model_dtype': 'float32',
-                   'detector_model': 'google/owlv2-base-patch16-ensemble', 'detection_threshold': 0.1,
-                   'min_pixels': 30}
+    assert set(owl) == {o.name for o in options_of(GROUNDERS['owlv2'].config_type)}
+    assert {k: owl[k] for k in ('segmenter_model', 'model_device', 'detector_model', 'detection_threshold')} == {
+        'segmenter_model': 'facebook/sam-vit-base', 'model_device': 'auto',
+        'detector_model': 'google/owlv2-base-patch16-ensemble', 'detection_threshold': 0.1}
     assert pipeline_config_from_params({**params, 'grounder': 'mask'}).grounder_config == {'min_pixels': 30}
     with pytest.raises(GroundingError, match=r"unknown grounder kind 'sam'; known kinds: \['color', "):
         pipeline_config_from_params({**params, 'grounder': 'sam'})

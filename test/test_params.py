@@ -7,7 +7,7 @@ import pytest
 
 from spatialvlm_ros.core.errors import SpatialError
 from spatialvlm_ros.core.params import config_dir, load_defaults, pipeline_config_from_params, task_objects
-from spatialvlm_ros.core.task import load_task, parse_task, task_path
+from spatialvlm_ros.core.task import load_task, task_path
 
 
 @pytest.fixture(scope='module')

@@ -45,6 +45,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from . import vocabulary as vocab
+from .options import check_int, check_number
 from .errors import FrameError, SpatialError
 from .sizes import object_sizes
 from .stats import median
@@ -75,16 +76,10 @@ class FactsConfig:
     closest_max_points: int = 400
 
     def __post_init__(self) -> None:
-        for name in ('margin_m', 'confidence_points', 'size_margin', 'noise_a_m', 'noise_b_per_m', 'model_error_m'):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
-                raise SpatialError(f'FactsConfig.{name}: expected a finite number >= 0, got {v!r}')
-        if self.confidence_points == 0:
-            raise SpatialError('FactsConfig.confidence_points: expected a number > 0, got 0')
-        if isinstance(self.closest_max_points, bool) or not isinstance(self.closest_max_points, int) or (
-            self.closest_max_points < 10
-        ):
-            raise SpatialError(f'FactsConfig.closest_max_points: expected an integer >= 10, got {self.closest_max_points!r}')
+        for name in ('margin_m', 'size_margin', 'noise_a_m', 'noise_b_per_m', 'model_error_m'):
+            check_number(self, name, allow_zero=True)
+        check_number(self, 'confidence_points')
+        check_int(self, 'closest_max_points', 10)
 
 
 def _check_same_frame(a: ObjectObservation, b: ObjectObservation) -> None:

@@ -29,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 
+from .options import check_int, check_number
 from .errors import SpatialError
 from .types import Frame
 from .vec3 import cross3
@@ -74,13 +75,9 @@ class GravityConfig:
             if not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise SpatialError(f'GravityConfig.{name}: expected a number in ({lo}, {hi}], got {v!r}')
         for name in ('inlier_threshold_m', 'max_depth_m'):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise SpatialError(f'GravityConfig.{name}: expected a finite number > 0, got {v!r}')
+            check_number(self, name)
         for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise SpatialError(f'GravityConfig.{name}: expected an integer >= {lo}, got {v!r}')
+            check_int(self, name, lo)
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,16 @@ its options.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
+
 from .errors import SpatialError
 
-__all__ = ['Option', 'option', 'options_of', 'option_values', 'config_from_options', 'merge_options', 'check_known']
+__all__ = ['check_int', 'check_number', 'Option', 'option', 'options_of', 'option_values', 'config_from_options', 'merge_options', 'check_known']
 
 _DOC = 'doc'
 
@@ -133,3 +136,22 @@ def _coerce(opt: Option, value: Any) -> Any:
     if opt.type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def check_int(config: object, name: str, lo: int, error: type = SpatialError) -> None:
+    """Raise ``error`` unless ``config.<name>`` is an integer (not a bool) >= ``lo``."""
+    v = getattr(config, name)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise error(f'{type(config).__name__}.{name}: expected an integer >= {lo}, got {v!r}', kind='config')
+
+
+def check_number(config: object, name: str, allow_zero: bool = False, error: type = SpatialError,
+                 upper: float = math.inf) -> None:
+    """Raise ``error`` unless ``config.<name>`` is a finite number > 0 (>= 0 with ``allow_zero``),
+    and <= ``upper``."""
+    v = getattr(config, name)
+    ok = (isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v)
+          and (v >= 0 if allow_zero else v > 0) and v <= upper)
+    if not ok:
+        bound = ('>= 0' if allow_zero else '> 0') + (f' and <= {upper:g}' if upper != math.inf else '')
+        raise error(f'{type(config).__name__}.{name}: expected a finite number {bound}, got {v!r}', kind='config')

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from ..core.options import check_int, check_number
 from .errors import SimError
 
 __all__ = ['DepthNoise', 'apply_depth_noise', 'NOISE_PRESETS']
@@ -45,15 +46,10 @@ class DepthNoise:
 
     def __post_init__(self) -> None:
         for name in ('sigma_a_m', 'sigma_b_per_m', 'quant_m', 'edge_jump_m'):
-            v = getattr(self, name)
-            if not np.isfinite(v) or v < 0:
-                raise SimError(f'DepthNoise.{name}: expected a finite number >= 0, got {v!r}')
+            check_number(self, name, allow_zero=True, error=SimError)
         for name in ('edge_dropout', 'hole_prob'):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise SimError(f'DepthNoise.{name}: expected a probability in [0, 1], got {v!r}')
-        if int(self.block_px) != self.block_px or self.block_px < 1:
-            raise SimError(f'DepthNoise.block_px: expected an integer >= 1, got {self.block_px!r}')
+            check_number(self, name, allow_zero=True, error=SimError, upper=1.0)
+        check_int(self, 'block_px', 1, SimError)
 
 
 # Named noise levels for the command line.

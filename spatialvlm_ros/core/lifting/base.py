@@ -18,12 +18,12 @@ new name: adding a mode touches its module (imported by the package ``__init__``
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 import numpy as np
 
 from ..errors import GroundingError
+from ..options import check_int as _check_int, check_number as _check_number
 
 __all__ = ['CENTER_MODES', 'CenterMode', 'Estimate', 'ModeConfigs', 'register_center_mode',
            'check_int', 'check_number']
@@ -103,16 +103,10 @@ class ModeConfigs(Mapping[str, Any]):
 
 
 def check_int(config: object, name: str, lo: int) -> None:
-    """Raise GroundingError unless ``config.<name>`` is an integer (not a bool) >= ``lo``."""
-    v = getattr(config, name)
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise GroundingError(f'{type(config).__name__}.{name}: expected an integer >= {lo}, got {v!r}')
+    """:func:`~spatialvlm_ros.core.options.check_int` raising GroundingError (a lifting config)."""
+    _check_int(config, name, lo, GroundingError)
 
 
 def check_number(config: object, name: str, allow_zero: bool = False) -> None:
-    """Raise GroundingError unless ``config.<name>`` is a finite number > 0 (>= 0 with ``allow_zero``)."""
-    v = getattr(config, name)
-    ok = isinstance(v, (int, float, np.number)) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        bound = '>= 0' if allow_zero else '> 0'
-        raise GroundingError(f'{type(config).__name__}.{name}: expected a finite number {bound}, got {v!r}')
+    """:func:`~spatialvlm_ros.core.options.check_number` raising GroundingError (a lifting config)."""
+    _check_number(config, name, allow_zero, GroundingError)
