@@ -327,7 +327,7 @@ def test_a_registered_mode_is_a_center_mode():
         obs = lift_mask(frame, label == 0, 'cube', config)
         ref = lift_mask(frame, label == 0, 'cube', LiftConfig(center_mode='centroid'))
         np.testing.assert_allclose(obs.center, ref.center + 0.5)
-        with pytest.raises(ValueError, match='registered twice'):
+        with pytest.raises(GroundingError, match='registered twice'):
             register_center_mode('test_front', FrontConfig)(front)
     finally:
         del CENTER_MODES['test_front']

@@ -10,11 +10,11 @@ with :func:`register_labeller`, whose ``config_type`` declares its options
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..core.step import FrameStep
+from ..core.registry import registrar
 from .errors import OfflineError
 
 if TYPE_CHECKING:  # the config module imports this registry to validate names
@@ -27,20 +27,8 @@ __all__ = ['LABELLERS', 'register_labeller', 'make_labeller', 'GeometricLabeller
 LABELLERS: dict[str, type] = {}
 
 
-def register_labeller(name: str) -> Callable[[type], type]:
-    """Class decorator adding a labeller to :data:`LABELLERS` under ``name``."""
-
-    def _register(cls: type) -> type:
-        if name in LABELLERS and LABELLERS[name] is not cls:
-            raise OfflineError(f'labeller {name!r} is registered twice ({LABELLERS[name].__name__}, {cls.__name__})',
-                               kind='params')
-        if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
-            raise OfflineError(f'labeller {cls.__name__} must define config_type as its options dataclass',
-                               kind='params')
-        LABELLERS[name] = cls
-        return cls
-
-    return _register
+# Class decorator adding a labeller to LABELLERS under a name.
+register_labeller = registrar(LABELLERS, 'labeller', OfflineError)
 
 
 def make_labeller(config: 'LabelConfig'):

@@ -13,15 +13,15 @@ backends use ``frame.rgb``, the geometric backend needs the depth).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any, Callable, Iterable, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Iterable, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 
 from ..core.options import Option, check_known, merge_options, options_of
 from ..core.types import Frame
 from .errors import VLMError
+from ..core.registry import registrar
 
 __all__ = [
     'BACKENDS',
@@ -68,21 +68,9 @@ class VLMBackend(Protocol):
 BACKENDS: dict[str, type] = {}
 
 
-def register_backend(kind: str) -> Callable[[type], type]:
-    """Class decorator adding a backend to :data:`BACKENDS` under ``kind``."""
-
-    def _register(cls: type) -> type:
-        if kind in BACKENDS and BACKENDS[kind] is not cls:
-            raise VLMError(f'VLM backend {kind!r} is registered twice ({BACKENDS[kind].__name__}, {cls.__name__})')
-        if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
-            raise VLMError(f'VLM backend {cls.__name__} must define config_type as its config dataclass')
-        if not isinstance(getattr(cls, 'takes_images', None), bool):
-            raise VLMError(f'VLM backend {cls.__name__} must declare takes_images = True or False '
-                           '(whether it answers about plain RGB images)')
-        BACKENDS[kind] = cls
-        return cls
-
-    return _register
+# Class decorator adding a backend to BACKENDS under a kind.
+register_backend = registrar(BACKENDS, 'VLM backend', VLMError,
+                             flags={'takes_images': 'whether it answers about plain RGB images'})
 
 
 def _load_backends() -> None:

@@ -124,17 +124,11 @@ class LatestFrameWorker:
             except BaseException as err:  # noqa: BLE001 - reported, the worker carries on
                 self.stats.failed += 1
                 self.busy = False
-                try:
-                    self._on_error(item, err)
-                except Exception:  # noqa: BLE001
-                    logger.exception('error handler failed')
+                _handle(self._on_error, item, err, what='error')
                 continue
             self.stats.succeeded += 1
             self.busy = False
-            try:
-                self._on_result(item, result)
-            except Exception:  # noqa: BLE001
-                logger.exception('result handler failed')
+            _handle(self._on_result, item, result, what='result')
 
     def idle(self) -> bool:
         with self._cond:
@@ -153,3 +147,11 @@ class LatestFrameWorker:
             self._stop = True
             self._cond.notify_all()
         self._thread.join(timeout_s)
+
+
+def _handle(handler, item, value, what: str) -> None:
+    """Call a result or error handler; its own failure is logged, never the worker's end."""
+    try:
+        handler(item, value)
+    except Exception:  # noqa: BLE001
+        logger.exception('%s handler failed', what)

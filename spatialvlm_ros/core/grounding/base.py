@@ -10,14 +10,14 @@ says whether it loads a model (``loads_model``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from ..errors import GroundingError
+from ..registry import registrar
 from ..options import Option, check_known, merge_options, option_values
 from ..types import Frame
 
@@ -82,22 +82,9 @@ class Grounder(Protocol):
 GROUNDERS: dict[str, type] = {}
 
 
-def register_grounder(kind: str) -> Callable[[type], type]:
-    """Class decorator adding a grounder backend to :data:`GROUNDERS` under ``kind``."""
-
-    def _register(cls: type) -> type:
-        if kind in GROUNDERS and GROUNDERS[kind] is not cls:
-            msg = f'grounder kind {kind!r} is registered twice ({GROUNDERS[kind].__name__}, {cls.__name__})'
-            raise GroundingError(msg)
-        if not dataclasses.is_dataclass(getattr(cls, 'config_type', None)):
-            raise GroundingError(f'grounder {cls.__name__} must define config_type as its config dataclass')
-        if not isinstance(getattr(cls, 'loads_model', None), bool):
-            raise GroundingError(f'grounder {cls.__name__} must declare loads_model = True or False '
-                                 '(whether building it loads model weights)')
-        GROUNDERS[kind] = cls
-        return cls
-
-    return _register
+# Class decorator adding a grounder backend to GROUNDERS under a kind.
+register_grounder = registrar(GROUNDERS, 'grounder', GroundingError,
+                              flags={'loads_model': 'whether building it loads model weights'})
 
 
 def grounder_class(kind: str) -> type:

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..errors import GroundingError
 from .base import register_grounder
-from .hf import checkpoint_type, load_pretrained
 from ..options import option
 from .open_vocab import OpenVocabConfig, OpenVocabGrounder
 
@@ -52,15 +51,9 @@ class GroundingDinoGrounder(OpenVocabGrounder):
     kind = 'grounding_dino'
     model_types = ('grounding-dino', 'mm-grounding-dino')
 
-    def _load(self, transformers) -> None:
-        c = self.config
-        what = 'Grounding DINO detector'
-        self._check_model_type(checkpoint_type(transformers, c.detector_model, what, c.trust_remote_code))
-        self.processor = load_pretrained(transformers.AutoProcessor, c.detector_model, what,
-                                         trust_remote_code=c.trust_remote_code)
-        net = load_pretrained(transformers.AutoModelForZeroShotObjectDetection, c.detector_model, what,
-                              dtype=self.dtype, trust_remote_code=c.trust_remote_code)
-        self.model = net.to(self.device).eval()
+    processor_class = 'AutoProcessor'
+    model_class = 'AutoModelForZeroShotObjectDetection'
+    detector_name = 'Grounding DINO detector'
 
     def _prompt_tokens(self, caption: str, spans: list[tuple[int, int]], prompts: list[str], width: int):
         enc = self.processor.tokenizer(caption)

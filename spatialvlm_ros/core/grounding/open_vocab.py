@@ -19,7 +19,7 @@ from ..errors import GroundingError
 from ..options import option, option_values
 from ..types import Frame
 from .base import MIN_PIXELS_DOC, ObjectQuery, check_unique_names
-from .hf import box_mask, check_model_options, clip_boxes, import_torch, release, resolve_device, torch_dtype
+from .hf import checkpoint_type, load_pretrained, box_mask, check_model_options, clip_boxes, import_torch, release, resolve_device, torch_dtype
 from .segmenter import SegmenterConfig, make_segmenter
 
 __all__ = ['OpenVocabConfig', 'OpenVocabGrounder']
@@ -83,8 +83,21 @@ class OpenVocabGrounder:
                 kind='model_load',
             )
 
+    # Set by each backend: the transformers classes of its processor and detector, and what to call it.
+    processor_class = ''
+    model_class = ''
+    detector_name = ''
+
     def _load(self, transformers) -> None:
-        raise NotImplementedError
+        """Check the checkpoint's model_type, then load processor and detector (``processor_class``,
+        ``model_class``) in the configured dtype onto the device."""
+        c, what = self.config, self.detector_name
+        self._check_model_type(checkpoint_type(transformers, c.detector_model, what, c.trust_remote_code))
+        self.processor = load_pretrained(getattr(transformers, self.processor_class), c.detector_model, what,
+                                         trust_remote_code=c.trust_remote_code)
+        net = load_pretrained(getattr(transformers, self.model_class), c.detector_model, what, dtype=self.dtype,
+                              trust_remote_code=c.trust_remote_code)
+        self.model = net.to(self.device).eval()
 
     def _detect(self, rgb: np.ndarray, prompts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per prompt: (N scores in [0, 1], Nx4 float XYXY boxes in pixels of ``rgb``)."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import register_grounder
-from .hf import checkpoint_type, load_pretrained
 from ..options import option
 from .open_vocab import OpenVocabConfig, OpenVocabGrounder
 
@@ -40,15 +39,9 @@ class Owlv2Grounder(OpenVocabGrounder):
     kind = 'owlv2'
     model_types = ('owlv2',)
 
-    def _load(self, transformers) -> None:
-        c = self.config
-        what = 'OWLv2 detector'
-        self._check_model_type(checkpoint_type(transformers, c.detector_model, what, c.trust_remote_code))
-        self.processor = load_pretrained(transformers.Owlv2Processor, c.detector_model, what,
-                                         trust_remote_code=c.trust_remote_code)
-        net = load_pretrained(transformers.Owlv2ForObjectDetection, c.detector_model, what, dtype=self.dtype,
-                              trust_remote_code=c.trust_remote_code)
-        self.model = net.to(self.device).eval()
+    processor_class = 'Owlv2Processor'
+    model_class = 'Owlv2ForObjectDetection'
+    detector_name = 'OWLv2 detector'
 
     def _detect(self, rgb: np.ndarray, prompts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         torch = self._torch

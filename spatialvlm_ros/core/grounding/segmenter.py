@@ -17,11 +17,11 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..errors import GroundingError
+from ..registry import registrar
 from ..options import option
 from .hf import (check_model_options, checkpoint_type, import_torch, load_pretrained, release, resolve_device,
                  torch_dtype)
@@ -88,19 +88,9 @@ class _Segmenter:
 SEGMENTERS: dict[str, type] = {}
 
 
-def register_segmenter(model_type: str) -> Callable[[type], type]:
-    """Class decorator adding a segmenter for checkpoints of ``model_type`` to :data:`SEGMENTERS`."""
-
-    def _register(cls: type) -> type:
-        if model_type in SEGMENTERS and SEGMENTERS[model_type] is not cls:
-            raise GroundingError(f'segmenter model_type {model_type!r} is registered twice '
-                                 f'({SEGMENTERS[model_type].__name__}, {cls.__name__})')
-        if not getattr(cls, 'example', ''):
-            raise GroundingError(f'segmenter {cls.__name__} must name an example checkpoint (example = ...)')
-        SEGMENTERS[model_type] = cls
-        return cls
-
-    return _register
+# Class decorator adding a segmenter for checkpoints of a model_type to SEGMENTERS.
+register_segmenter = registrar(SEGMENTERS, 'segmenter', GroundingError, config=False,
+                               texts={'example': 'an example checkpoint'})
 
 
 @register_segmenter('sam')

@@ -61,7 +61,7 @@ def register_center_mode(name: str, config_type: type) -> Callable[[Callable[...
 
     def register(estimate: Callable[..., Estimate]) -> Callable[..., Estimate]:
         if name in CENTER_MODES:
-            raise ValueError(f'centre mode {name!r} is registered twice')
+            raise GroundingError(f'centre mode {name!r} is registered twice', kind='config')
         CENTER_MODES[name] = CenterMode(name, config_type, estimate)
         return estimate
 
