@@ -57,7 +57,7 @@ class Option:
 def options_of(config_type: type) -> list[Option]:
     """The declared options of a config dataclass, in field order (fields without a description
     are internal: not exposed as parameters or flags)."""
-    if not dataclasses.is_dataclass(config_type):
+    if not (isinstance(config_type, type) and dataclasses.is_dataclass(config_type)):
         raise SpatialError(f'{config_type!r} is not a config dataclass', kind='config')
     hints = typing.get_type_hints(config_type)
     out = []

@@ -7,9 +7,9 @@ objects, facts and rewards the robot would have published. Plain dict in, no ROS
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Mapping, Optional
 
+from .config_files import config_dir, load_defaults  # noqa: F401 - the parameters' defaults live there
 from .errors import SpatialError
 from .facts import FactsConfig
 from .grounding import ObjectQuery, grounder_config_from
@@ -18,38 +18,6 @@ from .pipeline import PipelineConfig
 from .task import TaskSpec
 
 __all__ = ['config_dir', 'load_defaults', 'task_objects', 'pipeline_config_from_params']
-
-
-def config_dir() -> Path:
-    """``share/spatialvlm_ros/config`` of an installed package, else the source tree's ``config/``."""
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-        try:
-            share = Path(get_package_share_directory('spatialvlm_ros')) / 'config'
-            if share.is_dir():
-                return share
-        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset (no sourced install)
-            pass
-    except ImportError:
-        pass
-    src = Path(__file__).resolve().parents[2] / 'config'
-    if src.is_dir():
-        return src
-    msg = 'cannot find the spatialvlm_ros config directory; build with colcon or run from the source tree'
-    raise FileNotFoundError(msg)
-
-
-def load_defaults(file_name: str, node_name: str) -> dict:
-    """The ``ros__parameters`` of ``node_name`` in ``config/<file_name>``."""
-    path = config_dir() / file_name
-    import yaml
-
-    doc = yaml.safe_load(path.read_text())
-    try:
-        return dict(doc[node_name]['ros__parameters'])
-    except (KeyError, TypeError) as err:
-        raise KeyError(f'{path} has no {node_name}: ros__parameters: section') from err
 
 
 def _names(entries) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from .config_files import config_dir
 from .errors import TaskSpecError
 
 __all__ = ['Condition', 'Stage', 'TaskSpec', 'load_task', 'parse_task', 'pair_key', 'task_path']
@@ -204,8 +205,6 @@ def parse_task(raw) -> TaskSpec:
 def task_path(task: str | Path) -> Path:
     """A task YAML path as given, else ``config/tasks/<task>.yaml`` of the package (a name such as
     ``pick_and_place``). Raises TaskSpecError when neither exists."""
-    from .params import config_dir
-
     path = Path(task).expanduser()
     if not (path.suffix in ('.yaml', '.yml') or path.exists()):
         path = config_dir() / 'tasks' / f'{task}.yaml'

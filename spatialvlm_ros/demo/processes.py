@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import SpatialVLMError
-from ..core.params import config_dir
+from ..core.config_files import config_dir
 
 __all__ = ['DemoError', 'COLOR', 'DEPTH', 'INFO', 'EE', 'ROS_ENV_KEYS', 'ros_environment', 'start_node', 'start_nodes']
 

@@ -86,7 +86,8 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
             out[str(o['name'])] = ObjectObservation(
                 name=str(o['name']),
                 center=np.asarray(o['center_m'], dtype=np.float64).reshape(3),
-                extent=np.asarray(o.get('extent_camera_m', o['extent_m']), dtype=np.float64).reshape(3),
+                extent=np.asarray(o['extent_camera_m'] if 'extent_camera_m' in o else o['extent_m'],
+                                  dtype=np.float64).reshape(3),
                 points=np.empty((0, 3), np.float32),
                 pixel_count=int(o.get('pixels', 0)),
                 frame_id=frame_id,
@@ -97,7 +98,7 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
         for name in doc.get('missing', []):
             out[str(name)] = None
     except (KeyError, TypeError, ValueError) as err:
-        raise SpatialError(f'malformed objects document ({err!r}); expected the schema of core.serialize') from err
+        raise SpatialError(f'malformed objects document ({err!r}); expected the schema of spatialvlm_ros.messages.serialize') from err
     return stamp_ns, frame_id, out
 
 

@@ -50,7 +50,7 @@ _LIVE_ONLY = {'qos_reliability', 'qos_depth', 'publish_debug_image', 'input_time
 
 def default_params() -> dict:
     """The ``spatial_facts`` node's parameter defaults (``config/spatial_facts.yaml``)."""
-    from ..core.params import load_defaults
+    from ..core.config_files import load_defaults
 
     return load_defaults('spatial_facts.yaml', 'spatial_facts')
 

@@ -11,14 +11,10 @@ with :func:`register_labeller`, whose ``config_type`` declares its options
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..core.step import FrameStep
 from ..core.registry import registrar
 from .errors import OfflineError
-
-if TYPE_CHECKING:  # the config module imports this registry to validate names
-    from .config import LabelConfig
 
 __all__ = ['LABELLERS', 'register_labeller', 'make_labeller', 'GeometricLabeller']
 
@@ -31,8 +27,8 @@ LABELLERS: dict[str, type] = {}
 register_labeller = registrar(LABELLERS, 'labeller', OfflineError)
 
 
-def make_labeller(config: 'LabelConfig'):
-    """The labeller ``config.labeller`` built for ``config``."""
+def make_labeller(config):
+    """The labeller ``config.labeller`` built for ``config`` (a :class:`~.config.LabelConfig`)."""
     cls = LABELLERS.get(config.labeller)
     if cls is None:
         raise OfflineError(f'unknown labeller {config.labeller!r}; expected one of {sorted(LABELLERS)}', kind='params')
@@ -51,7 +47,7 @@ class GeometricLabeller:
 
     config_type = GeometricOptions
 
-    def __init__(self, config: 'LabelConfig') -> None:
+    def __init__(self, config) -> None:
         self.step = FrameStep(config.pipeline_config(), config.task)
 
     def __call__(self, frame, known=None, transform=None):

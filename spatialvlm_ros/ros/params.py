@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..core.params import config_dir, load_defaults
+from ..core.config_files import config_dir, load_defaults
 
 __all__ = ['config_dir', 'load_defaults', 'declare_parameters', 'read_parameters']
 

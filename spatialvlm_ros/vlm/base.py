@@ -73,14 +73,8 @@ register_backend = registrar(BACKENDS, 'VLM backend', VLMError,
                              flags={'takes_images': 'whether it answers about plain RGB images'})
 
 
-def _load_backends() -> None:
-    # The backend modules import their heavy dependencies lazily, so importing them is cheap.
-    from . import geometry_backend, openai_backend, transformers_backend  # noqa: F401
-
-
 def backend_class(kind: str) -> type:
     """The backend class registered as ``kind``; VLMError listing the known backends otherwise."""
-    _load_backends()
     if kind not in BACKENDS:
         raise VLMError(f'unknown VLM backend {kind!r}; known backends: {sorted(BACKENDS)}', kind='config')
     return BACKENDS[kind]
@@ -93,7 +87,6 @@ def backend_options(kind: str) -> list[Option]:
 
 def image_backends() -> list[str]:
     """The backends that answer about plain RGB images (``takes_images``), sorted."""
-    _load_backends()
     return sorted(k for k, cls in BACKENDS.items() if cls.takes_images)
 
 
