@@ -84,7 +84,7 @@ def test_the_readme_ros2_run_example_reaches_active(ctx):
 @pytest.mark.parametrize('params, says', [
     ({'task': ''}, 'no objects to find: set the task parameter'),
     ({'object_names': ['cup'], 'object_prompts': ['red cup']}, "task 'pick_and_place' needs the objects"),
-    ({'grounder': 'mask'}, "grounder 'mask' needs instance masks from outside the frame"),
+    ({'color_transport': 'jpeg'}, "color_transport must be one of ['raw', 'compressed']"),
 ])
 def test_configure_says_which_parameter_to_change(ctx, params, says):
     node = _facts_node(ctx, '/lc_says', **params)

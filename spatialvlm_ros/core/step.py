@@ -85,7 +85,7 @@ class FrameStep:
 
     def perceive(
         self, frame: Frame, known: Optional[Mapping[str, Optional[KnownPosition]]] = None,
-        transform: Optional[RigidTransform] = None, base_rotation=None,
+        transform: Optional[RigidTransform] = None, base_rotation=None, label_image: Optional[np.ndarray] = None,
     ) -> FrameResult:
         """Objects, sizes and reward of ``frame`` (no facts yet: :meth:`relate` adds them).
 
@@ -94,8 +94,12 @@ class FrameStep:
         transform: camera optical frame -> output frame (``transform.child`` must be the frame's);
             None keeps the camera frame. Known positions may be given in its parent frame.
         base_rotation: 3x3 camera-to-base rotation of this frame (gravity), overriding the config's.
+        label_image: HxW integer instance ids of this frame (a segmentation node's output), for a
+            grounder that takes its masks from outside (``needs_masks``: the 'mask' grounder).
         Raises SpatialError subclasses (FrameError, TransformError, ...) for unusable inputs.
         """
+        if label_image is not None:
+            self.pipeline.grounder.set_masks(label_image=label_image)
         kinematic = {n: _known_observation(n, k, frame, transform) for n, k in (known or {}).items()}
         perceived = self.pipeline.perceive(frame, base_rotation=base_rotation, known=kinematic)
         camera_objects = perceived.objects

@@ -15,6 +15,8 @@ from .rgbd_files import check_stream_depth
 from ..core.types import Frame, Intrinsics, stamp_to_ns
 
 __all__ = [
+    'LABEL_ENCODINGS',
+    'label_image_from_msg',
     'header_stamp_ns',
     'intrinsics_from_camera_info',
     'frame_from_msgs',
@@ -81,3 +83,23 @@ def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: 
         min_depth_m=min_depth_m,
         max_depth_m=max_depth_m,
     )
+
+
+# Encodings of instance-label images: one integer id per pixel (0 is usually background).
+LABEL_ENCODINGS = ('mono8', '8UC1', 'mono16', '16UC1', '32SC1')
+
+
+def label_image_from_msg(msg, frame: Frame) -> np.ndarray:
+    """An instance-label sensor_msgs/Image (mono8, mono16 or 32SC1 ids) of ``frame`` -> HxW integer ids.
+
+    Raises FrameError (kind 'encoding' or 'size_mismatch') when it is no label image of this frame.
+    """
+    if msg.encoding not in LABEL_ENCODINGS:
+        raise FrameError(f'instance masks must be an integer label image ({", ".join(LABEL_ENCODINGS)}), got '
+                         f'{msg.encoding!r}', kind='encoding')
+    labels = image_from_msg(msg)
+    if labels.shape != frame.shape:
+        raise FrameError(f'instance masks are {labels.shape[1]}x{labels.shape[0]} but the colour image is '
+                         f'{frame.shape[1]}x{frame.shape[0]}; segment the colour image the frame comes from',
+                         kind='size_mismatch')
+    return labels

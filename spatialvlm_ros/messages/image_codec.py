@@ -27,6 +27,7 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     'mono16': (np.dtype(np.uint16), 1),
     '16UC1': (np.dtype(np.uint16), 1),
     '32FC1': (np.dtype(np.float32), 1),
+    '32SC1': (np.dtype(np.int32), 1),  # instance-label images
 }
 
 

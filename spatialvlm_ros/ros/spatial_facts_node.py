@@ -2,8 +2,12 @@
 
 Subscribes (relative names; remap in launch):
     color/image_raw    sensor_msgs/Image        rgb8/bgr8/rgba8/bgra8/mono8
+                       (color_transport compressed: <resolved>/compressed, sensor_msgs/CompressedImage)
     depth/image_raw    sensor_msgs/Image        16UC1 mm or 32FC1 m, registered to colour
+                       (depth_transport compressedDepth: <resolved>/compressedDepth, sensor_msgs/CompressedImage)
     color/camera_info  sensor_msgs/CameraInfo   of the colour stream
+    masks/image_raw    sensor_msgs/Image        instance ids (mono8/mono16/32SC1), only for the 'mask' grounder;
+                       an object's prompt is its id
 Publishes:
     ~/objects   std_msgs/String (JSON, core.serialize objects document)
     ~/facts     std_msgs/String (JSON, core.serialize facts document)
@@ -23,7 +27,7 @@ import time
 
 from rclpy.event_handler import SubscriptionEventCallbacks
 from geometry_msgs.msg import PointStamped
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
@@ -38,7 +42,7 @@ from ..messages.image_codec import encode_image
 from ..messages.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer
 from ..messages.bag import rclpy_message
-from ..messages.convert import frame_from_msgs, header_stamp_ns
+from ..messages.convert import frame_from_msgs, header_stamp_ns, label_image_from_msg
 from ..messages.debug_image import draw_debug
 from ..messages.markers import marker_array
 from .frames import FrameResolver
@@ -55,7 +59,25 @@ NODE_NAME = 'spatial_facts'
 PARAMS_FILE = 'spatial_facts.yaml'
 
 # Relative input names (remap them in launch), by stream.
-INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 'color/camera_info'}
+INPUT_TOPICS = {'color': 'color/image_raw', 'depth': 'depth/image_raw', 'info': 'color/camera_info',
+                'masks': 'masks/image_raw'}
+# Transport -> (message type, topic suffix), image_transport's names and topic convention.
+TRANSPORTS = {'raw': (Image, ''), 'compressed': (CompressedImage, 'compressed'),
+              'compressedDepth': (CompressedImage, 'compressedDepth')}
+
+
+def _streams(p: dict) -> dict:
+    """stream -> (message type, transport topic suffix) of the inputs these parameters subscribe to:
+    colour, depth and camera_info, plus the instance masks when the grounder takes its masks from outside."""
+    allowed = {'color_transport': ('raw', 'compressed'), 'depth_transport': ('raw', 'compressedDepth')}
+    for name, ok in allowed.items():
+        if p[name] not in ok:
+            raise NodeError(f'{name} must be one of {list(ok)}, got {p[name]!r}')
+    streams = {'color': TRANSPORTS[p['color_transport']], 'depth': TRANSPORTS[p['depth_transport']],
+               'info': (CameraInfo, '')}
+    if getattr(GROUNDERS.get(p['grounder']), 'needs_masks', False):
+        streams['masks'] = (Image, '')  # a segmentation node's label image, paired by stamp like the others
+    return streams
 
 # Each grounder's and centre mode's options are declared once, on its config (core.options); the node
 # exposes them under the same names, with their descriptions. Defaults live in config/spatial_facts.yaml.
@@ -86,6 +108,10 @@ _NODE_PARAMETERS = {
     'flat_objects': "Flat objects (markers, discs, sheets): centre mode 'flat', a plane fit completed under "
                     "occluders; overrides the task's.",
     'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',
+    'color_transport': "Colour input transport (image_transport's names): 'raw' (sensor_msgs/Image on color/image_raw) "
+                       "or 'compressed' (sensor_msgs/CompressedImage, JPEG/PNG, on <color/image_raw>/compressed).",
+    'depth_transport': "Depth input transport: 'raw' (sensor_msgs/Image) or 'compressedDepth' (PNG or RVL, on "
+                       "<depth/image_raw>/compressedDepth).",
     'slop_s': 'Largest stamp difference (seconds) between colour, depth and camera_info of one frame.',
     'sync_queue_size': 'Messages kept per input stream while waiting for partners.',
     'qos_reliability': "Camera subscriptions: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
@@ -132,16 +158,13 @@ class SpatialFactsNode(ModelNode):
     def _configure(self, p: dict) -> None:
         """Everything the parameters decide, the model included; subscriptions wait for activate."""
         self.p = p
-        if getattr(GROUNDERS.get(p['grounder']), 'needs_masks', False):
-            raise NodeError(f"grounder {p['grounder']!r} needs instance masks from outside the frame, and this node has "
-                            'no mask input yet; use a grounder that finds objects in the image (color, or an '
-                            'open-vocabulary one) live, and the mask grounder offline (spatialvlm facts --object)')
+        self.streams = _streams(p)
         task = load_task(task_path(p['task'])) if p['task'] else None
         self.step = FrameStep(pipeline_config_from_params(p, task), task)
         self.min_depth_m, self.max_depth_m = float(p['min_depth_m']), float(p['max_depth_m'])
         self.publish_markers = bool(p['publish_markers'])
         self.sync = ApproximateTimeSync(
-            ('color', 'depth', 'info'), slop_ns=int(p['slop_s'] * 1e9), queue_size=int(p['sync_queue_size'])
+            tuple(self.streams), slop_ns=int(p['slop_s'] * 1e9), queue_size=int(p['sync_queue_size'])
         )
         self.publish_debug_image = bool(p['publish_debug_image'])
         # 10 % allowance for stamp jitter: a 30 Hz camera limited to 10 Hz keeps every third frame.
@@ -149,7 +172,8 @@ class SpatialFactsNode(ModelNode):
         self._last_processed_ns: int | None = None
         self.frames = FrameResolver(self, p['transform_source'], p['target_frame'], p['static_transform'],
                                     p['transform_timeout_s'])
-        self.inputs = InputMonitor(self, INPUT_TOPICS, p['qos_reliability'], p['input_timeout_s'])
+        self.inputs = InputMonitor(self, {s: self._topic(s) for s in self.streams}, p['qos_reliability'],
+                                   p['input_timeout_s'])
         self.kinematic = {n: StampedBuffer(int(p['kinematic_tolerance_s'] * 1e9)) for n in p['kinematic_objects'] if n}
         names = [q.name for q in self.step.config.queries]
         unknown = sorted(set(self.kinematic) - set(names))
@@ -172,14 +196,20 @@ class SpatialFactsNode(ModelNode):
                 PointStamped, f'{name}/position', lambda m, b=buf: b.add(_StampedPoint.of(m)),
                 sensor_qos(p['qos_reliability'], 50)))
         qos = sensor_qos(p['qos_reliability'], int(p['qos_depth']))
-        for stream, msg_type in (('color', Image), ('depth', Image), ('info', CameraInfo)):
+        for stream, (msg_type, _) in self.streams.items():
             self._input_subs.append(self.create_subscription(
-                msg_type, INPUT_TOPICS[stream], lambda m, s=stream: self._on_input(s, m), qos,
+                msg_type, self._topic(stream), lambda m, s=stream: self._on_input(s, m), qos,
                 event_callbacks=SubscriptionEventCallbacks(
                     incompatible_qos=lambda e, s=stream: self.inputs.on_incompatible_qos(s, e)
                 ),
             ))
         self._input_timer = steady_timer(self, p['input_timeout_s'], self.inputs.check)
+
+    def _topic(self, stream: str) -> str:
+        """The topic a stream is taken from: the remappable base name, plus image_transport's transport
+        suffix (``<resolved base>/compressed``), as image_transport subscribers resolve it."""
+        suffix = self.streams[stream][1]
+        return INPUT_TOPICS[stream] if not suffix else f'{self.resolve_topic_name(INPUT_TOPICS[stream])}/{suffix}'
 
     def _stop_inputs(self) -> None:
         for sub in self._input_subs:
@@ -216,12 +246,14 @@ class SpatialFactsNode(ModelNode):
         self._last_processed_ns = stamp
         self._process(*matched)
 
-    def _process(self, color, depth, info) -> None:
+    def _process(self, color, depth, info, masks=None) -> None:
         t0 = time.perf_counter()
         try:
             frame = frame_from_msgs(color, depth, info, self.min_depth_m, self.max_depth_m)
+            labels = None if masks is None else label_image_from_msg(masks, frame)
             tf = self.frames.resolve(frame.frame_id, frame.stamp_ns)
-            perceived = self.step.perceive(frame, known=self._known(frame.stamp_ns), transform=tf)
+            perceived = self.step.perceive(frame, known=self._known(frame.stamp_ns), transform=tf,
+                                           label_image=labels)
             # Objects first: the reward node needs only them, and starts while the facts are computed.
             self.objects_pub.publish(String(data=serialize.dumps(serialize.objects_to_doc(
                 perceived.objects, perceived.stamp_ns, perceived.frame_id, perceived.sizes))))
