@@ -1,4 +1,4 @@
-"""Reading rosbag2 files (sqlite3 or mcap) with ``rosbags``: no ROS install needed.
+"""Reading rosbag2 files (sqlite3 or mcap) and ROS 1 bags with ``rosbags``: no ROS install needed.
 
 The one bag reader of the package: :func:`open_reader` for raw (serialized) access, which the
 offline labeller uses to read chunks by reference, and :func:`read_messages` for deserialized
@@ -10,6 +10,7 @@ serves rclpy and rosbags alike.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from .errors import MessageError
 
-__all__ = ['BagMessage', 'open_reader', 'read_messages', 'topics', 'typestore_for', 'message_factory',
+__all__ = ['BagMessage', 'Ros1Reader', 'open_reader', 'read_messages', 'topics', 'typestore_for', 'message_factory',
            'rclpy_message']
 
 
@@ -31,9 +32,11 @@ class BagMessage:
     msg: object
 
 
+@functools.lru_cache(maxsize=1)
 def typestore_for():
     """The rosbags typestore for ROS 2 messages (Jazzy definitions; the message layouts we read
-    and write are the same in Kilted)."""
+    and write are the same in Kilted), one per process: the types of a ROS 1 bag's own messages
+    are registered into it when the bag is opened."""
     from rosbags.typesys import Stores, get_typestore
 
     return get_typestore(Stores.ROS2_JAZZY)
@@ -41,27 +44,70 @@ def typestore_for():
 
 @contextmanager
 def open_reader(path: str | Path):
-    """``with open_reader(path) as reader``: an open rosbags ``Reader`` on a rosbag2 directory
-    (sqlite3 or mcap), with clear errors; closed on exit."""
-    from rosbags.rosbag2 import Reader
-
+    """``with open_reader(path) as reader``: an open reader of a rosbag2 directory (sqlite3 or mcap)
+    or a ROS 1 ``.bag`` file, with clear errors; closed on exit. Either way its ``connections``
+    carry ROS 2 message types and ``messages(...)`` yields ``(connection, log time ns, CDR bytes)``:
+    a ROS 1 bag's messages are converted to CDR as they are read (:class:`Ros1Reader`), so the
+    labeller, the labelled-bag writer and the stamp reader work on both."""
     path = Path(path)
     if not path.exists():
         raise MessageError(f'no bag at {path}', kind='no_bag')
-    if not (path / 'metadata.yaml').exists():
+    ros1 = path.is_file() and path.suffix == '.bag'
+    if not ros1 and not (path / 'metadata.yaml').exists():
         raise MessageError(
-            f'{path} is not a rosbag2 directory (no metadata.yaml); give the bag directory, not a file in it',
-            kind='no_bag',
-        )
+            f'{path} is neither a rosbag2 directory (no metadata.yaml: give the bag directory, not a file in it) '
+            'nor a ROS 1 .bag file', kind='no_bag')
     try:
-        reader = Reader(path)
+        if ros1:
+            from rosbags.rosbag1 import Reader as Ros1
+
+            reader = Ros1Reader(Ros1(path), typestore_for())
+        else:
+            from rosbags.rosbag2 import Reader
+
+            reader = Reader(path)
         reader.open()
+    except MessageError:
+        raise
     except Exception as err:  # noqa: BLE001 - rosbags raises several types for unreadable bags
         raise MessageError(f'cannot open bag {path}: {err}', kind='unreadable') from err
     try:
         yield reader
     finally:
         reader.close()
+
+
+class Ros1Reader:
+    """A rosbags ROS 1 reader that looks like a rosbag2 one: connections as ROS 2 CDR connections,
+    messages converted to CDR (``typestore.ros1_to_cdr``). Message types the typestore lacks are
+    registered from the bag's own definitions."""
+
+    def __init__(self, reader, typestore) -> None:
+        self._reader, self._ts = reader, typestore
+        self.connections: list = []
+        self._by_id: dict = {}
+
+    def open(self) -> None:
+        from rosbags.interfaces import ConnectionExtRosbag2
+        from rosbags.typesys import get_types_from_msg
+
+        self._reader.open()
+        for c in self._reader.connections:
+            if c.msgtype not in self._ts.fielddefs:
+                self._ts.register(get_types_from_msg(c.msgdef.data, c.msgtype))
+            # No ROS 1 definition or md5 travels on: a rosbag2 writer takes the type from the typestore.
+            ros2 = c._replace(msgdef=None, digest='', ext=ConnectionExtRosbag2('cdr', []), owner=self)
+            self.connections.append(ros2)
+            self._by_id[c.id] = c
+
+    def messages(self, connections=(), start=None, stop=None):
+        wanted = [self._by_id[c.id] for c in connections] or list(self._by_id.values())
+        ours = {c.id: c for c in self.connections}
+        for conn, log_time, raw in self._reader.messages(connections=wanted, start=start, stop=stop):
+            yield ours[conn.id], log_time, self._ts.ros1_to_cdr(raw, conn.msgtype)
+
+    def close(self) -> None:
+        self._reader.close()
 
 
 def topics(path: str | Path) -> dict[str, str]:

@@ -65,11 +65,14 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def bag_signature(path: Path) -> dict:
     """What identifies an input bag's content cheaply: its files' names, sizes and mtimes."""
-    return {f.name: [f.stat().st_size, int(f.stat().st_mtime_ns)] for f in sorted(Path(path).iterdir()) if f.is_file()}
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(f for f in path.iterdir() if f.is_file())  # a ROS 1 bag is one file
+    return {f.name: [f.stat().st_size, int(f.stat().st_mtime_ns)] for f in files}
 
 
 def _bag_names(bags: Sequence[Path]) -> list[str]:
-    names = [Path(b).resolve().name for b in bags]
+    # a rosbag2 directory's name, a ROS 1 bag file's stem
+    names = [Path(b).resolve().stem if Path(b).is_file() else Path(b).resolve().name for b in bags]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise OfflineError(f'several input bags are named {dup}; outputs are named after the bag, rename one',

@@ -192,13 +192,13 @@ def _iter_jobs(inputs: Sequence[Path], config: SynthConfig, counts: Counter):
     batch: list = []
     for path in inputs:
         path = Path(path)
-        if path.is_dir() and (path / 'metadata.yaml').exists():
+        if (path.is_dir() and (path / 'metadata.yaml').exists()) or (path.is_file() and path.suffix == '.bag'):
             topics = detect_topics(path, config.color_topic, config.depth_topic, config.info_topic)
             stats = ReadStats()
             for chunk in iter_chunks(path, topics, lc, stats):
                 for fj in chunk.frames:
                     if fj.index % config.every == 0:
-                        batch.append(_Item(path.name, 'bag', fj))
+                        batch.append(_Item(path.stem if path.is_file() else path.name, 'bag', fj))
                 if len(batch) >= config.chunk_frames:
                     yield config, batch
                     batch = []
@@ -206,7 +206,7 @@ def _iter_jobs(inputs: Sequence[Path], config: SynthConfig, counts: Counter):
             continue
         files = sorted(path.glob('*.npz')) if path.is_dir() else [path]
         if not files or any(f.suffix != '.npz' or not f.exists() for f in files):
-            raise OfflineError(f'{path} is neither a rosbag2 directory nor .npz frames (rgb, depth, K)',
+            raise OfflineError(f'{path} is neither a rosbag2 directory, a ROS 1 .bag nor .npz frames (rgb, depth, K)',
                                kind='bad_input')
         for f in files:
             batch.append(_Item(f.stem, 'npz', str(f)))

@@ -68,9 +68,9 @@ def _import_rosbags() -> tuple[Any, Any, Any, Any, Any]:
 
 
 def _typestore() -> Any:
-    from rosbags.typesys import Stores, get_typestore
+    from ..messages.bag import typestore_for
 
-    return get_typestore(Stores.ROS2_JAZZY)
+    return typestore_for()
 
 
 def depth_to_16uc1(depth_m: np.ndarray) -> np.ndarray:
