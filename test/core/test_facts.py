@@ -116,3 +116,22 @@ def test_end_to_end_from_rendered_frame():
     assert got['distance'].value == pytest.approx(np.linalg.norm(block_c - target_c), abs=0.005)
     assert got['left_of'].holds and got['below'].holds and got['in_front_of'].holds
     assert got['distance'].stamp_ns == 42 and got['distance'].confidence > 0.99
+
+
+def _obs(points: np.ndarray) -> ObjectObservation:
+    return ObjectObservation(name='o', center=points.mean(axis=0), extent=np.ones(3), points=points.astype(np.float32),
+                             pixel_count=len(points), frame_id='cam', stamp_ns=0)
+
+
+def test_closest_distance_equals_the_exhaustive_search():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        na, nb = rng.integers(1, 2500, size=2)
+        a = rng.normal(size=(na, 3)) * rng.uniform(0.005, 0.1)
+        # From far apart to interpenetrating (a gripper holding a block).
+        b = rng.normal(size=(nb, 3)) * rng.uniform(0.005, 0.1) + rng.normal(size=3) * rng.uniform(0.0, 0.3)
+        oa, ob = _obs(a), _obs(b)
+        pa = oa.points[:: max(1, -(-na // 400))]
+        pb = ob.points[:: max(1, -(-nb // 400))]
+        truth = float(cKDTree(pb).query(pa, k=1)[0].min())
+        assert closest_distance(oa, ob, 400) == pytest.approx(truth, abs=1e-9)

@@ -52,28 +52,3 @@ def test_weights_offsets_and_bonus():
     })
     assert compute_reward(t, {'a': pos(0), 'b': pos(0.5)}).reward == pytest.approx(0.0)
     assert compute_reward(t, {'a': pos(0), 'b': pos(0.05)}).reward == pytest.approx(1.0 - 0.1 + 5.0)
-
-
-@pytest.mark.parametrize(
-    'raw,match',
-    [
-        ({'objects': {'a': 'x'}, 'stages': []}, 'stages'),
-        ({'objects': {'a': 'x'}, 'stages': [{'distance': ['a', 'z']}]}, "object 'z'"),
-        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a']}]}, 'pair of object names'),
-        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a', 'b'], 'wieght': 1}]}, 'unknown keys'),
-        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a', 'b']}],
-          'success': {'distance': ['a', 'b'], 'below_m': -1}}, 'below_m must be > 0'),
-    ],
-)
-def test_bad_specs_say_what_is_wrong(raw, match):
-    with pytest.raises(TaskSpecError, match=match):
-        parse_task(raw)
-
-
-def test_load_task_names_the_file(tmp_path):
-    bad = tmp_path / 'bad.yaml'
-    bad.write_text('name: x\nobjects: [a, b]\nstages: []\n')
-    with pytest.raises(TaskSpecError, match='bad.yaml'):
-        load_task(bad)
-    with pytest.raises(TaskSpecError, match='cannot read'):
-        load_task(tmp_path / 'missing.yaml')

@@ -40,3 +40,28 @@ def test_package_tasks_resolve_by_name_and_the_demo_task_names_its_modes():
     assert demo.center_modes == {'gripper': 'grip', 'target': 'flat'}
     with pytest.raises(TaskSpecError, match='no task file'):
         task_path('/nowhere/task.yaml')
+
+
+@pytest.mark.parametrize(
+    'raw,match',
+    [
+        ({'objects': {'a': 'x'}, 'stages': []}, 'stages'),
+        ({'objects': {'a': 'x'}, 'stages': [{'distance': ['a', 'z']}]}, "object 'z'"),
+        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a']}]}, 'pair of object names'),
+        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a', 'b'], 'wieght': 1}]}, 'unknown keys'),
+        ({'objects': {'a': 'x', 'b': 'y'}, 'stages': [{'distance': ['a', 'b']}],
+          'success': {'distance': ['a', 'b'], 'below_m': -1}}, 'below_m must be > 0'),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(raw, match):
+    with pytest.raises(TaskSpecError, match=match):
+        parse_task(raw)
+
+
+def test_load_task_names_the_file(tmp_path):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('name: x\nobjects: [a, b]\nstages: []\n')
+    with pytest.raises(TaskSpecError, match='bad.yaml'):
+        load_task(bad)
+    with pytest.raises(TaskSpecError, match='cannot read'):
+        load_task(tmp_path / 'missing.yaml')

@@ -64,3 +64,16 @@ def test_kinematic_observation_is_one_certain_point():
     assert dist.value == pytest.approx(0.1) and dist.confidence > 0.99  # limited by the block's 400 points
     with pytest.raises(TransformError, match='not finite'):
         kinematic_observation('gripper', [np.nan, 0, 1], 'cam', 0)
+
+
+def test_target_frame_moves_the_camera_box_but_not_the_gravity_size(tilted):
+    """Sizes come from the camera-frame observation; the marker box is the transformed one."""
+    tf = RigidTransform.from_xyz_quat([0.5, 0.0, 1.0, 0.5, -0.5, 0.5, -0.5], 'base_link', 'cam')
+    extents = _extents(tilted)
+    moved = {n: transform_observation(o, tf) for n, o in tilted.objects.items()}
+    doc = serialize.objects_to_doc(moved, STAMP, 'base_link', extents)
+    (o,) = doc['objects']
+    np.testing.assert_allclose(o['extent_m'], np.round(extents['box'], 6))
+    np.testing.assert_allclose(o['extent_camera_m'], np.round(moved['box'].extent, 6))
+    (box,) = [m for m in marker_specs(moved, []) if m.ns == 'objects']
+    np.testing.assert_allclose(box.scale, o['extent_camera_m'], atol=1e-6)  # RViz draws the frame-axis box

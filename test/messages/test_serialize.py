@@ -192,3 +192,21 @@ def test_malformed_objects_documents_raise_spatial_error_saying_what(broken, nam
 def test_public_names():
     assert set(serialize.__all__) == {'header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc',
                                       'reward_to_doc', 'dumps', 'loads'}
+
+
+def test_round_trip_and_old_documents_give_the_camera_box(tilted):
+    obs = tilted.objects['box']
+    doc = serialize.objects_to_doc(tilted.objects, STAMP, 'cam', _extents(tilted))
+    stamp, frame_id, back = serialize.objects_from_doc(serialize.loads(serialize.dumps(doc)))
+    assert (stamp, frame_id) == (STAMP, 'cam')
+    np.testing.assert_allclose(back['box'].extent, obs.extent, atol=1e-6)  # what ObjectObservation.extent means
+    np.testing.assert_allclose(back['box'].center, obs.center, atol=1e-6)
+    assert back['box'].visible_fraction == pytest.approx(obs.visible_fraction, abs=1e-3)
+    # a document written before extent_camera_m existed carried the camera box as extent_m
+    old = serialize.loads(serialize.dumps(doc))
+    o = old['objects'][0]
+    o['extent_m'] = o.pop('extent_camera_m')
+    del o['visible_fraction']  # nor the share in view: the whole object, as before
+    _, _, back = serialize.objects_from_doc(old)
+    np.testing.assert_allclose(back['box'].extent, obs.extent, atol=1e-6)
+    assert back['box'].visible_fraction == 1.0

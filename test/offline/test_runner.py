@@ -293,16 +293,6 @@ def test_ambiguous_topics_name_the_option(task, tmp_path):
     assert summary['frames'] == 3
 
 
-def test_cli_prints_error_and_exits_non_zero(tmp_path, capsys):
-    from spatialvlm_ros.cli import main
-
-    assert main(['label', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'o')]) == 1
-    assert 'ERROR: no bag at' in capsys.readouterr().err
-    (tmp_path / 'notabag').mkdir()
-    assert main(['label', str(tmp_path / 'notabag'), '--out', str(tmp_path / 'o')]) == 1
-    assert 'is not a rosbag2 directory (no metadata.yaml)' in capsys.readouterr().err
-
-
 def test_offline_tools_never_import_rclpy(sim_bag, tmp_path):
     import subprocess
     import sys

@@ -160,49 +160,54 @@ def test_config_validation_and_registry():
 # --- mask grounder ---------------------------------------------------------------------------
 
 
-def _label_image():
-    lab = np.zeros((H, W), np.int32)
-    lab[100:200, 100:200] = 3
-    lab[300:310, 300:305] = 7  # 50 px
-    return lab
+def test_colour_grounder_equals_full_image_thresholds_also_for_one_pixel_wide_parts():
+    """The coarse-then-box search finds exactly what thresholding the whole image finds,
+    including a one-pixel-wide arm that runs between the sampled pixels out of the coarse box."""
+    rng = np.random.default_rng(0)
+    rgb = np.full((120, 160, 3), 128, np.uint8)
+    rgb += rng.integers(0, 20, size=rgb.shape, dtype=np.uint8)  # grey, unsaturated table
+    rgb[40:60, 50:70] = (220, 30, 30)  # red block
+    rgb[10:41, 61] = (220, 30, 30)  # 1-px arm on an odd column, above the block
+    rgb[70:72, 100:104] = (230, 40, 20)  # small red speck elsewhere (dropped: < 30 % of the block)
+    rgb[0:30, 150:160] = (30, 30, 220)  # blue marker at the image corner
+    rgb[118, 0:159:2] = (230, 220, 20)  # dotted yellow line: 80 one-pixel components, all kept
+    grounder = ColorGrounder()
+    queries = [ObjectQuery('block', 'red block'), ObjectQuery('target', 'blue target'),
+               ObjectQuery('line', 'yellow line'), ObjectQuery('none', 'green thing')]
+    got = grounder.ground(_frame(rgb), queries)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    for q in queries:
+        want = grounder.color_mask(hsv, q.prompt.split()[0])
+        assert (want is None) == (got[q.name] is None), q.name
+        if want is not None:
+            np.testing.assert_array_equal(got[q.name], want, err_msg=q.name)
+    assert got['none'] is None and got['line'].sum() == 80
+    assert got['block'][10:40, 61].all() and not got['block'][70:72, 100:104].any()
+    assert got['target'].sum() == 300
 
 
-def test_mask_grounder_from_label_image():
-    frame, _ = tabletop()
-    g = MaskGrounder(MaskGrounderConfig(labels={'box': 3}, min_pixels=60))
-    g.set_masks(label_image=_label_image())
-    out = g.ground(frame, [ObjectQuery('box', 'cardboard box'), ObjectQuery('three', '3'), ObjectQuery('small', '7'),
-                           ObjectQuery('none', '9')])
-    assert out['box'].sum() == 100 * 100 and (out['box'] == out['three']).all()
-    assert out['small'] is None and out['none'] is None  # 50 px < min_pixels, label absent
+@pytest.fixture(scope='module')
+def sim_frames():
+    pytest.importorskip('mujoco')
+    from spatialvlm_ros.sim import iter_episode
+
+    return [_frame(f.rgb) for f in iter_episode(seed=0, frames=40, width=320, height=240)][::4]
 
 
-def test_mask_grounder_from_binary_masks():
-    frame, truth = tabletop()
-    g = make_grounder('mask')
-    g.set_masks(masks={'block': truth['block'].astype(np.uint8)})
-    out = g.ground(frame, [ObjectQuery('block', 'anything')])
-    assert (out['block'] == truth['block']).all() and out['block'].dtype == np.bool_
-    with pytest.raises(GroundingError, match="no mask for query 'target'"):
-        g.ground(frame, [ObjectQuery('target', 'x')])
+def test_colour_grounder_equals_full_image_thresholds_on_sim_frames(sim_frames):
+    grounder = ColorGrounder()
+    queries = [ObjectQuery('gripper', 'yellow gripper'), ObjectQuery('block', 'red block'),
+               ObjectQuery('target', 'blue target')]
+    for frame in sim_frames:
+        got = grounder.ground(frame, queries)
+        hsv = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2HSV)
+        for q in queries:
+            want = grounder.color_mask(hsv, q.prompt.split()[0])
+            assert want is not None and got[q.name] is not None
+            np.testing.assert_array_equal(got[q.name], want)
 
 
-def test_mask_grounder_errors():
-    frame, _ = tabletop()
-    g = MaskGrounder()
-    with pytest.raises(GroundingError, match='has no segmentation for this frame; call set_masks'):
-        g.ground(frame, [ObjectQuery('a', '1')])
-    g.set_masks(label_image=np.zeros((240, 320), np.int32))
-    with pytest.raises(GroundingError, match=r'label_image is 320x240 \(WxH\) but the frame is 640x480') as err:
-        g.ground(frame, [ObjectQuery('a', '1')])
-    assert err.value.kind == 'size_mismatch'
-    g.set_masks(masks={'a': np.ones((480, 641), bool)})
-    with pytest.raises(GroundingError, match=r"mask of 'a' is 641x480 \(WxH\) but the frame is 640x480"):
-        g.ground(frame, [ObjectQuery('a', '1')])
-    g.set_masks(label_image=_label_image())
-    with pytest.raises(GroundingError, match="needs a label id, but the prompt is 'red block'"):
-        g.ground(frame, [ObjectQuery('a', 'red block')])
-    with pytest.raises(GroundingError, match='label_image must be an integer image'):
-        g.set_masks(label_image=np.zeros((H, W), np.float32))
-    with pytest.raises(GroundingError, match=r"labels\['a'\]: expected an integer label id"):
-        MaskGrounderConfig(labels={'a': 'three'})
+def _frame(rgb: np.ndarray) -> Frame:
+    h, w = rgb.shape[:2]
+    return Frame(rgb=rgb, depth=np.ones((h, w), np.float32), intrinsics=Intrinsics(500.0, 500.0, w / 2, h / 2, w, h),
+                 stamp_ns=0, frame_id='cam')
