@@ -1,22 +1,8 @@
-"""The VLM backend registry as the one source of a backend's options: every config declares its
-options, and a backend registered here (and removed after) is built by make_backend and gets
-``spatialvlm eval`` flags without another edit; unknown options are refused naming the known ones."""
-import sys
+"""``spatialvlm eval``: backend options become flags, also for a backend registered later."""
 from dataclasses import dataclass
-from pathlib import Path
 import pytest
 from spatialvlm_ros.core.options import option
-from spatialvlm_ros.vlm import (
-    BACKENDS,
-    VLMError,
-    backend_options,
-    image_backends,
-    make_backend,
-    merged_backend_options,
-    register_backend,
-)
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_grounding_base import check_declared  # noqa: E402
+from spatialvlm_ros.vlm import BACKENDS, VLMError, image_backends, make_backend, register_backend
 
 
 def eval_parser():

@@ -1,18 +1,20 @@
-"""``extent_m`` means one thing everywhere: the gravity-aligned [width, height, depth] of
-``spatialvlm facts --json``, the objects topic and labelled bags; the camera-axis box (the marker
-box) travels as ``extent_camera_m``, and the reward node reads documents old and new."""
+"""``spatialvlm facts``: its JSON on real frames, its errors, and its extents are the objects document's."""
 from __future__ import annotations
 import numpy as np
 import pytest
 from spatialvlm_ros.commands.facts import result_doc
 from spatialvlm_ros.messages import serialize
-from spatialvlm_ros.core.grounding import ObjectQuery
-from spatialvlm_ros.core.lifting import LiftConfig
-from spatialvlm_ros.core.pipeline import PipelineConfig, SpatialPipeline
 from spatialvlm_ros.core.sizes import gravity_extents
-from spatialvlm_ros.core.transform import RigidTransform, kinematic_observation, transform_observation
-from spatialvlm_ros.core.types import Frame
-from spatialvlm_ros.messages.markers import marker_specs
+import json
+import subprocess
+import sys
+import cv2
+from support.scenes import SIZE, STAMP, _extents, tilted_result
+
+
+@pytest.fixture(scope='module')
+def tilted():
+    return tilted_result()
 
 
 def test_objects_document_extent_is_the_cli_extent(tilted):
@@ -71,3 +73,8 @@ def test_cli_facts_errors(tmp_path):
     out = run_cli('--rgb', str(tmp_path / 'rgb.png'), '--depth', str(tmp_path / 'depth.png'),
                   '--intrinsics', '50,50,32,24')
     assert out.returncode != 0 and 'no objects' in out.stderr
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, '-m', 'spatialvlm_ros.cli', 'facts', *args],
+                          capture_output=True, text=True, timeout=120)

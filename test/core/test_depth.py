@@ -1,8 +1,8 @@
+"""core.depth: depth units, colour encodings, frame making and resampling."""
 import numpy as np
 import pytest
 from spatialvlm_ros.core.depth import depth_to_metres, make_frame, resample_depth, rgb_from_encoding
 from spatialvlm_ros.core.errors import FrameError
-from spatialvlm_ros.messages.image_codec import decode_image, encode_image
 from spatialvlm_ros.core.types import Intrinsics
 
 

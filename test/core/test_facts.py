@@ -11,6 +11,8 @@ import pytest
 from spatialvlm_ros.core.errors import FrameError, SpatialError
 from spatialvlm_ros.core.facts import FactsConfig, compute_facts, distance, relation_holds
 from spatialvlm_ros.core.types import ObjectObservation
+from scipy.spatial import cKDTree
+from spatialvlm_ros.core.facts import closest_distance
 
 
 def obs(name: str, center, n: int = 200, frame_id: str = 'cam', stamp_ns: int = 7) -> ObjectObservation:
@@ -93,7 +95,7 @@ def test_errors():
 def test_end_to_end_from_rendered_frame():
     """Colour grounding + lifting + facts on a ray-cast scene with a red cube and a blue sphere."""
     try:  # test/ as a rootdir of plain modules (the default) or as a package
-        from test_lifting_cloud import BACKWALL, K, Box, Sphere, render
+        from support.scenes import BACKWALL, K, Box, Sphere, render
     except ImportError:
         from .test_lifting_cloud import BACKWALL, K, Box, Sphere, render
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,8 +13,9 @@ from spatialvlm_ros.core.depth import make_frame
 from spatialvlm_ros.core.errors import SpatialError
 from spatialvlm_ros.core.gravity import GravityConfig, estimate_gravity, gravity_basis, up_from_rotation
 from spatialvlm_ros.core.types import Intrinsics
+from support.paths import REPO
 
-RTAB = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'rgbd' / 'rtabmap_gtest'
+RTAB = REPO.parent / 'shared' / 'data' / 'rgbd' / 'rtabmap_gtest'
 K525 = Intrinsics(525.0, 525.0, 319.5, 239.5, 640, 480)
 needs_rtab = pytest.mark.skipif(not RTAB.is_dir(), reason='shared real RGB-D frames not present')
 
@@ -76,8 +73,3 @@ def test_basis_and_errors():
         up_from_rotation(np.diag([1.0, 1.0, -1.0]))
     with pytest.raises(SpatialError, match='max_tilt_deg: expected a number'):
         GravityConfig(max_tilt_deg=0)
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, '-m', 'spatialvlm_ros.cli', 'facts', *args],
-                          capture_output=True, text=True, timeout=120)

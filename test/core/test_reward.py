@@ -1,14 +1,13 @@
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spatialvlm_ros.core.errors import TaskSpecError
 from spatialvlm_ros.core.task import load_task, parse_task
 from spatialvlm_ros.core.reward import compute_reward
+from support.paths import REPO
 
-TASK = Path(__file__).resolve().parents[1] / 'config' / 'tasks' / 'pick_and_place.yaml'
+TASK = REPO / 'config' / 'tasks' / 'pick_and_place.yaml'
 
 
 @pytest.fixture(scope='module')

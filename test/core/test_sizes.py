@@ -1,21 +1,13 @@
-"""``extent_m`` means one thing everywhere: the gravity-aligned [width, height, depth] of
-``spatialvlm facts --json``, the objects topic and labelled bags; the camera-axis box (the marker
-box) travels as ``extent_camera_m``, and the reward node reads documents old and new."""
+"""core.sizes: gravity-aligned extents, also without gravity and for kinematic objects."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from spatialvlm_ros.commands.facts import result_doc
 from spatialvlm_ros.messages import serialize
-from spatialvlm_ros.core.grounding import ObjectQuery
-from spatialvlm_ros.core.lifting import LiftConfig
-from spatialvlm_ros.core.pipeline import PipelineConfig, SpatialPipeline
 from spatialvlm_ros.core.sizes import gravity_extents
-from spatialvlm_ros.core.transform import RigidTransform, kinematic_observation, transform_observation
-from spatialvlm_ros.core.types import Frame
-from spatialvlm_ros.messages.markers import marker_specs
+from spatialvlm_ros.core.transform import kinematic_observation
+from support.scenes import STAMP
 
 
 def test_without_gravity_and_for_kinematic_objects():

@@ -1,17 +1,11 @@
-"""The hot path's shortcuts give the same answers as the straightforward computations they replace."""
+"""core.stats: the hot path's percentiles give the same answers as numpy's."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 
-from spatialvlm_ros.core.facts import closest_distance
-from spatialvlm_ros.core.grounding.base import ObjectQuery
-from spatialvlm_ros.core.grounding.color import ColorGrounder
 from spatialvlm_ros.core.stats import median, percentile, percentiles
-from spatialvlm_ros.core.types import Frame, Intrinsics, ObjectObservation
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64, np.int32])

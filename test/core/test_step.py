@@ -28,13 +28,13 @@ CAMERA_IN_WORLD = RigidTransform(rotation=np.array([[0.0, 0.0, 1.0], [-1.0, 0.0,
 
 @pytest.fixture(scope='module')
 def scene():
-    from test_lifting_cloud import Box, Plane, render
+    from support.scenes import Box, Plane, render
 
     up = np.array([0.0, -1.0, 0.0])
     centre = np.array([0.05, 0.0, 0.8])
     depth, label = render([Box(tuple(centre), (0.06, 0.08, 0.05), np.eye(3)),
                            Plane(tuple(centre + 0.04 * -up), tuple(up))], noise_m=0.0)
-    from test_lifting_cloud import K
+    from support.scenes import K
 
     frame = Frame(rgb=np.full(depth.shape + (3,), 128, np.uint8), depth=depth, intrinsics=K, stamp_ns=STAMP,
                   frame_id='cam')

@@ -6,6 +6,14 @@ from spatialvlm_ros.core.transform import (
     RigidTransform, TransformBuffer, TransformError, quaternion_to_matrix, transform_observation,
 )
 from spatialvlm_ros.core.types import ObjectObservation
+from spatialvlm_ros.messages import serialize
+from spatialvlm_ros.messages.markers import marker_specs
+from support.scenes import STAMP, _extents, tilted_result
+
+
+@pytest.fixture(scope='module')
+def tilted():
+    return tilted_result()
 
 
 def test_quaternion_matches_scipy_and_rejects_zero():

@@ -1,8 +1,6 @@
-import numpy as np
+"""core.types: intrinsics validation and scaling."""
 import pytest
-from spatialvlm_ros.core.depth import depth_to_metres, make_frame, resample_depth, rgb_from_encoding
 from spatialvlm_ros.core.errors import FrameError
-from spatialvlm_ros.messages.image_codec import decode_image, encode_image
 from spatialvlm_ros.core.types import Intrinsics
 
 

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from spatialvlm_ros.core.errors import FrameError
-from spatialvlm_ros.core.gravity import estimate_gravity
-from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
 from spatialvlm_ros.messages.rgbd_files import check_stream_depth, read_depth
+from support.paths import REPO
 
-DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'rgbd'
+DATA = REPO.parent / 'shared' / 'data' / 'rgbd'
 if not DATA.is_dir():
     DATA = Path('/work/shared/data/rgbd')
 O3D, RTAB = DATA / 'open3d_2019' / 'RGBD', DATA / 'rtabmap_gtest'

@@ -16,6 +16,7 @@ from spatialvlm_ros.core.types import ObjectObservation, RewardSample, SpatialFa
 from spatialvlm_ros.messages import serialize
 from spatialvlm_ros.messages.serialize import (dumps, facts_to_doc, header_dict, loads, objects_from_doc,
                                                objects_to_doc, reward_to_doc)
+from support.scenes import _extents, tilted_result
 
 STAMP = 1_700_000_001_123_456_789
 FRAME = 'cam_optical'
@@ -39,6 +40,11 @@ EXTENTS = {'gripper': [0.0, 0.0, 0.0], 'target': [0.11, 0.13, 0.003]}
 def wire(doc):
     """What a subscriber gets: the document through its std_msgs/String text."""
     return loads(dumps(doc))
+
+
+@pytest.fixture(scope='module')
+def tilted():
+    return tilted_result()
 
 
 def test_header_carries_the_stamp_three_ways_and_the_frame():

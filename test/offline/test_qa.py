@@ -1,19 +1,12 @@
-"""Spatial QA synthesis: answers match the measured geometry, seeded and order-independent,
-chat-format JSONL and Parquet with images, .npz frames and bags, errors with clear texts."""
+"""offline.qa: the question/answer geometry of object pairs."""
 from __future__ import annotations
 import os
 os.environ.setdefault('MUJOCO_GL', 'egl')
-import json  # noqa: E402
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 pytest.importorskip('rosbags')
 pytest.importorskip('pyarrow')
-import pyarrow.parquet as pq  # noqa: E402
-from spatialvlm_ros.offline import OfflineError, RunOptions, resolve_task  # noqa: E402
 from spatialvlm_ros.offline.qa import UNITS, QUALITATIVE, QUANTITATIVE, make_questions, pair_geometry  # noqa: E402
-from spatialvlm_ros.offline.synth import SynthConfig, synth_dataset  # noqa: E402
 from spatialvlm_ros.core.types import ObjectObservation  # noqa: E402
 
 
@@ -54,3 +47,10 @@ def test_relations_within_the_margin_are_never_asked():
     g = pair_geometry(a, b, np.array([0.0, -1.0, 0.0]))
     qas = make_questions(np.random.default_rng(1), ('a', 'b'), ('A', 'B'), g, 200, 0.02)
     assert not [q for q in qas if q.qualitative] and not [q for q in qas if q.category == 'lateral_offset']
+
+
+def _obs(name, center, size):
+    c = np.asarray(center, float)
+    g = np.stack(np.meshgrid(*[np.linspace(-s / 2, s / 2, 6) for s in size], indexing='ij'), -1).reshape(-1, 3)
+    return ObjectObservation(name=name, center=c, extent=np.asarray(size, float), points=(g + c).astype(np.float32),
+                             pixel_count=len(g))

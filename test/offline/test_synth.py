@@ -19,9 +19,7 @@ pytest.importorskip('pyarrow')
 import pyarrow.parquet as pq  # noqa: E402
 
 from spatialvlm_ros.offline import OfflineError, RunOptions, resolve_task  # noqa: E402
-from spatialvlm_ros.offline.qa import UNITS, QUALITATIVE, QUANTITATIVE, make_questions, pair_geometry  # noqa: E402
 from spatialvlm_ros.offline.synth import SynthConfig, synth_dataset  # noqa: E402
-from spatialvlm_ros.core.types import ObjectObservation  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -36,13 +34,6 @@ def sim_bag(tmp_path_factory) -> Path:
 
     return record_episode(tmp_path_factory.mktemp('bags') / 'ep', seed=2, frames=12, width=320, height=240,
                           progress=False)
-
-
-def _obs(name, center, size):
-    c = np.asarray(center, float)
-    g = np.stack(np.meshgrid(*[np.linspace(-s / 2, s / 2, 6) for s in size], indexing='ij'), -1).reshape(-1, 3)
-    return ObjectObservation(name=name, center=c, extent=np.asarray(size, float), points=(g + c).astype(np.float32),
-                             pixel_count=len(g))
 
 
 def test_synth_from_bag_chat_format_parquet_and_provenance(sim_bag, task, tmp_path):

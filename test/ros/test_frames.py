@@ -442,7 +442,7 @@ def test_spatial_facts_node_publishes_in_base_link_from_tf(tf2, ctx):
     from std_msgs.msg import String
 
     from spatialvlm_ros.ros.spatial_facts_node import SpatialFactsNode
-    from test_nodes import image, info, scene, truth
+    from support.ros_msgs import image, info, scene, truth
 
     params = {'transform_source': 'tf', 'target_frame': 'base_link', 'transform_timeout_s': 1.0,
               'qos_reliability': 'reliable', 'qos_depth': 20, 'center_mode': 'centroid',

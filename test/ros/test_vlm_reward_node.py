@@ -1,20 +1,6 @@
-"""The vlm_reward node in its own process over loopback DDS, with a local chat-completions
-server as its VLM: rewards from the VLM's distances stamped with their frame, the depth
-cross-check, fallback to depth when the server fails, and questions over ROS."""
-import json
-import sys
-import time
-import xml.etree.ElementTree as ET
-from pathlib import Path
-import numpy as np
+"""vlm_reward node parameters come from the backend registry with their YAML defaults."""
 import pytest
 rclpy = pytest.importorskip('rclpy')
-from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
-from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Harness  # noqa: E402
-from test_vlm_openai import ChatServer  # noqa: E402
 
 
 def test_backend_parameters_come_from_the_registry_with_their_yaml_defaults():

@@ -7,16 +7,16 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
 pytest.importorskip('mujoco')
 pytest.importorskip('gymnasium_robotics')
 pytest.importorskip('rosbags')
 pytest.importorskip('open3d')
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 TARGETS = {
     'noise_free.center_error_median', 'noise_free.center_error_p95', 'noise_free.pair_distance_error_median',
     'noisy.pair_distance_error_median', 'noisy.block_size_rel_error_median', 'speed.ours_ms_median',

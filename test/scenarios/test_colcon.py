@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 COLCON = Path(sys.executable).parent / 'colcon'
 
 

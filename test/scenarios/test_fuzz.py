@@ -9,7 +9,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from test_nodes import CX, CY, F, image, info, scene  # noqa: E402
+from support.ros_msgs import CX, CY, F, image, info, scene  # noqa: E402
 
 GOOD_FRAMES = 40
 BAD_PER_GAP = 25  # 40 gaps x 25 triples x 3 messages = 3000 malformed messages

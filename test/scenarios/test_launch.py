@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from spatialvlm_ros.ros import reward_node, spatial_facts_node, vlm_reward_node
+from support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.xml'))
 # executable -> (node module, params file)
 NODES = {

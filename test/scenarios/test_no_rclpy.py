@@ -8,11 +8,11 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 # Run in a subprocess: ``python -c GUARD ROOT_PACKAGE [EXCLUDED_SUBPACKAGE ...]``. Prints one JSON
 # object: {"imported": [module, ...], "failed": {module: "error"}, "ros_loaded": [module, ...]}.

@@ -13,8 +13,8 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
 from spatialvlm_ros.core.transform import quaternion_to_matrix  # noqa: E402
-from harness import header_ns  # noqa: E402
-from test_nodes import H, PATCHES, W, WARM_UP_STAMP, image, info, scene, truth  # noqa: E402
+from support.harness import header_ns  # noqa: E402
+from support.ros_msgs import H, PATCHES, W, WARM_UP_STAMP, image, info, scene, truth  # noqa: E402
 
 # camera optical frame in base_link: 0.5 m up, looking forward and down (a typical arm camera)
 STATIC = [0.1, -0.2, 0.5, 0.6123724, -0.6123724, 0.3535534, -0.3535534]  # 30 deg down, facing +x

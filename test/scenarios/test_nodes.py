@@ -12,9 +12,8 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
+from support.ros_msgs import F, PATCHES, WARM_UP_STAMP, image, info, scene, truth  # noqa: E402
 
 
 def send_scene(h, stamp, rgb=None, depth=None):

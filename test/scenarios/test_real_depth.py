@@ -27,8 +27,9 @@ from spatialvlm_ros.messages.rgbd_files import (
     remove_flying_pixels,
 )
 from spatialvlm_ros.core.types import Frame, Intrinsics
+from support.paths import REPO
 
-DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'rgbd'
+DATA = REPO.parent / 'shared' / 'data' / 'rgbd'
 if not DATA.is_dir():
     DATA = Path('/work/shared/data/rgbd')
 O3D = DATA / 'open3d_2019' / 'RGBD'

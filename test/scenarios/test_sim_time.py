@@ -11,8 +11,8 @@ rclpy = pytest.importorskip('rclpy')
 from builtin_interfaces.msg import Time  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 
-from harness import Harness  # noqa: E402
-from test_nodes import image, info, scene  # noqa: E402
+from support.harness import Harness  # noqa: E402
+from support.ros_msgs import image, info, scene  # noqa: E402
 
 T0 = 1000  # s of sim time: far from the wall clock's 1.7e9 s
 REMAPS = {'color/image_raw': '/st/color', 'depth/image_raw': '/st/depth', 'color/camera_info': '/st/info'}

@@ -3,10 +3,8 @@ server as its VLM: rewards from the VLM's distances stamped with their frame, th
 cross-check, fallback to depth when the server fails, and questions over ROS."""
 
 import json
-import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,11 +16,11 @@ from std_msgs.msg import String  # noqa: E402
 
 from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Harness  # noqa: E402
-from test_vlm_openai import ChatServer  # noqa: E402
+from support.harness import Harness  # noqa: E402
+from support.chat_server import ChatServer  # noqa: E402
+from support.paths import REPO  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 CENTRES = {'gripper': [0.0, 0.0, 0.7], 'block': [0.2, 0.0, 0.7], 'target': [0.2, 0.0, 1.0]}  # depth: 0.2 m, 0.3 m
 
 

@@ -1,29 +1,12 @@
-"""Simulated Fetch RGB-D source and its rosbag2 recorder, checked against ground truth.
-
-Images are small (320x240, bags 160x120) to keep the file fast on CPU rendering.
-"""
+"""sim.noise: the depth noise model."""
 from __future__ import annotations
 import os
 os.environ.setdefault('MUJOCO_GL', 'egl')
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 pytest.importorskip('mujoco')
 pytest.importorskip('gymnasium_robotics')
 pytest.importorskip('rosbags')
-from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
-from spatialvlm_ros.sim import (  # noqa: E402
-    FetchPickPlaceScene,
-    SimFrame,
-    iter_episode,
-    read_ground_truth,
-    record_episode,
-)
-from spatialvlm_ros.sim.errors import SimError  # noqa: E402
-from spatialvlm_ros.sim.scene import EPOCH_NS, SEGMENTATION_LABELS, stamp_for_frame  # noqa: E402
 
 
 def test_depth_noise_model_is_deterministic_and_realistic():

@@ -1,13 +1,8 @@
-"""Simulated Fetch RGB-D source and its rosbag2 recorder, checked against ground truth.
-
-Images are small (320x240, bags 160x120) to keep the file fast on CPU rendering.
-"""
+"""sim.record: recorded bags (topics, stamps, encodings, content), refusals and clean interruption."""
 from __future__ import annotations
 import os
 os.environ.setdefault('MUJOCO_GL', 'egl')
 import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -15,15 +10,9 @@ pytest.importorskip('mujoco')
 pytest.importorskip('gymnasium_robotics')
 pytest.importorskip('rosbags')
 from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
-from spatialvlm_ros.sim import (  # noqa: E402
-    FetchPickPlaceScene,
-    SimFrame,
-    iter_episode,
-    read_ground_truth,
-    record_episode,
-)
+from spatialvlm_ros.sim import iter_episode, read_ground_truth, record_episode  # noqa: E402
 from spatialvlm_ros.sim.errors import SimError  # noqa: E402
-from spatialvlm_ros.sim.scene import EPOCH_NS, SEGMENTATION_LABELS, stamp_for_frame  # noqa: E402
+from spatialvlm_ros.sim.scene import stamp_for_frame  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -149,3 +138,6 @@ def test_interrupted_recording_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='simulated crash'):
         record_episode(tmp_path / 'bag', frames=3, width=BAG_W, height=BAG_H)
     assert list(tmp_path.iterdir()) == []
+
+
+BAG_W, BAG_H, BAG_FRAMES = 160, 120, 6

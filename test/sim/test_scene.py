@@ -9,10 +9,8 @@ import os
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
-import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -21,20 +19,12 @@ pytest.importorskip('mujoco')
 pytest.importorskip('gymnasium_robotics')
 pytest.importorskip('rosbags')
 
-from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
-from spatialvlm_ros.sim import (  # noqa: E402
-    FetchPickPlaceScene,
-    SimFrame,
-    iter_episode,
-    read_ground_truth,
-    record_episode,
-)
-from spatialvlm_ros.sim.errors import SimError  # noqa: E402
+from spatialvlm_ros.sim import FetchPickPlaceScene, SimFrame, iter_episode  # noqa: E402
 from spatialvlm_ros.sim.scene import EPOCH_NS, SEGMENTATION_LABELS, stamp_for_frame  # noqa: E402
+from support.paths import REPO  # noqa: E402
 
 W, H = 320, 240
 EPISODE_FRAMES = 90  # seed 0 finishes (release + retreat) at about frame 80
-BAG_W, BAG_H, BAG_FRAMES = 160, 120, 6
 BLOCK = SEGMENTATION_LABELS['block']
 TARGET = SEGMENTATION_LABELS['target']
 TABLE = SEGMENTATION_LABELS['table']
@@ -229,7 +219,7 @@ def test_stamps_are_30hz_from_a_fixed_epoch(episode):
 
 def test_importing_the_package_does_not_import_the_simulator():
     code = 'import sys, spatialvlm_ros.sim; print(any(m in sys.modules for m in ("mujoco", "gymnasium", "rosbags")))'
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     out = subprocess.run([sys.executable, '-c', code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == 'False'
 

@@ -1,16 +1,8 @@
-"""The OpenAI-compatible client against a local chat-completions server (127.0.0.1, in a thread):
-answers, images as data URLs, the API key header, timeouts, 5xx with retries, malformed JSON,
-4xx and a dead server."""
-import base64
+"""A local OpenAI-compatible chat-completions server (127.0.0.1, in a thread) with a script of answers."""
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import numpy as np
-import pytest
-from spatialvlm_ros.vlm import VLMError, make_backend
-from spatialvlm_ros.vlm.openai_backend import encode_data_url
 
 
 class ChatServer:

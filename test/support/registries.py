@@ -1,22 +1,7 @@
-"""The grounder registry as the one source of a grounder's options: every config declares its
-options, a grounder registered here (and removed after) shows up everywhere without another edit,
-and unknown options or kinds are refused naming the known ones."""
+"""``check_declared``: every field of a registry entry's config is a declared option (grounders, VLM backends)."""
 import dataclasses
 import typing
-from dataclasses import dataclass
-import pytest
-from spatialvlm_ros.core.errors import GroundingError
-from spatialvlm_ros.core.grounding import (
-    GROUNDERS,
-    SEGMENTERS,
-    SegmenterConfig,
-    grounder_config_from,
-    grounder_options,
-    make_grounder,
-    register_grounder,
-)
-from spatialvlm_ros.core.options import option, options_of
-from spatialvlm_ros.core.params import load_defaults, pipeline_config_from_params
+from spatialvlm_ros.core.options import options_of
 
 
 def check_declared(config_type) -> None:
@@ -32,3 +17,13 @@ def check_declared(config_type) -> None:
             assert isinstance(o.default, bool) == (o.type is bool), f'{f.name}: default {o.default!r}'
         else:
             assert not declared_type_ok(hints[f.name]), f'{config_type.__name__}.{f.name} is not declared with option()'
+
+
+def declared_type_ok(t) -> bool:
+    """bool, int, float, str, or a tuple (of one of them)."""
+    if t in SCALARS or t is tuple:
+        return True
+    return typing.get_origin(t) is tuple and all(a in SCALARS or a is Ellipsis for a in typing.get_args(t))
+
+
+SCALARS = (bool, int, float, str)

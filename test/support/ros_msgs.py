@@ -1,10 +1,5 @@
-"""The real nodes, in their own processes, over loopback DDS on a private domain.
-
-Synthetic RGB-D with analytic ground truth: three flat coloured squares facing the camera at
-known depths in front of a grey wall. Their centres are known exactly, so the published
-objects, facts and rewards can be checked to the millimetre.
-"""
-import time
+"""Synthetic RGB-D as ROS messages for the DDS scenarios: three flat coloured squares facing the camera at known
+depths in front of a grey wall, their centres known exactly (``truth``)."""
 import numpy as np
 import pytest
 rclpy = pytest.importorskip('rclpy')

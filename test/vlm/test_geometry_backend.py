@@ -1,27 +1,10 @@
-"""The local transformers backends on tiny random-weight Qwen2.5-VL and LLaVA models (the real
-load and generate path), the geometric answerer on an analytic RGB-D scene, the registry and
-the prompts."""
-import random
-import sys
-from pathlib import Path
+"""The geometric answerer on an analytic RGB-D scene."""
 import numpy as np
 import pytest
 from spatialvlm_ros.core.lifting import LiftConfig
 from spatialvlm_ros.core.types import Frame, Intrinsics
-from spatialvlm_ros.vlm import (
-    BACKENDS,
-    TEMPLATES,
-    VLMError,
-    interpret_question,
-    make_backend,
-    make_question,
-    parse_choice,
-    parse_distance,
-    parse_yes_no,
-)
-from spatialvlm_ros.vlm.prompts import ANSWER_TYPES, depth_context, draw_marks, with_context
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_vlm  # noqa: E402
+from spatialvlm_ros.vlm import VLMError, make_backend, make_question, parse_choice, parse_distance, parse_yes_no
+from support.images import RGB
 pytest.importorskip('transformers')
 
 
@@ -93,3 +76,6 @@ def test_geometry_config_validation():
         make_backend('geometry', flat_objects=('disc',))
     with pytest.raises(VLMError, match='unit: expected one of'):
         make_backend('geometry', unit='ft')
+
+
+W, H, F = 160, 120, 150.0

@@ -3,17 +3,15 @@ answers, images as data URLs, the API key header, timeouts, 5xx with retries, ma
 4xx and a dead server."""
 
 import base64
-import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 from spatialvlm_ros.vlm import VLMError, make_backend
 from spatialvlm_ros.vlm.openai_backend import encode_data_url
+from support.chat_server import ChatServer
 
 RGB = np.zeros((8, 10, 3), np.uint8)
 RGB[2:4, 3:6] = (255, 0, 0)

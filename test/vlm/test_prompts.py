@@ -1,27 +1,10 @@
-"""The local transformers backends on tiny random-weight Qwen2.5-VL and LLaVA models (the real
-load and generate path), the geometric answerer on an analytic RGB-D scene, the registry and
-the prompts."""
+"""vlm.prompts: every template read back as its kind, questions it cannot measure, depth-grounded prompts and marks."""
 import random
-import sys
-from pathlib import Path
 import numpy as np
 import pytest
-from spatialvlm_ros.core.lifting import LiftConfig
-from spatialvlm_ros.core.types import Frame, Intrinsics
-from spatialvlm_ros.vlm import (
-    BACKENDS,
-    TEMPLATES,
-    VLMError,
-    interpret_question,
-    make_backend,
-    make_question,
-    parse_choice,
-    parse_distance,
-    parse_yes_no,
-)
+from spatialvlm_ros.vlm import TEMPLATES, VLMError, interpret_question, make_question
 from spatialvlm_ros.vlm.prompts import ANSWER_TYPES, depth_context, draw_marks, with_context
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_vlm  # noqa: E402
+from support.images import RGB
 pytest.importorskip('transformers')
 
 

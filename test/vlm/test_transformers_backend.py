@@ -1,35 +1,17 @@
 """The local transformers backends on tiny random-weight Qwen2.5-VL and LLaVA models (the real
-load and generate path), the geometric answerer on an analytic RGB-D scene, the registry and
-the prompts."""
+load and generate path)."""
 
-import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spatialvlm_ros.core.lifting import LiftConfig
 from spatialvlm_ros.core.types import Frame, Intrinsics
-from spatialvlm_ros.vlm import (
-    BACKENDS,
-    TEMPLATES,
-    VLMError,
-    interpret_question,
-    make_backend,
-    make_question,
-    parse_choice,
-    parse_distance,
-    parse_yes_no,
-)
-from spatialvlm_ros.vlm.prompts import ANSWER_TYPES, depth_context, draw_marks, with_context
+from spatialvlm_ros.vlm import VLMError, make_backend
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_vlm  # noqa: E402
+from support import tiny_vlm  # noqa: E402
+from support.images import RGB  # noqa: E402
 
 pytest.importorskip('transformers')
-
-RGB = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
 
 
 @pytest.fixture(scope='module')
@@ -141,5 +123,3 @@ def test_cuda_asked_without_cuda_is_a_config_error(tiny_dir):
 
 
 # --- the geometric answerer ------------------------------------------------------------------
-
-W, H, F = 160, 120, 150.0

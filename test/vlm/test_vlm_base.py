@@ -2,9 +2,7 @@
 options, and a backend registered here (and removed after) is built by make_backend and gets
 ``spatialvlm eval`` flags without another edit; unknown options are refused naming the known ones."""
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +17,7 @@ from spatialvlm_ros.vlm import (
     register_backend,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_grounding_base import check_declared  # noqa: E402
+from support.registries import check_declared  # noqa: E402
 
 
 @pytest.mark.parametrize('kind', sorted(BACKENDS))

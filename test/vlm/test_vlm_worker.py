@@ -1,10 +1,8 @@
 """The latest-frame worker: never a stale frame, never a growing queue, never dead on a failing
 call; the stamp rate limit; the worker driving a tiny random-weight VLM through generate."""
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,7 @@ import pytest
 from spatialvlm_ros.vlm import make_backend
 from spatialvlm_ros.vlm.worker import LatestFrameWorker, StampRateLimiter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_vlm  # noqa: E402
+from support import tiny_vlm  # noqa: E402
 
 
 def make_worker(fn, **kw):

@@ -2,8 +2,6 @@
 options, a grounder registered here (and removed after) shows up everywhere without another edit,
 and unknown options or kinds are refused naming the known ones."""
 
-import dataclasses
-import typing
 from dataclasses import dataclass
 
 import pytest
@@ -20,15 +18,7 @@ from spatialvlm_ros.core.grounding import (
 )
 from spatialvlm_ros.core.options import option, options_of
 from spatialvlm_ros.core.params import load_defaults, pipeline_config_from_params
-
-SCALARS = (bool, int, float, str)
-
-
-def declared_type_ok(t) -> bool:
-    """bool, int, float, str, or a tuple (of one of them)."""
-    if t in SCALARS or t is tuple:
-        return True
-    return typing.get_origin(t) is tuple and all(a in SCALARS or a is Ellipsis for a in typing.get_args(t))
+from support.registries import check_declared
 
 
 @pytest.mark.parametrize('kind', sorted(GROUNDERS))

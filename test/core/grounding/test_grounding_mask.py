@@ -1,20 +1,10 @@
-"""Grounding on a synthetic tabletop image with analytic masks, and the mask grounder."""
+"""The mask grounder, from label images and binary masks."""
 from __future__ import annotations
 import numpy as np
 import pytest
 from spatialvlm_ros.core.errors import GroundingError
-from spatialvlm_ros.core.grounding import (
-    GROUNDERS,
-    ColorGrounder,
-    ColorGrounderConfig,
-    Grounder,
-    MaskGrounder,
-    MaskGrounderConfig,
-    ObjectQuery,
-    make_grounder,
-    parse_color,
-)
-from spatialvlm_ros.core.types import Frame, Intrinsics
+from spatialvlm_ros.core.grounding import MaskGrounder, MaskGrounderConfig, ObjectQuery, make_grounder
+from support.tabletop import H, W, tabletop
 
 
 def _label_image():

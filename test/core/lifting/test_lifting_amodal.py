@@ -11,7 +11,7 @@ import pytest
 from spatialvlm_ros.core.errors import GroundingError
 from spatialvlm_ros.core.lifting import AmodalConfig, LiftConfig, lift_mask
 
-from test_lifting_cloud import SCENES, frame_of, render
+from support.scenes import SCENES, frame_of, render
 
 
 def centre_errors(scene: str, config: LiftConfig = LiftConfig()) -> dict[str, float]:

@@ -7,8 +7,6 @@ import dataclasses
 import pickle
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +17,10 @@ from spatialvlm_ros.core.lifting import (CENTER_MODES, Estimate, LiftConfig, lif
 from spatialvlm_ros.core.lifting.base import register_center_mode
 from spatialvlm_ros.core.options import options_of
 from spatialvlm_ros.core.types import Frame, Intrinsics
+from support.paths import REPO
+from spatialvlm_ros.core.gravity import estimate_gravity
+from support.scenes import BACKWALL, SCENES, Box, Sphere, _with_flying_pixels, frame_of, render
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 # --- a tiny numpy ray caster (camera at the origin of the optical frame, z forward) -------------
@@ -271,7 +271,7 @@ def test_flying_pixels_at_the_edges_leave_the_lifted_centre_in_place(scene, mode
     """The live path does not run remove_flying_pixels over the image: lifting erodes the mask and
     filters each object's depth, so mixed edge readings inside a mask that bleeds over the border
     move the centre by under 2 mm (face-on, without that cleaning: 2-5 cm)."""
-    from test_lifting_cloud import SCENES, _with_flying_pixels, frame_of, render
+    from support.scenes import SCENES, _with_flying_pixels, frame_of, render
 
     _, shapes = SCENES[scene]
     depth, label = render(shapes, noise_m=0.001)

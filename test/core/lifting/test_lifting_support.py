@@ -9,7 +9,7 @@ import pytest
 from spatialvlm_ros.core.gravity import Gravity
 from spatialvlm_ros.core.lifting import LiftConfig, lift_mask
 
-from test_lifting_cloud import Box, Plane, frame_of, render
+from support.scenes import Box, Plane, frame_of, render
 
 # Camera 0.75 m from the block, looking 45 degrees down at a table (as the sim's camera does).
 UP = np.array([0.0, -1.0, -1.0]) / np.sqrt(2)  # world up in the optical frame
