@@ -94,10 +94,7 @@ def test_errors():
 
 def test_end_to_end_from_rendered_frame():
     """Colour grounding + lifting + facts on a ray-cast scene with a red cube and a blue sphere."""
-    try:  # test/ as a rootdir of plain modules (the default) or as a package
-        from support.scenes import BACKWALL, K, Box, Sphere, render
-    except ImportError:
-        from .test_lifting_cloud import BACKWALL, K, Box, Sphere, render
+    from support.scenes import BACKWALL, K, Box, Sphere, render
 
     from spatialvlm_ros.core.grounding import ObjectQuery, make_grounder
     from spatialvlm_ros.core.lifting import LiftConfig, lift_objects
