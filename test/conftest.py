@@ -2,9 +2,13 @@
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
+
+# test/ on sys.path, so every test module (at any depth) imports the shared helpers as ``support.*``
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Before anything imports rclpy or mujoco: they read these once.
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(101, 230)))
@@ -25,7 +29,7 @@ def ros_context():
     rclpy.try_shutdown(context=context)
 
 
-# -- the DDS harness (test/harness.py): node processes and a test node, torn down cleanly ---------
+# -- the DDS harness (test/support/harness.py): node processes and a test node, torn down cleanly ---------
 
 _RUNNING: list = []  # NodeProcesses of the fixtures now set up: their logs go to a failing test
 
@@ -36,7 +40,7 @@ def node_processes(request, tmp_path_factory):
     ``.start_pair(...)``); terminated at the module's end, their logs attached to any test that fails
     meanwhile (setup included)."""
     pytest.importorskip('rclpy')
-    from harness import NodeProcesses
+    from support.harness import NodeProcesses
 
     procs = NodeProcesses(tmp_path_factory.mktemp(request.module.__name__.rsplit('.', 1)[-1]))
     _RUNNING.append(procs)
@@ -53,10 +57,10 @@ def node_processes(request, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def ros_harness(request):
-    """``ros_harness(name)`` -> a :class:`harness.Harness` (or ``ros_harness(name, cls=Subclass)``)
+    """``ros_harness(name)`` -> a :class:`support.harness.Harness` (or ``ros_harness(name, cls=Subclass)``)
     in its own rclpy context; closed at the module's end (node destroyed, executor shut down)."""
     pytest.importorskip('rclpy')
-    from harness import Harness
+    from support.harness import Harness
 
     made = []
 
@@ -78,7 +82,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and _RUNNING:
-        from harness import LOG_TAIL_CHARS
+        from support.harness import LOG_TAIL_CHARS
 
         for procs in _RUNNING:
             for name, text in procs.logs().items():

@@ -1,0 +1,149 @@
+"""The vlm_reward node in its own process over loopback DDS, with a local chat-completions
+server as its VLM: rewards from the VLM's distances stamped with their frame, the depth
+cross-check, fallback to depth when the server fails, and questions over ROS."""
+
+import json
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
+
+from support.harness import Harness  # noqa: E402
+from support.chat_server import ChatServer  # noqa: E402
+from support.paths import REPO  # noqa: E402
+
+ROOT = REPO
+CENTRES = {'gripper': [0.0, 0.0, 0.7], 'block': [0.2, 0.0, 0.7], 'target': [0.2, 0.0, 1.0]}  # depth: 0.2 m, 0.3 m
+
+
+def vlm_answer(question, n_images):
+    if 'yellow gripper' in question and 'red block' in question:
+        return 'The yellow gripper is about 25 cm from the red block.'
+    if 'red block' in question and 'blue target' in question:
+        return 'About 0.4 meters.'
+    return 'I cannot tell.'
+
+
+def image(stamp):
+    m = Image()
+    m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    m.header.frame_id = 'cam_optical'
+    m.height, m.width, m.step, data, m.is_bigendian = encode_image(np.full((24, 32, 3), 90, np.uint8), 'rgb8')
+    m.encoding = 'rgb8'
+    m.data = data.tobytes()
+    return m
+
+
+def objects_doc(stamp):
+    sec, nanosec = divmod(stamp, 1_000_000_000)
+    return {'stamp': {'sec': sec, 'nanosec': nanosec}, 'stamp_ns': stamp, 'frame_id': 'cam_optical',
+            'objects': [{'name': n, 'center_m': c, 'extent_m': [0.05] * 3, 'points': 100, 'pixels': 100}
+                        for n, c in CENTRES.items()], 'missing': []}
+
+
+class Client(Harness):
+    """Plays perception (objects documents) and the camera for vlm_reward; asks it questions."""
+
+    def __init__(self, name='vlm_test_client'):
+        super().__init__(name)
+        self.publisher('image', '/camera/color/image_raw', Image)
+        self.publisher('objects', '/spatial_facts/objects', String)
+        self.publisher('question', '/vlm_reward/question', String)
+        self.details = self.subscribe('/vlm_reward/detail')
+        self.answers = self.subscribe('/vlm_reward/answer', key='request_id')
+        self.collect_diagnostics()
+
+    def frame(self, stamp):
+        self.publish('objects', String(data=json.dumps(objects_doc(stamp))))
+        time.sleep(0.1)  # perception is faster than the VLM: its objects arrive first
+        self.publish('image', image(stamp))
+
+    def ask(self, data: str) -> None:
+        self.publish('question', String(data=data))
+
+
+@pytest.fixture(scope='module')
+def graph(node_processes, ros_harness):
+    server = ChatServer()
+    server.answer_fn = vlm_answer
+    try:
+        procs = node_processes
+        proc = procs.start('vlm_reward_node', 'vlm_reward',
+                           {'color/image_raw': '/camera/color/image_raw', 'objects': '/spatial_facts/objects'},
+                           {'backend': 'openai', 'base_url': server.url, 'model': 'spaceqwen', 'retries': 0,
+                            'timeout_s': 2.0, 'period_s': 0.0, 'fallback': 'depth', 'qos_reliability': 'reliable',
+                            'qos_depth': 50, 'diagnostics_period_s': 0.2})
+        c = ros_harness('vlm_test_client', cls=Client).start()
+        c.wait_connected(procs, publishers=['image', 'question', 'objects'], topics=['/vlm_reward/detail'])
+        time.sleep(0.5)
+        yield c, proc, server, procs
+    finally:
+        server.close()
+
+
+def test_reward_from_the_vlm_stamped_with_its_frame_and_checked_against_depth(graph):
+    c, proc, server, _ = graph
+    stamp = 1_700_000_100_250_000_000
+    c.frame(stamp)
+    d = c.wait_for(c.details, stamp)
+    assert d['stamp'] == {'sec': 1_700_000_100, 'nanosec': 250_000_000} and d['frame_id'] == 'cam_optical'
+    assert d['source'] == 'vlm' and d['valid'] and d['error'] is None
+    assert d['stage_name'] == 'reach' and d['reward'] == pytest.approx(-0.25)
+    assert d['distances'] == {'gripper-block': pytest.approx(0.25), 'block-target': pytest.approx(0.4)}
+    assert d['answers']['gripper-block']['answer'] == 'The yellow gripper is about 25 cm from the red block.'
+    assert d['depth_distances']['gripper-block'] == pytest.approx(0.2)
+    assert d['disagreement']['gripper-block'] == {'abs_m': pytest.approx(0.05), 'rel': pytest.approx(0.25)}
+    assert d['disagreement']['block-target'] == {'abs_m': pytest.approx(0.1), 'rel': pytest.approx(1 / 3, abs=1e-5)}
+    body = server.requests[-1][2]
+    assert body['messages'][0]['content'][0]['image_url']['url'].startswith('data:image/png;base64,')
+
+
+def test_a_failing_server_falls_back_to_depth_and_the_node_stays_up(graph):
+    c, proc, server, procs = graph
+    server.script = ['500'] * 2  # both questions of the frame fail
+    stamp = 1_700_000_101_000_000_000
+    c.frame(stamp)
+    d = c.wait_for(c.details, stamp)
+    assert d['source'] == 'depth_fallback' and d['valid'] and 'HTTP 500' in d['error']
+    assert d['reward'] == pytest.approx(-0.2)
+    assert proc.poll() is None
+    diag = c.wait_diagnostics('vlm_reward', lambda d: bool(d.get('rejected_backend_server')), timeout=5)
+    assert diag['rejected_backend_server'] == '1' and 'HTTP 500' in diag['last_error_backend_server']
+    assert int(diag['requests_failed']) >= 1 and diag['backend'] == 'openai'
+    # and it recovers with the server
+    stamp2 = stamp + 500_000_000
+    c.frame(stamp2)
+    assert c.wait_for(c.details, stamp2)['source'] == 'vlm'
+    assert 'skipped input (backend_server, 1 so far)' in procs.log('vlm_reward')
+
+
+def test_questions_over_ros_are_answered_with_value_and_frame_stamp(graph):
+    c, _, _, _ = graph
+    stamp = 1_700_000_102_000_000_000
+    c.frame(stamp)
+    c.wait_for(c.details, stamp)
+    c.ask(json.dumps({'request_id': 'q-1', 'question': 'How far is the red block from the blue target?'}))
+    c.ask(json.dumps({'request_id': 'q-2', 'question': 'Is the sky blue?'}))
+    a1, a2 = c.wait_for(c.answers, 'q-1'), c.wait_for(c.answers, 'q-2')
+    assert a1['answer'] == 'About 0.4 meters.' and a1['value_m'] == pytest.approx(0.4) and a1['error'] is None
+    assert a1['stamp_ns'] == stamp and a1['stamp'] == {'sec': 1_700_000_102, 'nanosec': 0}
+    assert a2['answer'] == 'I cannot tell.' and a2['value_m'] is None and a2['yes_no'] is None
+    c.ask('{"request_id": "q-3"}')
+    a3 = c.wait_for(c.answers, 'q-3')
+    assert a3['answer'] is None and 'malformed question' in a3['error']
+
+
+def test_launch_starts_vlm_reward_only_when_asked():
+    root = ET.parse(ROOT / 'launch' / 'spatialvlm.launch.xml').getroot()
+    node = [n for n in root.findall('node') if n.get('exec') == 'vlm_reward_node'][0]
+    assert node.get('if') == '$(var vlm_reward)'
+    args = {a.get('name'): a.get('default') for a in root.findall('arg')}
+    assert args['vlm_reward'] == 'false'
