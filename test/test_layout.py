@@ -51,7 +51,6 @@ EXCEPTIONS = {
     'offline/labellers.py': 'labeller registry: offline/test_runner.py',
     'offline/plot.py': 'the reward plot: offline/test_runner.py (test_label_writes_bag_table_plot_and_summary)',
     'offline/table.py': 'the frames table: offline/test_runner.py',
-    'messages/bag.py': 'typestores and message factories: messages/test_cdr.py, messages/test_markers.py',
     'messages/convert.py': 'ROS messages to frames: scenarios/test_nodes.py, test_fuzz.py',
     'messages/debug_image.py': 'debug image: scenarios/test_node_robot.py',
     'ros/health.py': 'diagnostics and silence: scenarios/test_sim_time.py, test_node_robot.py',
@@ -59,8 +58,6 @@ EXCEPTIONS = {
     'ros/params.py': 'parameter declaration: ros/test_lifecycle.py, scenarios/test_launch.py',
     'cli.py': 'argument parsing and dispatch to the commands: commands/test_commands_*.py go through cli.main',
     'core/lifting/base.py': 'the centre-mode registry: core/lifting/test_lifting_cloud.py (test_a_registered_mode_...)',
-    'core/pipeline.py': 'grounding, lifting and facts together: support.scenes.tilted_result, '
-                        'commands/test_commands_facts.py, scenarios/test_real_depth.py; no test of its own yet',
     'vlm/reward.py': 'VLM reward questions: scenarios/test_vlm_node.py',
 }
 

@@ -14,4 +14,4 @@ def test_cli_prints_error_and_exits_non_zero(tmp_path, capsys):
     assert 'ERROR: no bag at' in capsys.readouterr().err
     (tmp_path / 'notabag').mkdir()
     assert main(['label', str(tmp_path / 'notabag'), '--out', str(tmp_path / 'o')]) == 1
-    assert 'is not a rosbag2 directory (no metadata.yaml)' in capsys.readouterr().err
+    assert 'is neither a rosbag2 directory (no metadata.yaml' in capsys.readouterr().err

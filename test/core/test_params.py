@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from spatialvlm_ros.core.errors import SpatialError
-from spatialvlm_ros.core.params import config_dir, load_defaults, pipeline_config_from_params, task_objects
+from spatialvlm_ros.core.params import load_defaults, pipeline_config_from_params, task_objects
 from spatialvlm_ros.core.task import load_task, task_path
 
 
@@ -68,9 +68,3 @@ def test_selected_grounder_and_lifting_options_come_from_the_parameters(defaults
     assert config.lift.erode_px == 3 and config.lift.modes['grip'].grip_palm_m == 0.01
     assert config.base_rotation == (1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0)
     assert pipeline_config_from_params(defaults, demo_task).base_rotation is None  # [0.0]: estimate up
-
-
-def test_config_files_are_found(defaults):
-    assert (config_dir() / 'spatial_facts.yaml').is_file() and 'task' in defaults
-    with pytest.raises(SpatialError, match='no task file .* one of the package tasks'):
-        task_path('no_such_task')

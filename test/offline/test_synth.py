@@ -90,7 +90,7 @@ def test_synth_from_npz_frames_and_bad_inputs(task, tmp_path):
         if s['category'] == 'left_predicate' and s['subject'] == 'block':
             assert re.match(r'(Yes|Correct)', s['messages'][1]['content'][0]['text']), text
     (tmp_path / 'junk.txt').write_text('x')
-    with pytest.raises(OfflineError, match='neither a rosbag2 directory nor .npz frames'):
+    with pytest.raises(OfflineError, match='neither a rosbag2 directory, a ROS 1 .bag nor .npz frames'):
         synth_dataset([tmp_path / 'junk.txt'], tmp_path / 'ds9', SynthConfig(task=task), RunOptions(workers=1))
     assert not (tmp_path / 'ds9').exists() and not (tmp_path / '.ds9.partial').exists()
 
