@@ -257,9 +257,10 @@ def _rvl_image(payload: np.ndarray, what: str) -> np.ndarray:
 def decode_rvl(stream, num_pixels: int, what: str = 'RVL') -> np.ndarray:
     """Decode an RVL stream (no size header) of ``num_pixels`` uint16 pixels; FrameError('decode') if corrupt.
 
-    Vectorised: the nibbles are split out of the words at once, the variable-length values summed
-    per value with ``np.add.reduceat``; only the walk from one (zeros, nonzeros) run header to the
-    next is a Python loop (one step per run of nonzero pixels).
+    Vectorised: the nibbles are split out of the words at once and summed per value, nibble k of
+    every value in one step (values are 1-7 nibbles); only the walk from one (zeros, nonzeros) run
+    header to the next is a Python loop (one step per run of nonzero pixels); the nonzero pixels
+    are then written by one boolean mask.
     """
     buf = _buffer(stream)
     nwords = buf.size // 4
@@ -267,24 +268,26 @@ def decode_rvl(stream, num_pixels: int, what: str = 'RVL') -> np.ndarray:
         raise _bad(f'{what}: RVL stream is empty')
     words = buf[: nwords * 4].view('<u4')
     nib = ((words[:, None] >> _SHIFTS) & 0xF).astype(np.uint8).reshape(-1)
-    last = (nib & 8) == 0  # a nibble without the continuation bit ends its value
-    ends = np.flatnonzero(last)
+    ends = np.flatnonzero(nib < 8)  # a nibble without the continuation bit ends its value
     if ends.size == 0:
         raise _bad(f'{what}: RVL stream holds no complete value')
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     lengths = ends - starts + 1
-    if lengths.max() > 10:  # 10 nibbles = 30 bits: the decoder's int cannot hold more
-        raise _bad(f'{what}: RVL value of {int(lengths.max())} nibbles (corrupt stream)')
-    nib = nib[: ends[-1] + 1]
-    pos_in_value = np.arange(nib.size, dtype=np.int64) - np.repeat(starts, lengths)
-    vals = np.add.reduceat((nib & 7).astype(np.int64) << (3 * pos_in_value), starts)
+    longest = int(lengths.max())
+    if longest > 10:  # 10 nibbles = 30 bits: the decoder's int cannot hold more
+        raise _bad(f'{what}: RVL value of {longest} nibbles (corrupt stream)')
+    data = nib & np.uint8(7)
+    vals = data[starts].astype(np.int32)
+    for k in range(1, longest):
+        sel = np.flatnonzero(lengths > k)
+        vals[sel] |= data[starts[sel] + k].astype(np.int32) << (3 * k)
     nvals = vals.size
     mv = memoryview(vals)
     # Walk the run headers: (zeros, nonzeros) at i, i+1, then the nonzeros' values.
-    run_z, run_n, run_s = [], [], []
-    i, left = 0, int(num_pixels)
+    heads, segs = [], []
+    i, left, pixel = 0, int(num_pixels), 0
     while left > 0:
         if i + 1 >= nvals:
             raise _bad(f'{what}: RVL stream ends with {left} of {num_pixels} pixels undecoded (truncated)')
@@ -296,24 +299,26 @@ def decode_rvl(stream, num_pixels: int, what: str = 'RVL') -> np.ndarray:
             break
         if i + 2 + nz > nvals:
             raise _bad(f'{what}: RVL stream ends inside a run of {nz} nonzero pixels (truncated)')
-        run_z.append(z)
-        run_n.append(nz)
-        run_s.append(i + 2)
+        heads.append(i)
+        pixel += z
+        if nz:
+            segs.append((pixel, pixel + nz))
+        pixel += nz
         i += 2 + nz
     if left != 0:
         raise _bad(f'{what}: RVL runs overrun or truncate the {num_pixels} pixels of the image (corrupt stream)')
-    rz = np.asarray(run_z, dtype=np.int64)
-    rn = np.asarray(run_n, dtype=np.int64)
-    rs = np.asarray(run_s, dtype=np.int64)
-    total = int(rn.sum())
     out = np.zeros(int(num_pixels), dtype=np.uint16)
-    if total == 0:
+    if not segs:
         return out
-    before_n = np.cumsum(rn) - rn  # nonzeros of the runs before
-    k = np.arange(total, dtype=np.int64)
-    vidx = k + np.repeat(rs - before_n, rn)
-    pidx = k + np.repeat(np.cumsum(rz), rn)
-    positive = vals[vidx]
+    body = np.ones(i, dtype=bool)
+    h = np.asarray(heads, dtype=np.int64)
+    body[h] = False
+    body[h + 1] = False
+    positive = vals[:i][body]
     delta = (positive >> 1) ^ -(positive & 1)
-    out[pidx] = (np.cumsum(delta) & 0xFFFF).astype(np.uint16)
+    seg = np.asarray(segs, dtype=np.int64)
+    marks = np.zeros(int(num_pixels) + 1, dtype=np.int8)
+    marks[seg[:, 0]] = 1
+    marks[seg[:, 1]] -= 1
+    out[np.cumsum(marks[:-1], dtype=np.int8).view(bool)] = np.cumsum(delta, dtype=np.int32).astype(np.uint16)
     return out
