@@ -174,3 +174,20 @@ def test_corrupt_compressed_frame_is_a_decode_row(bags, task, tmp_path):
     assert len(rows) == FRAMES and len(bad) == 1
     assert bad[0]['error_kind'] == 'decode' and 'PNG' in bad[0]['error'] and bad[0]['reward'] is None
     assert summary['failures'] == {'decode': 1}
+
+
+def test_synth_reads_compressed_bags_like_raw(bags, task, tmp_path):
+    import json
+
+    from spatialvlm_ros.offline.synth import SynthConfig, synth_dataset
+
+    cfg = SynthConfig(task=task, every=2, per_pair=3, seed=7)
+    opts = RunOptions(workers=1, progress=False)
+    raw = synth_dataset([bags['raw']], tmp_path / 'raw', cfg, opts)
+    png = synth_dataset([bags['png']], tmp_path / 'png', cfg, opts)
+    assert png['frames'] == raw['frames'] > 0 and png['failures'] == raw['failures']
+
+    def measured(d):  # the questions drawn depend on the source's name; what was measured must not
+        return {s['stamp_ns']: s['objects'] for s in map(json.loads, (d / 'data.jsonl').read_text().splitlines())}
+
+    assert measured(tmp_path / 'png') == measured(tmp_path / 'raw') != {}
