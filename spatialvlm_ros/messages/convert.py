@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.depth import make_frame
 from ..core.errors import FrameError
+from .compressed import compressed_from_msg, is_compressed
 from .image_codec import image_from_msg
 from .rgbd_files import check_stream_depth
 from ..core.types import Frame, Intrinsics, stamp_to_ns
@@ -18,6 +19,7 @@ __all__ = [
     'LABEL_ENCODINGS',
     'label_image_from_msg',
     'header_stamp_ns',
+    'image_and_encoding',
     'intrinsics_from_camera_info',
     'frame_from_msgs',
 ]
@@ -61,22 +63,32 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     return intr
 
 
+def image_and_encoding(msg) -> tuple[np.ndarray, str]:
+    """A sensor_msgs/Image or sensor_msgs/CompressedImage (a ``format`` and no ``encoding``, from the
+    ``compressed`` or ``compressedDepth`` transport) -> (array, encoding) as the raw Image would decode."""
+    if is_compressed(msg):
+        return compressed_from_msg(msg)
+    return image_from_msg(msg), msg.encoding
+
+
 def frame_from_msgs(color, depth, info, min_depth_m: float = 0.05, max_depth_m: float = 10.0) -> Frame:
     """colour Image + depth Image + CameraInfo (of the colour stream) -> Frame.
 
+    ``color`` and ``depth`` may each be a sensor_msgs/CompressedImage instead (``compressed`` /
+    ``compressedDepth`` transports, :mod:`.compressed`); a corrupt one raises FrameError(kind='decode').
     The colour header's stamp and frame_id are the frame's: every result is attributable to it.
     Raises FrameError for unusable inputs, among them depth whose readings are mostly implausible
     (kind 'implausible_depth': a wrong unit or encoding, checked before the range crop hides it).
     """
     intr = intrinsics_from_camera_info(info)
-    rgb = image_from_msg(color)
-    d = image_from_msg(depth)
-    check_stream_depth(d, depth.encoding, min_depth_m, max_depth_m)
+    rgb, color_encoding = image_and_encoding(color)
+    d, depth_encoding = image_and_encoding(depth)
+    check_stream_depth(d, depth_encoding, min_depth_m, max_depth_m)
     return make_frame(
         rgb,
-        color.encoding,
+        color_encoding,
         d,
-        depth.encoding,
+        depth_encoding,
         intr,
         stamp_ns=header_stamp_ns(color),
         frame_id=color.header.frame_id or info.header.frame_id,

@@ -32,7 +32,7 @@ from ..messages.sync import ApproximateTimeSync
 from ..core.transform import StampedBuffer
 from ..messages.convert import header_stamp_ns
 from ..messages.bag import open_reader, typestore_for
-from ..messages.cdr import image_stamp_ns
+from ..messages.cdr import IMAGE_STAMP_READERS
 from .config import OUTPUT_TOPICS, LabelConfig
 from .errors import OfflineError
 from .inputs import CameraTopics
@@ -157,8 +157,9 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 continue
             stats.camera_messages += 1
             try:
-                if conn.msgtype == 'sensor_msgs/msg/Image':
-                    stamp = image_stamp_ns(raw)  # the workers deserialize it; here only its layout is checked
+                read_stamp = IMAGE_STAMP_READERS.get(conn.msgtype)
+                if read_stamp is not None:
+                    stamp = read_stamp(raw)  # the workers deserialize it; here only its layout is checked
                 else:
                     stamp = header_stamp_ns(ts.deserialize_cdr(raw, conn.msgtype))
             except Exception as err:  # noqa: BLE001 - corrupt CDR: the live node would never get it
