@@ -36,7 +36,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from spatialvlm_ros.messages.bag import typestore_for  # noqa: E402
-from spatialvlm_ros.messages.compressed import decode_compressed, decode_rvl  # noqa: E402
+from spatialvlm_ros.messages.compressed import decode_compressed  # noqa: E402
 from spatialvlm_ros.messages.image_codec import image_from_msg  # noqa: E402
 
 COLOR, DEPTH = '/camera/color/image_raw', '/camera/depth/image_raw'
