@@ -22,6 +22,7 @@ def run(args) -> int:
     config = LabelConfig(
         task=task, params=load_params(Path(args.params) if args.params else None),
         color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
+        mask_topic=args.mask_topic,
         labeller=args.labeller, chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
         bag=not args.no_bag,
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
@@ -72,6 +73,9 @@ def register(sub) -> None:
     p.add_argument('--color-topic', default=None, help='colour image topic (default: auto-detect)')
     p.add_argument('--depth-topic', default=None, help='registered depth image topic (default: auto-detect)')
     p.add_argument('--info-topic', default=None, help='camera_info of the colour stream (default: auto-detect)')
+    p.add_argument('--mask-topic', default=None,
+                   help='instance-label images (sensor_msgs/Image, mono8/mono16/32SC1 ids) of a segmentation, for '
+                        'grounder: mask in --params; an object\'s prompt is its id')
     p.add_argument('--kinematic', action='append', default=[], metavar='NAME=TOPIC',
                    help='an object whose position the robot publishes (geometry_msgs/PointStamped), e.g. '
                         'gripper=/robot/ee_position; with kinematic_objects in --params')

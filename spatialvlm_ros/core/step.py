@@ -124,9 +124,10 @@ class FrameStep:
         return replace(perceived, facts=facts)
 
     def __call__(self, frame: Frame, known: Optional[Mapping[str, Optional[KnownPosition]]] = None,
-                 transform: Optional[RigidTransform] = None, base_rotation=None) -> FrameResult:
+                 transform: Optional[RigidTransform] = None, base_rotation=None,
+                 label_image: Optional[np.ndarray] = None) -> FrameResult:
         """:meth:`relate` of :meth:`perceive`."""
-        return self.relate(self.perceive(frame, known, transform, base_rotation))
+        return self.relate(self.perceive(frame, known, transform, base_rotation, label_image))
 
     def close(self) -> None:
         """Free the grounder's model (GPU memory); the step cannot be used afterwards."""

@@ -96,7 +96,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
 
     ts = typestore or typestore_for()
     p = config.params
-    sync = ApproximateTimeSync(('color', 'depth', 'info'), slop_ns=int(float(p['slop_s']) * 1e9),
+    sync = ApproximateTimeSync(tuple(topics.by_stream()), slop_ns=int(float(p['slop_s']) * 1e9),
                                queue_size=int(p['sync_queue_size']))
     rate = float(p.get('max_rate_hz', 0.0))
     min_period_ns = int(0.9e9 / rate) if rate > 0 else 0

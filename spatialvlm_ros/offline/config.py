@@ -111,6 +111,8 @@ class LabelConfig:
     color_topic: Optional[str] = None
     depth_topic: Optional[str] = None
     info_topic: Optional[str] = None
+    # Instance-label images (sensor_msgs/Image ids) for a grounder that takes its masks from outside ('mask').
+    mask_topic: Optional[str] = None
     # How frames are labelled: a name in offline.labellers.LABELLERS.
     labeller: str = 'geometric'
     # Matched frames per chunk: the unit of parallel work, checkpointing and output bag files.
@@ -148,6 +150,15 @@ class LabelConfig:
         if given and sorted(given) != sorted(n for n, _ in self.kinematic):
             raise OfflineError(f'kinematic_objects {given} need their position topics offline: pass '
                                f'--kinematic NAME=TOPIC for each', kind='params')
+        from ..core.grounding import GROUNDERS
+
+        needs = getattr(GROUNDERS.get(self.params.get('grounder')), 'needs_masks', False)
+        if needs and not self.mask_topic:
+            raise OfflineError(f"grounder {self.params.get('grounder')!r} takes its masks from a segmentation: give "
+                               'the bag topic of its instance-label images with --mask-topic', kind='params')
+        if self.mask_topic and not needs:
+            raise OfflineError(f'--mask-topic {self.mask_topic} is only used by a grounder that takes masks (mask), '
+                               f"not {self.params.get('grounder')!r}; set grounder: mask in --params", kind='params')
         rate = float(self.params.get('max_rate_hz', 0.0))
         if not math.isfinite(rate) or rate < 0:
             raise OfflineError(f'max_rate_hz: expected a number >= 0, got {rate}', kind='params')
@@ -166,7 +177,7 @@ class LabelConfig:
         doc = {
             'task': dataclasses.asdict(self.task),
             'params': relevant,
-            'topics': [self.color_topic, self.depth_topic, self.info_topic],
+            'topics': [self.color_topic, self.depth_topic, self.info_topic, self.mask_topic],
             'labeller': self.labeller,
             'chunk_frames': self.chunk_frames,
             'bag': self.bag,

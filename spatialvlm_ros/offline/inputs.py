@@ -35,14 +35,19 @@ _FLAGS = {'color': '--color-topic', 'depth': '--depth-topic', 'info': '--info-to
 
 @dataclass(frozen=True)
 class CameraTopics:
-    """The three input topics of one bag."""
+    """The input topics of one bag: colour, depth, camera_info, and (for the mask grounder) the
+    instance-label images of a segmentation."""
 
     color: str
     depth: str
     info: str
+    masks: Optional[str] = None
 
     def by_stream(self) -> dict[str, str]:
-        return {'color': self.color, 'depth': self.depth, 'info': self.info}
+        streams = {'color': self.color, 'depth': self.depth, 'info': self.info}
+        if self.masks:
+            streams['masks'] = self.masks
+        return streams
 
 
 def _first_encoding(reader, typestore, conn) -> Optional[str]:
@@ -93,9 +98,11 @@ def detect_topics(
     depth: Optional[str] = None,
     info: Optional[str] = None,
     typestore=None,
+    masks: Optional[str] = None,
 ) -> CameraTopics:
     """The camera topics of the bag at ``path`` (given ones checked, others detected).
 
+    masks: the instance-label image topic (sensor_msgs/Image ids), given, never detected.
     Raises OfflineError naming what is missing or ambiguous, before any frame is processed.
     """
     path = Path(path)
@@ -115,6 +122,9 @@ def detect_topics(
                 problems.append(f'{stream} topic {topic} is not in the bag')
             elif types[topic] not in expected[stream]:
                 problems.append(f'{stream} topic {topic} is {types[topic]}, expected {" or ".join(expected[stream])}')
+        if masks is not None and types.get(masks) != IMAGE:
+            problems.append(f'mask topic {masks} is not in the bag' if masks not in types else
+                            f'mask topic {masks} is {types[masks]}, expected {IMAGE} (integer label ids)')
         if problems:
             raise OfflineError(f'bag {path}: ' + '; '.join(problems) + f'. It has {_listing(types)}',
                                kind='missing_topics')
@@ -123,7 +133,7 @@ def detect_topics(
         if color is None or depth is None:
             images = {'color': [], 'depth': []}
             for conn in reader.connections:
-                if conn.msgtype not in CAMERA_IMAGES or conn.topic in (color, depth):
+                if conn.msgtype not in CAMERA_IMAGES or conn.topic in (color, depth, masks):
                     continue
                 if conn.msgtype == IMAGE:
                     enc = _first_encoding(reader, typestore, conn)
@@ -149,7 +159,7 @@ def detect_topics(
         empty = [f'{s} topic {t}' for s, t in found.items() if counts.get(t, 0) == 0]
         if empty:
             raise OfflineError(f'bag {path}: {", ".join(empty)} has no messages', kind='missing_topics')
-    topics = CameraTopics(**found)
+    topics = CameraTopics(**found, masks=masks)
     logger.info('bag %s: colour %s, depth %s, camera_info %s', path.name, topics.color, topics.depth, topics.info)
     return topics
 

@@ -19,7 +19,7 @@ from ..core.transform import RigidTransform
 from ..core.types import ns_to_stamp
 from ..messages import serialize
 from ..messages.bag import message_factory, typestore_for
-from ..messages.convert import frame_from_msgs
+from ..messages.convert import frame_from_msgs, label_image_from_msg
 from ..messages.markers import marker_array
 from .config import LabelConfig
 from .labellers import make_labeller
@@ -104,8 +104,9 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
         t0 = time.perf_counter()
         row = _row(job.bag, fj, '')
         try:
-            color, depth, info = (ts.deserialize_cdr(raw, mtype) for mtype, raw in fj.raw)
+            color, depth, info, *masks = (ts.deserialize_cdr(raw, mtype) for mtype, raw in fj.raw)
             frame = frame_from_msgs(color, depth, info, min_d, max_d)
+            labels = label_image_from_msg(masks[0], frame) if masks else None
             t1 = time.perf_counter()
             out.decode_s += t1 - t0
             tf = None
@@ -113,7 +114,7 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
                 tf = RigidTransform.from_xyz_quat(static_tf[0], static_tf[1], frame.frame_id, frame.stamp_ns)
             known = {name: None if point is None else KnownPosition(point, frame_id)
                      for name, point, frame_id in fj.known}
-            result = labeller(frame, known, tf)
+            result = labeller(frame, known, tf, labels)
         except SpatialError as err:
             out.decode_s += time.perf_counter() - t0
             row.update(error_kind=err.kind, error=str(err))

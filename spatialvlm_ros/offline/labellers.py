@@ -19,7 +19,7 @@ from .errors import OfflineError
 __all__ = ['LABELLERS', 'register_labeller', 'make_labeller', 'GeometricLabeller']
 
 # name -> labeller class: ``config_type`` (its options dataclass), ``__init__(config: LabelConfig)``,
-# ``__call__(frame, known, transform) -> FrameResult`` and ``close()``.
+# ``__call__(frame, known, transform, label_image) -> FrameResult`` and ``close()``.
 LABELLERS: dict[str, type] = {}
 
 
@@ -50,8 +50,8 @@ class GeometricLabeller:
     def __init__(self, config) -> None:
         self.step = FrameStep(config.pipeline_config(), config.task)
 
-    def __call__(self, frame, known=None, transform=None):
-        return self.step(frame, known, transform)
+    def __call__(self, frame, known=None, transform=None, label_image=None):
+        return self.step(frame, known, transform, label_image=label_image)
 
     def close(self) -> None:
         self.step.close()

@@ -261,7 +261,8 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
     out = Path(out)
     jobs = []
     for bag, name in zip(bags, names):
-        topics = detect_topics(bag, config.color_topic, config.depth_topic, config.info_topic)
+        topics = detect_topics(bag, config.color_topic, config.depth_topic, config.info_topic,
+                               masks=config.mask_topic)
         jobs.append(_BagJob(bag, name, out, config, topics))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
