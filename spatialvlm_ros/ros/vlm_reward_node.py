@@ -21,10 +21,10 @@ decides what is published (``depth``: the depth reward of that frame; ``none``: 
 A lifecycle node (:class:`.lifecycle.ModelNode`): the backend is made on configure and closed on
 cleanup; ``autostart`` configures and activates at start-up.
 
-Shutdown (Ctrl-C, deactivate, lifecycle shutdown) never waits for the VLM: the outputs of an
-activation pass an :class:`OutputGate` that is closed first, so a request still blocked in the
-server when the node stops (or the context goes) publishes nothing when it ends; its thread is
-a daemon and never holds up the exit.
+Shutdown (Ctrl-C, deactivate, lifecycle shutdown) waits at most 2 s for the VLM: the outputs of
+an activation pass an :class:`OutputGate` that is closed first, so a request still blocked in the
+server when the node stops (or the context goes) publishes nothing when it ends; its thread is a
+daemon and never holds up the exit.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ from .run import run_node
 from .qos import results_qos, sensor_qos
 from .errors import NodeError
 
-__all__ = ['VLMRewardNode', 'OutputGate', 'PARAMETERS', 'BACKEND_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS', 'FALLBACKS',
-           'backend_config', 'main']
+__all__ = ['VLMRewardNode', 'OutputGate', 'PARAMETERS', 'BACKEND_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS',
+           'FALLBACKS', 'backend_config', 'main']
 
 NODE_NAME = 'vlm_reward'
 PARAMS_FILE = 'vlm_reward.yaml'
@@ -156,8 +156,8 @@ class VLMRewardNode(ModelNode):
                                         lambda item, err: gate.call(self._on_failure, item, err),
                                         stamp_of=lambda it: it[0])
         self._stop = threading.Event()
-        self._question_thread = threading.Thread(target=self._serve_questions, args=(gate, self._stop), name='vlm-questions',
-                                                 daemon=True)
+        self._question_thread = threading.Thread(target=self._serve_questions, args=(gate, self._stop),
+                                                 name='vlm-questions', daemon=True)
         self._question_thread.start()
         out = results_qos()
         self._input_subs = [
@@ -315,7 +315,8 @@ class VLMRewardNode(ModelNode):
         except (SpatialError, KeyError, TypeError) as err:
             self.health.reject('bad_question', f'{err}: expected {{"request_id": "...", "question": "..."}}')
             rid = doc.get('request_id') if isinstance(doc, dict) else None
-            self._gate.call(self._answer, rid, None, error=f'malformed question ({err}); send {{"request_id": "...", "question": "..."}}')
+            self._gate.call(self._answer, rid, None,
+                            error=f'malformed question ({err}); send {{"request_id": "...", "question": "..."}}')
             return
         try:
             self._questions.put_nowait((rid, question, time.perf_counter()))

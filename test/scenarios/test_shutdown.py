@@ -47,7 +47,8 @@ W, H = 320, 240
 READY_TIMEOUT_S = 60.0
 EXIT_TIMEOUT_S = 15.0  # ros2 launch escalates to SIGTERM after 5 s, SIGKILL after 5 more
 NS = '/shutdown_test'
-COLOR, DEPTH, INFO, OBJECTS = f'{NS}/color/image_raw', f'{NS}/depth/image_raw', f'{NS}/color/camera_info', f'{NS}/objects'
+COLOR, DEPTH, INFO = f'{NS}/color/image_raw', f'{NS}/depth/image_raw', f'{NS}/color/camera_info'
+OBJECTS = f'{NS}/objects'
 # A line of a log that reports a failure (rcutils' [ERROR], Python's tracebacks and exceptions).
 BAD_LINE = re.compile(r'Traceback|Error|ERROR|FATAL|Exception')
 
