@@ -14,6 +14,7 @@ def _fmt_rate(v) -> str:
 
 def run(args) -> int:
     from ..offline import LabelConfig, OfflineError, RunOptions, label_bags, load_params, resolve_task
+    from ..offline.runner import WORK
 
     for bag in args.bags:
         if not Path(bag).exists():
@@ -28,7 +29,15 @@ def run(args) -> int:
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
     )
     options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
-    summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options)
+    try:
+        summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options)
+    except KeyboardInterrupt:
+        # Ctrl-C: the pool is stopped, the finished chunks are kept; one line, and 130 (128 + SIGINT),
+        # the exit code of an interrupted command, so a script or CI job does not take it for done.
+        kept = len(list(Path(args.out).glob(f'{WORK}/*/chunks/*/done.json')))
+        print(f'interrupted: {kept} finished chunk(s) kept in {Path(args.out) / WORK}; run the same command again to '
+              'resume', file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -2,12 +2,20 @@
 
 All three call the same pure function on the same jobs, so their results are identical; only
 the wall time differs. ``submit(fn, job)`` returns a handle whose ``get()`` gives the result.
+
+Ctrl-C: a terminal sends SIGINT to the whole foreground process group. Pool workers ignore it
+(from their start: SIG_IGN is inherited through exec), so only the parent sees KeyboardInterrupt;
+it calls ``terminate()``, which drops the pending jobs and stops the workers (a chunk being
+written is left under a temporary name, removed on resume; finished chunks are kept). Ray's
+processes block SIGINT themselves; ``terminate()`` cancels the submitted tasks.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from typing import Any, Callable, Optional
 
 from .errors import OfflineError
@@ -39,6 +47,9 @@ class SerialExecutor:
 
 
 def _init_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (module doc)
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
@@ -61,9 +72,15 @@ class PoolExecutor:
         self.workers = int(workers)
         saved = {k: os.environ.get(k) for k in _ONE_THREAD}
         os.environ.update(_ONE_THREAD)  # read by the children at start-up
+        # Children spawned while SIGINT is ignored ignore it from their first instruction on (before
+        # the initializer runs, a Ctrl-C would otherwise print a traceback from their imports).
+        main = threading.current_thread() is threading.main_thread()
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             self._pool = mp.get_context('spawn').Pool(self.workers, initializer=_init_worker)
         finally:
+            if main:
+                signal.signal(signal.SIGINT, sigint)
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -83,11 +100,13 @@ class PoolExecutor:
 
 
 class _RayHandle:
-    def __init__(self, ray, ref) -> None:
-        self._ray, self._ref = ray, ref
+    def __init__(self, ray, ref, pending: set) -> None:
+        self._ray, self._ref, self._pending = ray, ref, pending
 
     def get(self) -> Any:
-        return self._ray.get(self._ref)
+        value = self._ray.get(self._ref)
+        self._pending.discard(self._ref)
+        return value
 
 
 class RayExecutor:
@@ -114,15 +133,29 @@ class RayExecutor:
             self._started = True
         self.workers = int(ray.cluster_resources().get('CPU', 1))
         self._remote: dict = {}
+        self._pending: set = set()  # submitted tasks whose result was not taken yet
 
     def submit(self, fn: Callable, job: Any) -> _RayHandle:
         if fn not in self._remote:
             self._remote[fn] = self._ray.remote(num_cpus=1)(fn)
-        return _RayHandle(self._ray, self._remote[fn].remote(job))
+        ref = self._remote[fn].remote(job)
+        self._pending.add(ref)
+        return _RayHandle(self._ray, ref, self._pending)
 
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
+            self._started = False
+
+    def terminate(self) -> None:
+        """Cancel the tasks not taken yet (a cluster keeps running the others' work otherwise)."""
+        for ref in list(self._pending):
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception as err:  # noqa: BLE001 - best effort: the task may have finished meanwhile
+                logger.debug('cannot cancel a Ray task: %s', err)
+        self._pending.clear()
+        self.close()
 
 
 def make_executor(workers: Optional[int] = None, ray_address: Optional[str] = None):

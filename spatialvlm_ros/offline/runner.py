@@ -296,7 +296,7 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
                 per_bag.append(_label_one_bag(job, executor, bar, totals))
         except BaseException:
             if hasattr(executor, 'terminate'):
-                executor.terminate()
+                _cancel(executor)
             raise
         finally:
             if bar is not None:
@@ -309,6 +309,21 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
     summary = _run_summary(per_bag, skipped, wall, workers, totals['frames'], config)
     _write_atomic(out / 'summary.json', json.dumps(summary, indent=2) + '\n')
     return summary
+
+
+def _cancel(executor) -> None:
+    """Drop the pending chunks and stop the workers (finished chunks stay for a resume); a second
+    Ctrl-C meanwhile does not interrupt this."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        executor.terminate()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, sigint)
 
 
 def _read_json(path: Path) -> dict:

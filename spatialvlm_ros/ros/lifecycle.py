@@ -7,6 +7,8 @@ a plain launch file work as with any node; with ``autostart: false`` the node wa
 configure that fails (a model path that does not exist, a bad parameter) logs why and returns
 FAILURE: the node stays up, unconfigured, and can be configured again once the cause is fixed.
 Diagnostics are published in every state, so a manager sees the state and the last failure.
+A shutdown transition (``ros2 lifecycle set /spatial_facts shutdown``) stops the inputs, frees the
+model and leaves the node *finalized*; :func:`.run.run_node` then ends the process with exit code 0.
 """
 
 from __future__ import annotations

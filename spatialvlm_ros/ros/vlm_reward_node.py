@@ -20,10 +20,16 @@ node: errors are counted by kind, logged throttled, shown in /diagnostics, and `
 decides what is published (``depth``: the depth reward of that frame; ``none``: an invalid one).
 A lifecycle node (:class:`.lifecycle.ModelNode`): the backend is made on configure and closed on
 cleanup; ``autostart`` configures and activates at start-up.
+
+Shutdown (Ctrl-C, deactivate, lifecycle shutdown) waits at most 2 s for the VLM: the outputs of
+an activation pass an :class:`OutputGate` that is closed first, so a request still blocked in the
+server when the node stops (or the context goes) publishes nothing when it ends; its thread is a
+daemon and never holds up the exit.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -52,8 +58,8 @@ from .run import run_node
 from .qos import results_qos, sensor_qos
 from .errors import NodeError
 
-__all__ = ['VLMRewardNode', 'PARAMETERS', 'BACKEND_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS', 'FALLBACKS',
-           'backend_config', 'main']
+__all__ = ['VLMRewardNode', 'OutputGate', 'PARAMETERS', 'BACKEND_PARAMETERS', 'DEFAULT_OVERRIDES', 'INPUT_TOPICS',
+           'FALLBACKS', 'backend_config', 'main']
 
 NODE_NAME = 'vlm_reward'
 PARAMS_FILE = 'vlm_reward.yaml'
@@ -93,6 +99,33 @@ if _shadowed:  # a backend option named like a node parameter would silently tak
 PARAMETERS = {**_NODE_PARAMETERS, **BACKEND_PARAMETERS}
 
 
+class OutputGate:
+    """What the threads of one activation publish through: :meth:`call` runs a publishing handler
+    while the gate is open, :meth:`close` (under the same lock) ends that for good, so no handler
+    runs after it returns. An error raised because the context went away meanwhile (the process
+    is shutting down) is dropped quietly; any other error propagates."""
+
+    def __init__(self, context) -> None:
+        self._context = context
+        self._lock = threading.Lock()
+        self._open = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._open = False
+
+    def call(self, fn, *args, **kwargs) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                if self._context.ok():
+                    raise
+                self._open = False
+
+
 def backend_config(p: dict) -> tuple[str, dict]:
     """(backend kind, its options) from the node parameters: each backend takes the options it declares."""
     kind = str(p['backend'])
@@ -112,14 +145,19 @@ class VLMRewardNode(ModelNode):
         self.worker = None
         self._question_thread = None
         self._input_subs: list = []
+        self._gate = None  # OutputGate of the current activation
         super().__init__(NODE_NAME, PARAMETERS, PARAMS_FILE, 'vlm reward', **kwargs)
         start(self)
 
     def _start_inputs(self) -> None:
         p = self.p
-        self.worker = LatestFrameWorker(self._ask_frame, self._on_answers, self._on_failure, stamp_of=lambda it: it[0])
+        gate = self._gate = OutputGate(self.context)
+        self.worker = LatestFrameWorker(self._ask_frame, lambda item, result: gate.call(self._on_answers, item, result),
+                                        lambda item, err: gate.call(self._on_failure, item, err),
+                                        stamp_of=lambda it: it[0])
         self._stop = threading.Event()
-        self._question_thread = threading.Thread(target=self._serve_questions, name='vlm-questions', daemon=True)
+        self._question_thread = threading.Thread(target=self._serve_questions, args=(gate, self._stop),
+                                                 name='vlm-questions', daemon=True)
         self._question_thread.start()
         out = results_qos()
         self._input_subs = [
@@ -155,7 +193,10 @@ class VLMRewardNode(ModelNode):
                                f'fallback {p["fallback"]}')
 
     def _stop_inputs(self) -> None:
-        """Unsubscribe, then let the worker and the question thread finish what they started."""
+        """Close the outputs, unsubscribe, then give the worker and the question thread a moment to end
+        (a request blocked in the server is left to its daemon thread: it publishes nothing)."""
+        if self._gate is not None:
+            self._gate.close()
         for sub in self._input_subs:
             self.destroy_subscription(sub)
         self._input_subs = []
@@ -274,16 +315,24 @@ class VLMRewardNode(ModelNode):
         except (SpatialError, KeyError, TypeError) as err:
             self.health.reject('bad_question', f'{err}: expected {{"request_id": "...", "question": "..."}}')
             rid = doc.get('request_id') if isinstance(doc, dict) else None
-            self._answer(rid, None, error=f'malformed question ({err}); send {{"request_id": "...", "question": "..."}}')
+            self._gate.call(self._answer, rid, None,
+                            error=f'malformed question ({err}); send {{"request_id": "...", "question": "..."}}')
             return
         try:
             self._questions.put_nowait((rid, question, time.perf_counter()))
         except queue.Full:
             self.health.reject('questions_busy', f'{self._questions.maxsize} questions pending; {rid!r} refused')
-            self._answer(rid, question, error=f'busy: {self._questions.maxsize} questions pending; ask again later')
+            self._gate.call(self._answer, rid, question,
+                            error=f'busy: {self._questions.maxsize} questions pending; ask again later')
 
-    def _serve_questions(self) -> None:
-        while not self._stop.is_set():
+    def _serve_questions(self, gate: OutputGate, stop: threading.Event) -> None:
+        answer_ = functools.partial(gate.call, self._answer)
+
+        def failed(kind, text, rid, question, msg) -> None:
+            self.health.reject(kind, text)
+            self._answer(rid, question, msg=msg, error=text)
+
+        while not stop.is_set():
             try:
                 rid, question, t0 = self._questions.get(timeout=0.2)
             except queue.Empty:
@@ -291,20 +340,18 @@ class VLMRewardNode(ModelNode):
             with self._lock:
                 msg = self._latest_image
             if msg is None:
-                self._answer(rid, question, error=f'no image received yet on {INPUT_TOPICS["color"]}')
+                answer_(rid, question, error=f'no image received yet on {INPUT_TOPICS["color"]}')
                 continue
             try:
                 answer = self.backend.ask([_rgb(msg)], question)
             except (VLMError, SpatialError) as err:
-                self.health.reject('question_failed', str(err))
-                self._answer(rid, question, msg=msg, error=str(err))
+                gate.call(failed, 'question_failed', str(err), rid, question, msg)
                 continue
             except Exception as err:  # noqa: BLE001 - the question thread never dies
-                self.health.reject('internal', f'{type(err).__name__}: {err}')
-                self._answer(rid, question, msg=msg, error=f'{type(err).__name__}: {err}')
+                gate.call(failed, 'internal', f'{type(err).__name__}: {err}', rid, question, msg)
                 continue
             self.answered += 1
-            self._answer(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3)
+            answer_(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3)
 
     def _answer(self, rid, question, msg=None, answer=None, error=None, latency_ms=None) -> None:
         stamp = None if msg is None else header_stamp_ns(msg)

@@ -12,7 +12,7 @@ class VLMError(SpatialVLMError):
     'config' (bad options), 'dependency' (a package is missing), 'load' (weights or
     processor cannot be loaded), 'timeout', 'server' (5xx / connection refused),
     'protocol' (malformed response), 'input' (bad image or question), 'unsupported'
-    (a question this backend cannot answer).
+    (a question this backend cannot answer), 'closed' (asked after ``close()``: shutting down).
     """
 
     kind = 'vlm'

@@ -18,12 +18,12 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 from ..core.options import option
 from .base import Request, check_requests, register_backend, to_rgb
@@ -96,7 +96,7 @@ class OpenAIBackend:
     def __init__(self, config: OpenAIConfig) -> None:
         self.config = config
         self.url = config.base_url.rstrip('/') + '/chat/completions'
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._closed = threading.Event()
 
     def _headers(self) -> dict:
         headers = {'Content-Type': 'application/json'}
@@ -151,13 +151,15 @@ class OpenAIBackend:
         delay = self.config.backoff_s
         last = ''
         for attempt in range(self.config.retries + 1):
+            if self._closed.is_set():
+                raise VLMError(f'the client of {self.url} was closed', kind='closed')
             try:
                 return self._once(body)
             except _Retryable as err:
                 last = str(err)
                 if attempt < self.config.retries:
                     logger.debug('attempt %d failed (%s); retrying in %.2f s', attempt + 1, last, delay)
-                    time.sleep(delay)
+                    self._closed.wait(delay)  # close() ends the back-off at once
                     delay *= 2
         kind = 'timeout' if 'within' in last else 'server'
         raise VLMError(f'{last} (after {self.config.retries + 1} attempts); is the server running?', kind=kind)
@@ -172,11 +174,41 @@ class OpenAIBackend:
         bodies = [self._body(imgs, q) for imgs, q in requests]
         if len(bodies) <= 1 or self.config.max_concurrency == 1:
             return [self._post(b) for b in bodies]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.config.max_concurrency, thread_name_prefix='vlm-http')
-        return list(self._pool.map(self._post, bodies))
+        return _map_daemon(self._post, bodies, self.config.max_concurrency)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        """No new attempt starts after this (a request in flight ends with its timeout; its thread
+        is a daemon, so it never holds up the process's exit)."""
+        self._closed.set()
+
+
+def _map_daemon(fn, items: Sequence, workers: int) -> list:
+    """``[fn(x) for x in items]`` on up to ``workers`` daemon threads; the first failure is raised.
+
+    Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a request blocked on a
+    server that never answers would keep a node from exiting on Ctrl-C for up to the timeout."""
+    results: list = [None] * len(items)
+    errors: list = [None] * len(items)
+    next_index = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def run() -> None:
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                errors[i] = err
+
+    threads = [threading.Thread(target=run, name='vlm-http', daemon=True) for _ in range(min(workers, len(items)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for err in errors:
+        if err is not None:
+            raise err
+    return results
