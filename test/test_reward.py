@@ -1,3 +1,4 @@
+import dataclasses
 import math
 from pathlib import Path
 
@@ -5,7 +6,7 @@ import numpy as np
 import pytest
 
 from spatialvlm_ros.core.errors import TaskSpecError
-from spatialvlm_ros.core.task import load_task, parse_task
+from spatialvlm_ros.core.task import RewardForm, load_task, parse_task
 from spatialvlm_ros.core.reward import compute_reward
 
 TASK = Path(__file__).resolve().parents[1] / 'config' / 'tasks' / 'pick_and_place.yaml'
@@ -13,7 +14,8 @@ TASK = Path(__file__).resolve().parents[1] / 'config' / 'tasks' / 'pick_and_plac
 
 @pytest.fixture(scope='module')
 def task():
-    return load_task(TASK)
+    # The staged_distance rule (the default form); the package task's shaped form: test/core/test_reward_forms.py
+    return dataclasses.replace(load_task(TASK), reward=RewardForm('staged_distance'))
 
 
 def pos(x, y=0.0, z=1.0):

@@ -77,7 +77,7 @@ def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], re
     docs = [rewards.get(int(g['stamp_ns'])) for g in ground_truth]
     meas = np.array([np.nan if (d is None or d.get('reward') is None) else d['reward'] for d in docs])
     if quality is None:
-        quality = reward_quality(task, list(rewards.values()), ground_truth)
+        quality = reward_quality(task, [{**d, 'stamp_ns': int(st)} for st, d in rewards.items()], ground_truth)
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     ax1.plot(t, [tr.reward for tr in truths], color='black', lw=2, label='reward from ground truth')

@@ -240,7 +240,7 @@ def score_run(
             if d is not None and true_d is not None:
                 per_pair_err[key].append(abs(d - true_d))
                 errors.append(abs(d - true_d))
-    quality = reward_quality(task, list(rewards.values()), ground_truth)
+    quality = reward_quality(task, [{**d, 'stamp_ns': int(st)} for st, d in rewards.items()], ground_truth)
     lat = np.asarray(latencies_ms, dtype=np.float64)
     return {
         'frames': len(ground_truth),
