@@ -175,7 +175,8 @@ def reward_quality(task: TaskSpec, frames: Sequence[Mapping], ground_truth: Sequ
 
 def _stats(values: list) -> dict:
     v = [x for x in values if x is not None]
-    return {'min': _r(min(v)) if v else None, 'mean': _r(sum(v) / len(v)) if v else None, 'episodes': len(v)}
+    return {'min': _r(min(v)) if v else None, 'mean': _r(sum(v) / len(v)) if v else None,
+            'max': _r(max(v)) if v else None, 'episodes': len(v)}
 
 
 def pool_quality(episodes: Mapping[str, Optional[Mapping]]) -> dict:
