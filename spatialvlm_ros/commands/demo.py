@@ -33,6 +33,11 @@ def run(args) -> int:
     width = max(len(k) for k in SUMMARY_KEYS)
     for k in SUMMARY_KEYS:
         print(f'  {k:<{width}}  {_fmt(summary[k])}')
+    q = summary.get('reward_quality') or {}
+    sf = q.get('success_frames') or {}
+    print(f'  {"reward quality":<{width}}  VOC={_fmt(q.get("value_order_correlation"))}, '
+          f'EPIC={_fmt(q.get("reward_epic_distance_vs_ground_truth"))}, success precision={_fmt(sf.get("precision"))} '
+          f'recall={_fmt(sf.get("recall"))} ({summary.get("reward_form")})')
     print(f'  {"outputs":<{width}}  {out}/summary.json, reward.png, facts.jsonl, rewards.jsonl')
     return 0
 

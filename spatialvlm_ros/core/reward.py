@@ -5,7 +5,26 @@ frame always gets the same reward live, in bag replay and in offline labelling:
 
     active = the last stage whose ``active_when`` condition holds (the first stage has none);
              when ``success`` holds, the last stage.
-    reward = offset[active] - weight[active] * distance[active] + success_bonus * success
+
+and the task's ``reward.form`` turns the active stage's distance d into the reward:
+
+    staged_distance  (default)  reward = offset[active] - weight[active] * d + success_bonus * success
+    stacked_progress            reward = active + scale / (scale + max(0, d - exit)) + success_bonus * success
+
+with, for stage k, ``scale`` its ``scale_m`` (else the task's ``reward.scale_m``) and ``exit`` the
+distance at which it is complete (:meth:`~.task.TaskSpec.stage_exit`: the ``below_m`` of the
+condition that ends it, the next stage's ``active_when`` or, for the last stage, ``success``, when
+that condition is on the stage's own pair; else 0). ``stacked_progress`` gives stage k the band
+(k, k + 1]: its progress is 1 once d reaches the exit, 1/2 at ``scale`` beyond it and tends to 0
+far away, so whatever the distance at a stage switch, the next stage starts above where the
+previous one ended: completing a stage never lowers the reward, and a frame where success holds
+gets the top of the last band (n_stages, plus the bonus), whatever sub-tolerance jitter the
+measurement has. It is a function of the frame alone (Markov in the scene state: no
+distance-at-entry to remember), which is what a value function can learn, and what keeps live,
+replayed and labelled frames identical.
+
+``done`` is the per-frame terminal flag: the task's success holds (RLDS ``is_terminal``, lerobot
+``next.done``); truncation (a time limit, the end of a bag) is the caller's to add.
 """
 
 from __future__ import annotations
@@ -18,7 +37,7 @@ import numpy as np
 from .task import Condition, TaskSpec, pair_key
 from .types import ObjectObservation, RewardSample
 
-__all__ = ['compute_reward', 'reward_from_distances', 'reward_from_observations']
+__all__ = ['compute_reward', 'reward_from_distances', 'reward_from_observations', 'reward_terms', 'term_names']
 
 
 def _distance(positions: Mapping[str, Optional[np.ndarray]], pair: tuple[str, str]) -> Optional[float]:
@@ -73,13 +92,30 @@ def reward_from_distances(
     d_active = dist[pair_key(*stage.pair)]
     if d_active is None or (undecidable and not success):
         return RewardSample(stamp_ns=int(stamp_ns), reward=math.nan, stage=active, stage_name=stage.name,
-                            success=False, distances=dist, terms={}, valid=False, missing=missing)
-    terms = {'offset': stage.offset, 'distance': -stage.weight * d_active}
+                            success=False, distances=dist, terms={}, valid=False, missing=missing,
+                            form=task.reward.form)
+    terms = reward_terms(task, active, d_active)
     if task.success_bonus:
         terms['success_bonus'] = task.success_bonus if success else 0.0
     return RewardSample(stamp_ns=int(stamp_ns), reward=float(sum(terms.values())), stage=active,
                         stage_name=stage.name, success=bool(success), distances=dist, terms=terms, valid=True,
-                        missing=missing)
+                        missing=missing, done=bool(success), form=task.reward.form)
+
+
+def term_names(task: TaskSpec) -> list[str]:
+    """The names of the additive terms of ``task``'s reward (the ``terms`` of its samples)."""
+    names = ['offset', 'distance'] if task.reward.form == 'staged_distance' else ['stage', 'progress']
+    return names + (['success_bonus'] if task.success_bonus else [])
+
+
+def reward_terms(task: TaskSpec, active: int, d: float) -> dict:
+    """The form's terms (without the success bonus) of stage ``active`` at distance ``d`` metres."""
+    stage = task.stages[active]
+    if task.reward.form == 'staged_distance':
+        return {'offset': stage.offset, 'distance': -stage.weight * d}
+    scale = task.stage_scale(active)
+    beyond = max(0.0, d - task.stage_exit(active))
+    return {'stage': float(active), 'progress': scale / (scale + beyond)}
 
 
 def reward_from_observations(

@@ -16,6 +16,11 @@ Example (``config/tasks/pick_and_place.yaml``)::
       - {name: reach, distance: [gripper, block]}
       - {name: carry, distance: [block, target], active_when: {distance: [gripper, block], below_m: 0.05}}
     success: {distance: [block, target], below_m: 0.05}
+    reward: {form: stacked_progress, scale_m: 0.1}   # omitted: staged_distance, the original form
+
+``reward.form`` picks the reward rule (:mod:`.reward`): ``staged_distance`` (the default, so task
+files without the key keep their meaning) or ``stacked_progress`` (a stage switch never lowers
+the reward).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import Mapping, Optional
 from .config_files import config_dir
 from .errors import TaskSpecError
 
-__all__ = ['Condition', 'Stage', 'TaskSpec', 'load_task', 'parse_task', 'pair_key', 'task_path']
+__all__ = ['REWARD_FORMS', 'Condition', 'RewardForm', 'Stage', 'TaskSpec', 'load_task', 'parse_task', 'pair_key',
+           'task_path']
 
 
 def _pair(value, where: str) -> tuple[str, str]:
@@ -68,13 +74,58 @@ class Condition:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: minimise ``distance(pair)``."""
+    """One stage: minimise ``distance(pair)``.
+
+    weight, offset: the ``staged_distance`` form's ``offset - weight * distance``.
+    scale_m: the ``stacked_progress`` form's distance scale of this stage (metres; None: the
+        task's ``reward.scale_m``).
+    """
 
     name: str
     pair: tuple[str, str]
     weight: float = 1.0
     offset: float = 0.0
     active_when: Optional[Condition] = None
+    scale_m: Optional[float] = None
+
+
+# The reward rules a task can select (``reward: {form: ...}``); the first is the default.
+REWARD_FORMS = ('staged_distance', 'stacked_progress')
+
+
+@dataclass(frozen=True)
+class RewardForm:
+    """How a task turns its active stage's distance into the reward (see :mod:`.reward`).
+
+    form: 'staged_distance' (``offset - weight * d``, the original rule and the default) or
+        'stacked_progress' (``stage_index + scale / (scale + d)``: every stage lives in its own
+        band [k, k + 1), so completing a stage never lowers the reward).
+    scale_m: metres, the distance at which a stage's progress is one half ('stacked_progress').
+    """
+
+    form: str = 'staged_distance'
+    scale_m: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.form not in REWARD_FORMS:
+            raise TaskSpecError(f'reward.form: expected one of {list(REWARD_FORMS)}, got {self.form!r}')
+        if not (isinstance(self.scale_m, (int, float)) and self.scale_m > 0):
+            raise TaskSpecError(f'reward.scale_m: expected a distance > 0 m, got {self.scale_m!r}')
+
+    @classmethod
+    def parse(cls, raw) -> 'RewardForm':
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise TaskSpecError(f'reward: expected a mapping like {{form: stacked_progress, scale_m: 0.1}}, got {raw!r}')
+        unknown = set(raw) - {'form', 'scale_m'}
+        if unknown:
+            raise TaskSpecError(f'reward: unknown keys {sorted(unknown)}; expected form and scale_m')
+        try:
+            scale = float(raw.get('scale_m', cls.scale_m))
+        except (TypeError, ValueError) as err:
+            raise TaskSpecError(f'reward.scale_m: expected a number of metres, got {raw.get("scale_m")!r}') from err
+        return cls(form=str(raw.get('form', cls.form)), scale_m=scale)
 
 
 @dataclass(frozen=True)
@@ -92,6 +143,7 @@ class TaskSpec:
     success: Optional[Condition] = None
     success_bonus: float = 0.0
     center_modes: dict = field(default_factory=dict)
+    reward: RewardForm = field(default_factory=RewardForm)
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -108,6 +160,25 @@ class TaskSpec:
                     raise TaskSpecError(
                         f'task {self.name!r} uses object {obj!r} that is not in its objects {sorted(self.objects)}'
                     )
+        if self.reward.form == 'stacked_progress':
+            shaped = [s.name for s in self.stages if s.weight != 1.0 or s.offset != 0.0]
+            if shaped:
+                raise TaskSpecError(f'task {self.name!r}: stages {shaped} set weight/offset, which only the '
+                                    'staged_distance form uses; stacked_progress stacks the stages itself (set '
+                                    'scale_m instead)')
+
+    def stage_scale(self, index: int) -> float:
+        """The ``stacked_progress`` distance scale of stage ``index`` (metres)."""
+        own = self.stages[index].scale_m
+        return self.reward.scale_m if own is None else own
+
+    def stage_exit(self, index: int) -> float:
+        """The distance (metres) of stage ``index``'s pair at which the stage is complete: the
+        ``below_m`` of the condition that ends it (the next stage's ``active_when``, or for the
+        last stage ``success``) when that condition is on the same pair; else 0."""
+        end = self.success if index == len(self.stages) - 1 else self.stages[index + 1].active_when
+        pair = set(self.stages[index].pair)
+        return end.below_m if end is not None and set(end.pair) == pair else 0.0
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every object pair whose distance the task needs, in first-use order."""
@@ -160,7 +231,7 @@ def parse_task(raw) -> TaskSpec:
     """Validate a task given as a plain dict (the parsed YAML)."""
     if not isinstance(raw, Mapping):
         raise TaskSpecError(f'a task must be a mapping with name, objects and stages, got {type(raw).__name__}')
-    unknown = set(raw) - {'name', 'description', 'objects', 'stages', 'success', 'success_bonus'}
+    unknown = set(raw) - {'name', 'description', 'objects', 'stages', 'success', 'success_bonus', 'reward'}
     if unknown:
         raise TaskSpecError(f'unknown task keys {sorted(unknown)}')
     objects, center_modes = _objects(raw.get('objects'))
@@ -172,7 +243,7 @@ def parse_task(raw) -> TaskSpec:
         where = f'stages[{i}]'
         if not isinstance(st, Mapping):
             raise TaskSpecError(f'{where}: expected a mapping, got {st!r}')
-        unknown = set(st) - {'name', 'distance', 'weight', 'offset', 'active_when'}
+        unknown = set(st) - {'name', 'distance', 'weight', 'offset', 'active_when', 'scale_m'}
         if unknown:
             raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}')
         try:
@@ -182,6 +253,13 @@ def parse_task(raw) -> TaskSpec:
         if not weight > 0:
             raise TaskSpecError(f'{where}: weight must be > 0, got {weight}')
         cond = st.get('active_when')
+        scale = st.get('scale_m')
+        try:
+            scale = None if scale is None else float(scale)
+        except (TypeError, ValueError) as err:
+            raise TaskSpecError(f'{where}: scale_m must be a number of metres, got {scale!r}') from err
+        if scale is not None and not scale > 0:
+            raise TaskSpecError(f'{where}: scale_m must be > 0 m, got {scale}')
         stages.append(
             Stage(
                 name=str(st.get('name', f'stage{i}')),
@@ -189,6 +267,7 @@ def parse_task(raw) -> TaskSpec:
                 weight=weight,
                 offset=offset,
                 active_when=None if cond is None else Condition.parse(cond, f'{where}.active_when'),
+                scale_m=scale,
             )
         )
     success = raw.get('success')
@@ -199,6 +278,7 @@ def parse_task(raw) -> TaskSpec:
         stages=tuple(stages),
         success=None if success is None else Condition.parse(success, 'success'),
         success_bonus=float(raw.get('success_bonus', 0.0)),
+        reward=RewardForm.parse(raw.get('reward')),
     )
 
 

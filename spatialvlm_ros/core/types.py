@@ -231,6 +231,8 @@ class RewardSample:
     terms: the named additive terms whose sum is ``reward``.
     valid: False when an object the active stage needs was not found; ``reward`` is
         then NaN (never a made-up value).
+    done: the frame is terminal: the task's success holds (False when not valid).
+    form: the task's reward form ('staged_distance' or 'stacked_progress', see core.reward).
     """
 
     stamp_ns: int
@@ -242,6 +244,8 @@ class RewardSample:
     terms: dict
     valid: bool = True
     missing: tuple = ()
+    done: bool = False
+    form: str = 'staged_distance'
 
     def to_dict(self) -> dict:
         return {
@@ -254,4 +258,6 @@ class RewardSample:
             'terms': {k: float(v) for k, v in self.terms.items()},
             'valid': bool(self.valid),
             'missing': list(self.missing),
+            'done': bool(self.done),
+            'form': self.form,
         }

@@ -89,7 +89,7 @@ def _row(bag: str, job: FrameJob, frame_id: str) -> dict:
     return {
         'bag': bag, 'frame': job.index, 'stamp_ns': job.stamp_ns, 'log_time_ns': job.log_time_ns,
         'frame_id': frame_id, 'valid': False, 'reward': None, 'stage': None, 'stage_name': None,
-        'success': None, 'terms': {}, 'distances': {}, 'missing': [], 'objects': [], 'facts': [],
+        'success': None, 'done': None, 'terms': {}, 'distances': {}, 'missing': [], 'objects': [], 'facts': [],
         'error_kind': None, 'error': None,
     }
 
@@ -132,7 +132,7 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
         d = sample.to_dict()
         row.update(
             frame_id=result.frame_id, valid=d['valid'], reward=d['reward'], stage=d['stage'],
-            stage_name=d['stage_name'], success=d['success'], terms=d['terms'], distances=d['distances'],
+            stage_name=d['stage_name'], success=d['success'], done=d['done'], terms=d['terms'], distances=d['distances'],
             missing=d['missing'], objects=objects_doc['objects'], facts=facts_doc['facts'],
         )
         out.rows.append(row)

@@ -37,6 +37,7 @@ from .errors import OfflineError
 from .executors import make_executor
 from .inputs import CameraTopics, detect_topics
 from .labeller import ChunkJob, label_chunk
+from .score import pool_quality, reward_quality
 
 __all__ = ['label_bags', 'bag_signature', 'RunOptions']
 
@@ -238,6 +239,7 @@ def _bag_summary(job: _BagJob, rows: list, stats: ReadStats) -> dict:
         },
         'success_rate': round(sum(1 for r in valid if r['success']) / len(valid), 4) if valid else None,
         'success_any': any(r['success'] for r in valid),
+        'reward_quality': reward_quality(job.config.task, rows, stats.ground_truth),
         'failures': dict(sorted(failures.items())),
         'frames_without_reward': dict(sorted(no_reward.items())),
         'corrupt_messages': dict(sorted(stats.corrupt.items())),
@@ -359,6 +361,7 @@ def _run_summary(per_bag: list, skipped: list, wall: float, workers: int, frames
         'success_rate': round(succ / valid, 4) if valid else None,
         'failures': dict(sorted(failures.items())),
         'corrupt_messages': dict(sorted(corrupt.items())),
+        'reward_quality': pool_quality({b['bag']: b.get('reward_quality') for b in per_bag}),
         'throughput': {
             'wall_s': round(wall, 3),
             'workers': workers,

@@ -1,17 +1,35 @@
-"""Scoring a run against simulator ground truth: summary numbers and the reward plot."""
+"""Scoring rewards: against simulator ground truth (the demo, labelled sim bags) and on their own.
+
+The reward-quality numbers (:func:`reward_quality` per episode, :func:`pool_quality` over
+episodes) are the ones RL users judge reward labellers by (``shared/docs/rl_rewards.md``):
+
+- value-order correlation (VOC, as GVL): Spearman of the per-frame reward against time, judged on
+  successful episodes (1.0: the reward rises monotonically with progress), over the RL episode:
+  its frames up to the first terminal one (``done``: success holds), after which an RL episode
+  ends; ``value_order_correlation_all_frames`` keeps the frames after it (a scripted episode
+  rests there, at the top of the reward, in ties);
+- Spearman and EPIC distance against the ground-truth reward: the same task (form, stages,
+  thresholds) evaluated on the simulator's true positions (:func:`ground_truth_rewards`);
+- precision and recall of the per-frame ``success`` flag against the true one, and of the
+  episode's outcome (success at its last frame).
+
+An episode is one bag offline, one demo run live.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping, Sequence
+import math
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..core.reward import compute_reward, reward_from_distances
 from ..core.task import TaskSpec, pair_key
+from ..core.types import RewardSample
+from .plot import plot_rewards
 
-from ..core.reward import compute_reward
-
-__all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'score_run', 'plot_rewards']
+__all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'epic_distance', 'value_order_correlation',
+           'ground_truth_rewards', 'reward_quality', 'pool_quality', 'score_run', 'plot_rewards']
 
 # Ground truth is compared at 0.1 mm: far finer than any depth camera, far coarser than solver jitter.
 GT_RESOLUTION_M = 1e-4
@@ -51,6 +69,147 @@ def percentiles(values: Sequence[float], keys=(('median', 50), ('p95', 95))) -> 
     return {k: round(float(np.percentile(v, q)), 6) for k, q in keys}
 
 
+def value_order_correlation(rewards: Sequence[float]) -> float | None:
+    """GVL's value-order correlation: Spearman of per-frame rewards (in time order) against the
+    frame index. None with fewer than 3 frames or a constant reward."""
+    return spearman(rewards, np.arange(len(rewards), dtype=np.float64))
+
+
+def epic_distance(reward: Sequence[float], reference: Sequence[float]) -> float | None:
+    """EPIC distance (Gleave et al. 2020) between two per-frame rewards of one set of frames.
+
+    EPIC canonicalises a reward R(s, s') over a distribution of states D and takes the Pearson
+    distance ``sqrt((1 - rho) / 2)`` of the canonical rewards over the transitions:
+    ``C(R)(s, s') = R(s, s') + gamma E[R(s', S')] - E[R(s, S')] - gamma E[R(S, S')]`` with S, S'
+    drawn from D. These rewards are functions of the frame reached, R(s, s') = r(s'), so with D
+    the episode's frames every expectation is the mean reward and C(R) = r(s') - mean(r) for any
+    gamma: EPIC is the Pearson distance of the rewards over the frames. It is 0 for rewards that
+    differ by a positive scale and a shift, 1 for opposite ones. None with fewer than 3 frames
+    or a constant reward.
+    """
+    a, b = np.asarray(reward, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if len(a) != len(b):
+        raise ValueError(f'epic_distance needs equal lengths, got {len(a)} and {len(b)}')
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return None
+    rho = float(np.corrcoef(a - a.mean(), b - b.mean())[0, 1])
+    return math.sqrt(max(0.0, (1.0 - rho) / 2.0))
+
+
+def ground_truth_rewards(task: TaskSpec, ground_truth: Sequence[Mapping]) -> dict[int, RewardSample]:
+    """stamp_ns -> the task's reward on the true positions of each ground-truth document.
+
+    ground_truth: dicts with ``stamp_ns`` and positions under the task's object names (metres,
+    one common frame; a ``/sim/ground_truth`` document is one). The true distances are rounded to
+    ``GT_RESOLUTION_M`` first: a resting block's simulated position jitters by ~1e-7 m from frame
+    to frame, which is solver noise, not motion, and ranking it would score a constant (correct)
+    measurement as disagreeing.
+    """
+    out = {}
+    for gt in ground_truth:
+        exact = compute_reward(task, {n: gt.get(n) for n in task.objects}, gt['stamp_ns'])
+        rounded = {k: None if v is None else round(v / GT_RESOLUTION_M) * GT_RESOLUTION_M
+                   for k, v in exact.distances.items()}
+        out[int(gt['stamp_ns'])] = reward_from_distances(task, rounded, gt['stamp_ns'])
+    return out
+
+
+def _until_done(rewards: list, done: list) -> list:
+    """The rewards of the RL episode: up to and including the first terminal (``done``) frame."""
+    for i, d in enumerate(done):
+        if d:
+            return rewards[:i + 1]
+    return rewards
+
+
+def _r(value: Optional[float], digits: int = 5) -> Optional[float]:
+    return None if value is None else round(float(value), digits)
+
+
+def _pr(tp: int, fp: int, fn: int, tn: int) -> dict:
+    return {'precision': round(tp / (tp + fp), 4) if tp + fp else None,
+            'recall': round(tp / (tp + fn), 4) if tp + fn else None,
+            'tp': tp, 'fp': fp, 'fn': fn, 'tn': tn}
+
+
+def reward_quality(task: TaskSpec, frames: Sequence[Mapping], ground_truth: Sequence[Mapping] = ()) -> dict:
+    """Reward-quality numbers of one episode.
+
+    frames: per-frame reward documents or labelled rows (``stamp_ns``, ``valid``, ``reward``,
+        ``success``) in any order; frames without a valid reward are left out of every number.
+    ground_truth: the episode's ground-truth documents (see :func:`ground_truth_rewards`); none:
+        only the numbers that need no reference (VOC, with the labelled outcome as success).
+    """
+    frames = sorted((f for f in frames if f.get('valid') and f.get('reward') is not None),
+                    key=lambda f: int(f['stamp_ns']))
+    rewards = [float(f['reward']) for f in frames]
+    out: dict = {'frames_with_reward': len(frames)}
+    truth = ground_truth_rewards(task, ground_truth) if ground_truth else {}
+    if truth:
+        last = truth[max(truth)]
+        successful, judged_by = bool(last.valid and last.success), 'ground_truth'
+    else:
+        successful, judged_by = bool(frames and frames[-1].get('success')), 'labelled'
+    out['successful'] = successful
+    out['success_judged_by'] = judged_by
+    out['value_order_correlation'] = _r(value_order_correlation(_until_done(rewards, [f.get('done') for f in frames])))
+    out['value_order_correlation_all_frames'] = _r(value_order_correlation(rewards))
+    if not truth:
+        return out
+    pairs = [(f, truth[int(f['stamp_ns'])]) for f in frames
+             if int(f['stamp_ns']) in truth and truth[int(f['stamp_ns'])].valid]
+    measured = [float(f['reward']) for f, _ in pairs]
+    reference = [t.reward for _, t in pairs]
+    true_sorted = [truth[s] for s in sorted(truth) if truth[s].valid]
+    out['value_order_correlation_ground_truth'] = _r(value_order_correlation(
+        _until_done([t.reward for t in true_sorted], [t.done for t in true_sorted])))
+    out['frames_vs_ground_truth'] = len(pairs)
+    out['reward_spearman_vs_ground_truth'] = _r(spearman(measured, reference))
+    out['reward_epic_distance_vs_ground_truth'] = _r(epic_distance(measured, reference))
+    flags = [(bool(f.get('success')), bool(t.success)) for f, t in pairs]
+    out['success_frames'] = _pr(sum(p and t for p, t in flags), sum(p and not t for p, t in flags),
+                                sum(t and not p for p, t in flags), sum(not p and not t for p, t in flags))
+    out['episode_success'] = {'labelled': bool(frames and frames[-1].get('success')), 'true': successful}
+    return out
+
+
+def _stats(values: list) -> dict:
+    v = [x for x in values if x is not None]
+    return {'min': _r(min(v)) if v else None, 'mean': _r(sum(v) / len(v)) if v else None,
+            'max': _r(max(v)) if v else None, 'episodes': len(v)}
+
+
+def pool_quality(episodes: Mapping[str, Optional[Mapping]]) -> dict:
+    """The reward quality of several episodes (name -> :func:`reward_quality`; None skipped).
+
+    VOC is pooled over the successful episodes (its definition), Spearman and EPIC over the
+    episodes with ground truth (min and mean of the per-episode numbers: rewards of different
+    episodes are never ranked against each other), success precision/recall from the summed
+    per-frame counts, and episode success from each episode's last frame.
+    """
+    eps = {k: v for k, v in episodes.items() if v}
+    ok = {k: v for k, v in eps.items() if v.get('successful')}
+    counts = [v['success_frames'] for v in eps.values() if 'success_frames' in v]
+    outcome = [v['episode_success'] for v in eps.values() if 'episode_success' in v]
+    pooled = {
+        'episodes': len(eps),
+        'successful_episodes': len(ok),
+        'value_order_correlation_successful': _stats([v.get('value_order_correlation') for v in ok.values()]),
+        'value_order_correlation_by_episode': {k: v.get('value_order_correlation') for k, v in eps.items()},
+        'reward_spearman_vs_ground_truth': _stats([v.get('reward_spearman_vs_ground_truth') for v in eps.values()]),
+        'reward_epic_distance_vs_ground_truth': _stats(
+            [v.get('reward_epic_distance_vs_ground_truth') for v in eps.values()]),
+    }
+    if counts:
+        pooled['success_frames'] = _pr(*(sum(c[k] for c in counts) for k in ('tp', 'fp', 'fn', 'tn')))
+    if outcome:
+        pooled['episode_success'] = _pr(sum(o['labelled'] and o['true'] for o in outcome),
+                                        sum(o['labelled'] and not o['true'] for o in outcome),
+                                        sum(o['true'] and not o['labelled'] for o in outcome),
+                                        sum(not o['labelled'] and not o['true'] for o in outcome))
+    return pooled
+
+
 def score_run(
     task: TaskSpec,
     ground_truth: Sequence[Mapping],
@@ -61,83 +220,38 @@ def score_run(
 
     ground_truth: one dict per frame with ``stamp_ns`` and object positions under the task's
     object names (metres, one common frame).
-    The reference reward is the task's own reward evaluated on the true positions, so for a
-    task whose stages have no offset it is the negative true distance of the active stage.
-    It is rounded to ``GT_RESOLUTION_M`` before ranking: a resting block's simulated position
-    jitters by ~1e-7 m from frame to frame, which is solver noise, not motion, and ranking it
-    would score a constant (correct) measurement as disagreeing.
+    The reference reward is the task's own reward (same form) evaluated on the true positions
+    (:func:`ground_truth_rewards`, at ``GT_RESOLUTION_M``); ``reward_quality`` adds VOC, EPIC and
+    success precision/recall (:func:`reward_quality`).
     """
-    measured, reference, errors = [], [], []
+    truths = ground_truth_rewards(task, ground_truth)
+    errors = []
     stage_agree = 0
+    n = 0
     per_pair_err: dict[str, list] = {pair_key(*p): [] for p in task.pairs()}
     for gt in ground_truth:
-        truth = compute_reward(task, {n: gt.get(n) for n in task.objects}, gt['stamp_ns'])
+        exact = compute_reward(task, {k: gt.get(k) for k in task.objects}, gt['stamp_ns'])
         doc = rewards.get(int(gt['stamp_ns']))
         if doc is None or not doc.get('valid') or doc.get('reward') is None:
             continue
-        measured.append(doc['reward'])
-        reference.append(truth.reward)
-        stage_agree += int(doc['stage'] == truth.stage)
-        for key, true_d in truth.distances.items():
+        n += 1
+        stage_agree += int(doc['stage'] == truths[int(gt['stamp_ns'])].stage)
+        for key, true_d in exact.distances.items():
             d = doc['distances'].get(key)
             if d is not None and true_d is not None:
                 per_pair_err[key].append(abs(d - true_d))
                 errors.append(abs(d - true_d))
-    rho = spearman(measured, np.round(np.asarray(reference) / GT_RESOLUTION_M) * GT_RESOLUTION_M)
+    quality = reward_quality(task, [{**d, 'stamp_ns': int(st)} for st, d in rewards.items()], ground_truth)
     lat = np.asarray(latencies_ms, dtype=np.float64)
     return {
         'frames': len(ground_truth),
-        'frames_with_reward': len(measured),
-        'reward_spearman_vs_ground_truth': None if rho is None else round(rho, 5),
+        'frames_with_reward': n,
+        'reward_form': task.reward.form,
+        'reward_spearman_vs_ground_truth': quality.get('reward_spearman_vs_ground_truth'),
         'ground_truth_resolution_m': GT_RESOLUTION_M,
-        'stage_agreement': round(stage_agree / len(measured), 4) if measured else None,
+        'stage_agreement': round(stage_agree / n, 4) if n else None,
         'distance_error_m': percentiles(errors),
         'distance_error_m_by_pair': {k: percentiles(v) for k, v in per_pair_err.items()},
         'latency_ms': percentiles(lat, (('p50', 50), ('p99', 99))) if lat.size else {'p50': None, 'p99': None},
+        'reward_quality': quality,
     }
-
-
-def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], rewards: Mapping[int, Mapping],
-                 title: str = '', measured: str = 'reward published (depth camera)') -> None:
-    """reward.png: measured vs ground-truth reward (top), measured vs true distances (bottom).
-
-    title: the top panel's title (default: the task's published reward vs ground truth);
-    measured: the legend entry of the measured reward.
-    """
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    t0 = ground_truth[0]['stamp_ns'] if ground_truth else 0
-    t = np.array([(g['stamp_ns'] - t0) / 1e9 for g in ground_truth])
-    truths = [compute_reward(task, {n: g.get(n) for n in task.objects}, g['stamp_ns']) for g in ground_truth]
-    docs = [rewards.get(int(g['stamp_ns'])) for g in ground_truth]
-    meas = np.array([np.nan if (d is None or d.get('reward') is None) else d['reward'] for d in docs])
-
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    ax1.plot(t, [tr.reward for tr in truths], color='black', lw=2, label='reward from ground truth')
-    ax1.plot(t, meas, color='tab:orange', lw=1.2, marker='.', ms=3, label=measured)
-    stages = np.array([tr.stage for tr in truths])
-    for k, stage in enumerate(task.stages):
-        on = stages == k
-        if on.any():
-            ax1.fill_between(t, 0, 1, where=on, transform=ax1.get_xaxis_transform(), alpha=0.08,
-                             color=f'C{k}', label=f'true stage: {stage.name}')
-    ax1.set_ylabel('reward')
-    ax1.set_title(title or f'task {task.name}: published reward vs ground truth')
-    ax1.legend(loc='lower right', fontsize=8)
-    for k, pair in enumerate(task.stages):
-        key = pair_key(*pair.pair)
-        true_d = [tr.distances.get(key) for tr in truths]
-        ax2.plot(t, [np.nan if v is None else v for v in true_d], color=f'C{k}', lw=2, alpha=0.6,
-                 label=f'{key} true')
-        md = [np.nan if (d is None or d['distances'].get(key) is None) else d['distances'][key] for d in docs]
-        ax2.plot(t, md, color=f'C{k}', lw=1, ls='--', marker='.', ms=2, label=f'{key} measured')
-    ax2.set_xlabel('time [s] (header stamps)')
-    ax2.set_ylabel('distance [m]')
-    ax2.legend(loc='upper right', fontsize=8)
-    ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

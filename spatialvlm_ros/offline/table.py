@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..core.reward import term_names
 from ..core.task import TaskSpec, pair_key
 from .errors import OfflineError
 
@@ -23,9 +24,10 @@ def _pa():
 
 def frames_schema(task: TaskSpec):
     """Columns: ids and stamps, the reward detail (terms and distances as structs with one field
-    per term / task pair, metres), objects and facts (core.serialize schema) as nested lists."""
+    per term of the task's reward form / task pair, metres), objects and facts (core.serialize
+    schema) as nested lists; ``done`` is the frame's terminal flag (the task's success)."""
     pa, _ = _pa()
-    terms = ['offset', 'distance'] + (['success_bonus'] if task.success_bonus else [])
+    terms = term_names(task)
     vec = pa.list_(pa.float64(), 3)
     return pa.schema([
         ('bag', pa.string()),
@@ -38,6 +40,7 @@ def frames_schema(task: TaskSpec):
         ('stage', pa.int32()),
         ('stage_name', pa.string()),
         ('success', pa.bool_()),
+        ('done', pa.bool_()),
         ('terms', pa.struct([(t, pa.float64()) for t in terms])),
         ('distances', pa.struct([(pair_key(*p), pa.float64()) for p in task.pairs()])),
         ('missing', pa.list_(pa.string())),

@@ -201,7 +201,8 @@ class FetchPickPlaceScene:
     Use as a context manager or call :meth:`close` to free the GL context.
     """
 
-    def __init__(self, seed: int, width: int = 640, height: int = 480, *, segmentation: bool = True) -> None:
+    def __init__(self, seed: int, width: int = 640, height: int = 480, *, segmentation: bool = True,
+                 env: Any = None, camera: str = CAMERA_NAME) -> None:
         if int(width) <= 0 or int(height) <= 0:
             raise SimError(f'expected a positive image size, got {width}x{height}')
         mujoco, gym = import_sim_deps()
@@ -210,9 +211,14 @@ class FetchPickPlaceScene:
         self.width = int(width)
         self.height = int(height)
         self.with_segmentation = bool(segmentation)
-        # The registered TimeLimit (50 steps) would truncate our longer episodes.
-        self._env = gym.make(ENV_ID, max_episode_steps=1_000_000, disable_env_checker=True)
-        self._obs, _ = self._env.reset(seed=self.seed)
+        self._owns_env = env is None
+        if env is None:
+            # The registered TimeLimit (50 steps) would truncate our longer episodes.
+            self._env = gym.make(ENV_ID, max_episode_steps=1_000_000, disable_env_checker=True)
+            self._obs, _ = self._env.reset(seed=self.seed)
+        else:
+            # A caller's (already reset) Fetch env: it steps and resets it; place_target() after each reset.
+            self._env, self._obs = env, None
         env = self._env.unwrapped
         self.model = env.model
         self.data = env.data
@@ -224,7 +230,7 @@ class FetchPickPlaceScene:
                 raise RuntimeError(f'{ENV_ID} has no {kind.name} named {name!r}; gymnasium-robotics is not 1.4.x')
             return idx
 
-        self._cam = obj_id(mujoco.mjtObj.mjOBJ_CAMERA, CAMERA_NAME)
+        self._cam = obj_id(mujoco.mjtObj.mjOBJ_CAMERA, camera)
         self._block_geom = obj_id(mujoco.mjtObj.mjOBJ_GEOM, _BLOCK_GEOM)
         self._target_site = obj_id(mujoco.mjtObj.mjOBJ_SITE, _TARGET_SITE)
         self._grip_site = obj_id(mujoco.mjtObj.mjOBJ_SITE, _GRIP_SITE)
@@ -233,7 +239,7 @@ class FetchPickPlaceScene:
         self._floor_geom = obj_id(mujoco.mjtObj.mjOBJ_GEOM, _FLOOR_GEOM)
 
         self._recolour()
-        self._place_target()
+        self.place_target()
         self._geom_labels, self._site_labels = self._label_tables()
 
         self._option = mujoco.MjvOption()
@@ -286,10 +292,13 @@ class FetchPickPlaceScene:
                 size = int(m.tex_width[tid]) * int(m.tex_height[tid]) * int(m.tex_nchannel[tid])
                 m.tex_data[start : start + size] = _SKY_GREY
 
-    def _place_target(self) -> None:
-        """Move the target site onto the episode goal (the env only does it in render())."""
+    def place_target(self) -> None:
+        """Move the target site onto the episode goal (the env only does it in render()); again
+        after every reset of a caller's env."""
         m, d = self.model, self.data
         goal = np.asarray(self._env.unwrapped.goal, dtype=np.float64)
+        if goal.shape != (3,):  # a caller's env that was not reset yet has no goal
+            return
         body = int(m.site_bodyid[self._target_site])
         rot = d.xmat[body].reshape(3, 3)
         m.site_pos[self._target_site] = rot.T @ (goal - d.xpos[body])
@@ -416,7 +425,8 @@ class FetchPickPlaceScene:
             self._renderer.close()
             self._renderer = None
         if getattr(self, '_env', None) is not None:
-            self._env.close()
+            if self._owns_env:
+                self._env.close()
             self._env = None
 
     def __enter__(self) -> 'FetchPickPlaceScene':

@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass

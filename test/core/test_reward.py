@@ -1,9 +1,10 @@
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from spatialvlm_ros.core.task import load_task, parse_task
+from spatialvlm_ros.core.task import RewardForm, load_task, parse_task
 from spatialvlm_ros.core.reward import compute_reward
 from support.paths import REPO
 
@@ -12,7 +13,8 @@ TASK = REPO / 'config' / 'tasks' / 'pick_and_place.yaml'
 
 @pytest.fixture(scope='module')
 def task():
-    return load_task(TASK)
+    # The staged_distance rule (the default form); the package task's shaped form: test/core/test_reward_forms.py
+    return dataclasses.replace(load_task(TASK), reward=RewardForm('staged_distance'))
 
 
 def pos(x, y=0.0, z=1.0):

@@ -68,7 +68,7 @@ def test_good_frame_gives_metric_objects_facts_and_reward_with_its_stamp(graph):
     reward = h.wait_for(h.rewards, stamp)
     d_gb = np.linalg.norm(truth('gripper') - truth('block'))
     assert reward['valid'] and reward['stage_name'] == 'reach'
-    assert reward['reward'] == pytest.approx(-d_gb, abs=3e-3)
+    assert reward['reward'] == pytest.approx(0.1 / (0.1 + d_gb - 0.05), abs=3e-3)  # stacked_progress, reach
 
 
 def test_16uc1_millimetres_give_the_same_geometry(graph):

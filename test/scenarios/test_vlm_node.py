@@ -96,7 +96,7 @@ def test_reward_from_the_vlm_stamped_with_its_frame_and_checked_against_depth(gr
     d = c.wait_for(c.details, stamp)
     assert d['stamp'] == {'sec': 1_700_000_100, 'nanosec': 250_000_000} and d['frame_id'] == 'cam_optical'
     assert d['source'] == 'vlm' and d['valid'] and d['error'] is None
-    assert d['stage_name'] == 'reach' and d['reward'] == pytest.approx(-0.25)
+    assert d['stage_name'] == 'reach' and d['reward'] == pytest.approx(0.1 / (0.1 + 0.25 - 0.05))  # stacked_progress, reach
     assert d['distances'] == {'gripper-block': pytest.approx(0.25), 'block-target': pytest.approx(0.4)}
     assert d['answers']['gripper-block']['answer'] == 'The yellow gripper is about 25 cm from the red block.'
     assert d['depth_distances']['gripper-block'] == pytest.approx(0.2)
@@ -113,7 +113,7 @@ def test_a_failing_server_falls_back_to_depth_and_the_node_stays_up(graph):
     c.frame(stamp)
     d = c.wait_for(c.details, stamp)
     assert d['source'] == 'depth_fallback' and d['valid'] and 'HTTP 500' in d['error']
-    assert d['reward'] == pytest.approx(-0.2)
+    assert d['reward'] == pytest.approx(0.1 / (0.1 + 0.2 - 0.05))  # stacked_progress, reach
     assert proc.poll() is None
     diag = c.wait_diagnostics('vlm_reward', lambda d: bool(d.get('rejected_backend_server')), timeout=5)
     assert diag['rejected_backend_server'] == '1' and 'HTTP 500' in diag['last_error_backend_server']
