@@ -7,10 +7,19 @@ surface (floor or table). :func:`estimate_gravity` does the same, in this order 
    +z axis expressed in the optical frame (REP 103: base z up). Source ``'given'``, confidence 1.
    The dominant plane whose normal is within ``given_plane_tol_deg`` of it is still searched, only
    to report the support height.
-2. Otherwise RANSAC on the depth for the dominant plane whose normal lies within ``max_tilt_deg``
-   of ``prior_up`` (default: the image's "up", -y, so a camera rolled or pitched by less than that
-   angle finds its floor or table and not a wall). Source ``'plane'``, confidence = inlier ratio
-   (inliers / sampled valid pixels), scaled down when the plane holds few of them.
+2. Otherwise the large planes of the depth (sequential RANSAC, up to ``max_planes``, the inlier
+   threshold growing with z^2 as depth noise does) vote for up. A plane is a candidate support
+   (floor, table) when its normal lies within ``max_tilt_deg`` of ``prior_up`` (default: the
+   image's "up", -y) and the camera roll it implies is at most ``max_roll_deg`` (hand-held and
+   robot cameras are held upright; a side wall implies a roll of ~90 deg). Each candidate up is
+   scored by the points of every plane it explains: horizontal planes (floor, table, furniture
+   tops, ceiling) parallel to it and walls perpendicular to it (Manhattan structure); the best
+   explained hypothesis wins and is refined on all its planes together (horizontal normals
+   parallel, wall normals perpendicular). Source ``'plane'``; confidence = the share of the view
+   the hypothesis explains (saturating at ``full_confidence_share``), scaled down by the support
+   of the best rival hypothesis more than ``rival_deg`` away (an ambiguous up says so) and when
+   only one small plane holds it. The support height is that of the largest horizontal plane
+   below the camera.
 3. Neither: up = ``prior_up`` with source ``'prior'`` and confidence 0 (an explicit assumption, so
    a reader can tell; facts keep working as they did with the camera's y axis).
 
@@ -48,6 +57,19 @@ class GravityConfig:
     prior_up: tuple[float, float, float] = (0.0, -1.0, 0.0)
     # Plane normals farther than this from prior_up are not candidates (rejects walls).
     max_tilt_deg: float = 80.0
+    # Largest camera roll a candidate up may imply (degrees about the optical axis, from the plane
+    # of prior_up and the optical axis): rejects side walls of a camera looking steeply down.
+    max_roll_deg: float = 35.0
+    # Planes extracted one after the other (each from the points the previous ones left).
+    max_planes: int = 5
+    # A plane counts as horizontal / vertical for a hypothesis within this angle (degrees).
+    manhattan_tol_deg: float = 4.0
+    # A rival hypothesis differs from the winner by more than this (degrees).
+    rival_deg: float = 5.0
+    # Share of the sampled view a hypothesis must explain for confidence 1.
+    full_confidence_share: float = 0.5
+    # Depth at which the inlier threshold starts growing with z^2 (metres).
+    noise_ref_depth_m: float = 2.0
     # With a given rotation, planes whose normal is within this of the given up give the support height.
     given_plane_tol_deg: float = 5.0
     # A pixel is an inlier when its distance to the plane is below this (sensor noise + flatness).
@@ -70,13 +92,15 @@ class GravityConfig:
         if up.shape != (3,) or not np.all(np.isfinite(up)) or np.linalg.norm(up) < 1e-9:
             raise SpatialError(f'GravityConfig.prior_up: expected a finite non-zero 3-vector, got {self.prior_up!r}')
         for name, lo, hi in (('max_tilt_deg', 0.0, 90.0), ('given_plane_tol_deg', 0.0, 90.0),
-                             ('min_inlier_ratio', 0.0, 1.0)):
+                             ('min_inlier_ratio', 0.0, 1.0), ('max_roll_deg', 0.0, 90.0),
+                             ('manhattan_tol_deg', 0.0, 45.0), ('rival_deg', 0.0, 90.0),
+                             ('full_confidence_share', 0.0, 1.0)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise SpatialError(f'GravityConfig.{name}: expected a number in ({lo}, {hi}], got {v!r}')
-        for name in ('inlier_threshold_m', 'max_depth_m'):
+        for name in ('inlier_threshold_m', 'max_depth_m', 'noise_ref_depth_m'):
             check_number(self, name)
-        for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0)):
+        for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0), ('max_planes', 1)):
             check_int(self, name, lo)
 
 
@@ -87,7 +111,10 @@ class Gravity:
     up: (3,) float64 unit vector, optical frame.
     source: 'given' (a camera-to-base rotation), 'plane' (RANSAC on the depth) or 'prior'
         (assumed: ``GravityConfig.prior_up``; confidence 0).
-    confidence: in [0, 1]; 1 for 'given', the plane's inlier ratio for 'plane', 0 for 'prior'.
+    confidence: in [0, 1]; 1 for 'given', for 'plane' the share of the view the up explains, lowered
+        by a rival hypothesis and by thin evidence (see the module docstring); 0 for 'prior'.
+    planes: number of planes that support the up (horizontal + vertical); 0 unless 'plane'.
+    rival_share: share of the view explained by the best rival up (0 when none).
     plane_height: height of the dominant horizontal plane along ``up`` from the optical centre
         (metres, negative below the camera), or None when no plane was found.
     inlier_ratio: plane inliers / sampled valid pixels (0 when no plane).
@@ -101,6 +128,8 @@ class Gravity:
     inlier_ratio: float = 0.0
     plane_rms_m: Optional[float] = None
     tilt_deg: float = 0.0
+    planes: int = 0
+    rival_share: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +140,8 @@ class Gravity:
             'inlier_ratio': float(self.inlier_ratio),
             'plane_rms_m': None if self.plane_rms_m is None else float(self.plane_rms_m),
             'tilt_deg': float(self.tilt_deg),
+            'planes': int(self.planes),
+            'rival_share': float(self.rival_share),
         }
 
 
@@ -168,6 +199,7 @@ def fit_plane_ransac(
 ) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
     """Dominant plane ``n . p = d`` of Nx3 ``points`` (float64).
 
+    threshold: inlier distance, a scalar or (N,) per point (noise growing with depth).
     axis, max_angle_deg: only normals within this angle of ``axis`` (either sign) are candidates.
     Returns (unit normal (3,), d, bool inlier mask (N,)) after a least-squares refit on the
     inliers, with the normal oriented towards the optical centre (d < 0), or None.
@@ -191,13 +223,17 @@ def fit_plane_ransac(
     # Preemptive scoring: every hypothesis on a fixed subset, the best few on all points. The
     # dominant plane wins the subset count too (it holds the most points), at a fraction of the
     # N x K residuals; float32 is ample for centimetre thresholds.
+    thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (n_pts,))
+    thr32 = thr.astype(np.float32)[:, None]
     pts32 = points.astype(np.float32)
-    sub = pts32[:: max(1, n_pts // 300)]
+    step = max(1, n_pts // 300)
+    sub = pts32[::step]
     res = np.abs(sub @ normals.T.astype(np.float32) - d.astype(np.float32))
-    counts = (res < threshold).sum(axis=0)
+    counts = (res < thr32[::step]).sum(axis=0)
     top = np.argsort(-counts, kind='stable')[:8]
     res = np.abs(pts32 @ normals[top].T.astype(np.float32) - d[top].astype(np.float32))
-    best = int(top[int(np.argmax((res < threshold).sum(axis=0)))])
+    best = int(top[int(np.argmax((res < thr32).sum(axis=0)))])
+    threshold = thr
     inl = np.abs(points @ normals[best] - d[best]) < threshold
     for _ in range(2):  # least-squares refit, then recount with the refined plane
         sel = points[inl]
@@ -212,6 +248,80 @@ def fit_plane_ransac(
     return normal, dd, inl
 
 
+def _roll_axis(prior: np.ndarray) -> Optional[np.ndarray]:
+    """Unit axis whose component of up is the camera roll's sine: perpendicular to ``prior`` and the
+    optical axis (None when the prior is the optical axis itself, a camera looking straight down)."""
+    x = np.cross(prior, np.array([0.0, 0.0, 1.0]))
+    n = float(np.linalg.norm(x))
+    return None if n < 1e-6 else x / n
+
+
+def _extract_planes(pts: np.ndarray, config: GravityConfig) -> list[tuple[np.ndarray, float, np.ndarray]]:
+    """Up to ``max_planes`` planes (unit normal towards the camera, d, inlier indices into ``pts``),
+    each found by RANSAC among the points the previous ones left, largest first."""
+    rng = np.random.default_rng(config.seed)
+    z = pts[:, 2]
+    thr = config.inlier_threshold_m * np.maximum(1.0, (z / config.noise_ref_depth_m) ** 2)
+    remaining = np.arange(len(pts))
+    planes = []
+    min_count = max(3, int(math.ceil(config.min_inlier_ratio * len(pts))))
+    for _ in range(config.max_planes):
+        if len(remaining) < max(min_count, 3):
+            break
+        fit = fit_plane_ransac(pts[remaining], thr[remaining], config.iterations, rng)
+        if fit is None:
+            break
+        normal, d, inl = fit
+        if int(np.count_nonzero(inl)) < min_count:
+            break
+        planes.append((normal, float(d), remaining[inl]))
+        remaining = remaining[~inl]
+    return planes
+
+
+def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: GravityConfig):
+    """(up, support plane index, explained share, rival share, supporting plane count) or None."""
+    n_pts = len(pts)
+    counts = np.array([len(p[2]) for p in planes], dtype=np.float64)
+    normals = np.array([p[0] for p in planes])
+    roll_axis = _roll_axis(prior)
+    cos_tilt = math.cos(math.radians(config.max_tilt_deg))
+    sin_roll = math.sin(math.radians(config.max_roll_deg))
+    cos_tol = math.cos(math.radians(config.manhattan_tol_deg))
+    sin_tol = math.sin(math.radians(config.manhattan_tol_deg))
+    cands = [i for i, n in enumerate(normals)
+             if n @ prior >= cos_tilt and (roll_axis is None or abs(n @ roll_axis) <= sin_roll)]
+    if not cands:
+        return None
+
+    def explained(u):
+        c = normals @ u
+        horiz, vert = np.abs(c) >= cos_tol, np.abs(c) <= sin_tol
+        return float(counts[horiz | vert].sum()), horiz, vert
+
+    scores = [explained(normals[i])[0] for i in cands]
+    order = np.argsort(-np.asarray(scores), kind='stable')
+    best = cands[int(order[0])]
+    u = normals[best]
+    score, horiz, vert = explained(u)
+    # Refine on the horizontal planes it explains (walls only vote: real walls and furniture sides
+    # are a degree or two off vertical, floors and tables are level).
+    m = np.zeros((3, 3))
+    for j in np.flatnonzero(horiz):
+        m += np.outer(normals[j], normals[j]) * counts[j]
+    w, v = np.linalg.eigh(m)
+    refined = v[:, int(np.argmax(w))]
+    refined = refined if refined @ u > 0 else -refined
+    if math.degrees(math.acos(float(np.clip(refined @ u, -1.0, 1.0)))) <= config.manhattan_tol_deg:
+        u = refined / np.linalg.norm(refined)
+    cos_rival = math.cos(math.radians(config.rival_deg))
+    rival = max((explained(normals[i])[0] for i in cands if normals[i] @ u < cos_rival), default=0.0)
+    # The support: the largest horizontal plane below the camera (normal towards it, along up).
+    below = [j for j in np.flatnonzero(horiz) if normals[j] @ u > 0]
+    support = max(below, key=lambda j: counts[j]) if below else best
+    return u, support, score / n_pts, rival / n_pts, int(np.count_nonzero(horiz | vert))
+
+
 def estimate_gravity(
     frame: Frame, config: GravityConfig = GravityConfig(), base_rotation=None
 ) -> Gravity:
@@ -223,42 +333,43 @@ def estimate_gravity(
     prior = np.asarray(config.prior_up, dtype=np.float64)
     prior /= np.linalg.norm(prior)
     given = None if base_rotation is None else up_from_rotation(base_rotation)
-    axis = given if given is not None else prior
-    max_angle = config.given_plane_tol_deg if given is not None else config.max_tilt_deg
     pts = _grid_points(frame, config.max_points, config.max_depth_m)
-    plane = None
-    if len(pts) >= config.min_points:
-        rng = np.random.default_rng(config.seed)
-        plane = fit_plane_ransac(pts, config.inlier_threshold_m, config.iterations, rng, axis, max_angle)
-    ratio = 0.0
-    if plane is not None:
-        normal, d, inl = plane
-        ratio = float(np.count_nonzero(inl)) / len(pts)
-        if ratio < config.min_inlier_ratio or normal @ axis < math.cos(math.radians(max_angle)):
-            # The plane's normal must point up (towards the camera side) within the cone.
-            logger.debug('gravity: best plane rejected (inlier ratio %.3f, normal %s)', ratio, normal)
-            plane = None
-    if plane is not None:
-        normal, d, inl = plane
-        rms = float(np.sqrt(np.mean((pts[inl] @ normal - d) ** 2)))
+    planes = _extract_planes(pts, config) if len(pts) >= config.min_points else []
+    up, source, conf, height, ratio, rms, n_planes, rival = prior, 'prior', 0.0, None, 0.0, None, 0, 0.0
     if given is not None:
         up, source, conf = given, 'given', 1.0
-        height = None if plane is None else float(d)
-        if plane is not None:
+        cos_tol = math.cos(math.radians(config.given_plane_tol_deg))
+        near = [p for p in planes if p[0] @ given >= cos_tol]
+        if near:
+            normal, d, idx = max(near, key=lambda p: len(p[2]))
             # Height of the plane measured along the given up (the plane's own normal differs slightly).
-            height = float(median(pts[inl] @ given))
-    elif plane is not None:
-        up, source, height = normal, 'plane', float(d)
-        conf = float(min(1.0, ratio / 0.3))  # a plane holding 30 % of the view is as sure as it gets
-    else:
-        up, source, conf, height = prior, 'prior', 0.0, None
+            height = float(median(pts[idx] @ given))
+            ratio = len(idx) / len(pts)
+            rms = float(np.sqrt(np.mean((pts[idx] @ normal - d) ** 2)))
+    elif planes:
+        found = _up_from_planes(pts, planes, prior, config)
+        if found is not None:
+            u, j, share, rival, n_planes = found
+            normal, d, idx = planes[j]
+            up, source = u, 'plane'
+            height = float(median(pts[idx] @ u))
+            ratio = len(idx) / len(pts)
+            rms = float(np.sqrt(np.mean((pts[idx] @ normal - d) ** 2)))
+            conf = min(1.0, share / config.full_confidence_share)
+            conf *= 1.0 - min(1.0, rival / max(share, 1e-9))  # an equally explained rival: no idea
+            if n_planes == 1:  # one plane alone, no wall or second level to confirm it
+                conf *= min(1.0, ratio / config.full_confidence_share) ** 0.5
+        else:
+            logger.debug('gravity: no plane within the tilt and roll priors among %d planes', len(planes))
     tilt = math.degrees(math.acos(float(np.clip(-up[1], -1.0, 1.0))))
     return Gravity(
         up=up,
         source=source,
-        confidence=conf,
+        confidence=float(conf),
         plane_height=height,
-        inlier_ratio=ratio if plane is not None else 0.0,
-        plane_rms_m=rms if plane is not None else None,
+        inlier_ratio=ratio,
+        plane_rms_m=rms,
         tilt_deg=tilt,
+        planes=n_planes,
+        rival_share=float(rival),
     )

@@ -102,7 +102,8 @@ def test_tum_wrong_scale_makes_the_room_five_times_too_big():
     for scale in (1 / 5000, 1 / 1000):
         depth = read_depth(OTHER / 'TUM_depth.png', depth_scale=scale, max_depth_m=60.0)
         # the inlier threshold scales with the unit, so both fits use exactly the same pixels
-        config = GravityConfig(max_depth_m=60.0, inlier_threshold_m=0.01 * scale * 5000)
+        config = GravityConfig(max_depth_m=60.0, inlier_threshold_m=0.01 * scale * 5000,
+                               noise_ref_depth_m=2.0 * scale * 5000)
         g = estimate_gravity(Frame(rgb, depth, k), config)
         assert g.source == 'plane'
         heights[scale] = -g.plane_height

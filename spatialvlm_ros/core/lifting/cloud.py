@@ -70,6 +70,11 @@ class LiftConfig:
                                     'surface (amodal, support, grip); 0 = off.')
     # Their cost grows with N log N, and 8k samples put a percentile within ~0.15 % of the object's size.
     stats_max_points: int = option(8192, 'Medians and percentiles use at most this many evenly strided points.')
+    # Real masks bleed a few pixels past the object's outline onto what lies behind or in front.
+    bleed_split: bool = option(True, 'Drop the mask pixels that are cut off from the mask core by depth jumps '
+                                     '(a mask bled onto the background or onto a nearer surface).')
+    bleed_jump_m: float = option(0.02, 'Depth jump between neighbouring pixels that separates surfaces, at 1 m; '
+                                       'it grows with the depth (metres).')
     center_mode: str = option('amodal', 'Centre mode: a name registered in core.lifting.CENTER_MODES.')
     # The caller counts the failures.
     min_points: int = option(30, 'Fewest valid 3D points for an object to be measured (else None).')
@@ -79,7 +84,7 @@ class LiftConfig:
         for name, lo in (('erode_px', 0), ('sor_neighbors', 0), ('near_smooth_px', 0), ('min_points', 1),
                          ('stats_max_points', 100)):
             check_int(self, name, lo)
-        for name in ('min_depth_m', 'max_depth_m', 'mad_k', 'sor_std_ratio'):
+        for name in ('min_depth_m', 'max_depth_m', 'mad_k', 'sor_std_ratio', 'bleed_jump_m'):
             check_number(self, name)
         check_number(self, 'mad_tolerance_m', allow_zero=True)
         if self.min_depth_m >= self.max_depth_m:
@@ -125,6 +130,67 @@ def _erode(mask: np.ndarray, r0: int, r1: int, c0: int, c1: int, erode_px: int) 
         return crop.astype(bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
     return cv2.erode(crop, kernel).astype(bool)
+
+
+def split_bleed(depth: np.ndarray, mask: np.ndarray, jump_m: float, core_px: int = 4,
+                fringe_px: float = 8.0) -> np.ndarray:
+    """The pixels of ``mask`` (HxW bool crop, valid depth only) connected to its core without crossing
+    a depth jump: HxW bool.
+
+    A pixel with a 4-neighbour in the mask more than ``jump_m * max(z, 1)^2`` away in depth (noise
+    grows with z^2) is a cut; the connected pieces of the rest that hold a share of the core (the
+    mask eroded by ``core_px``) stay, so do pieces reaching more than ``fringe_px`` from them (parts,
+    not a fringe of bleed), and the cut pixels next to them on their side of the jump. Bleed past a depth edge
+    (the wall behind, the box face in front of a can standing on it) falls away; a surface that
+    continues the object without a jump (the table at its foot) stays, where it changes nothing.
+    """
+    z = np.where(mask & np.isfinite(depth), depth, np.nan).astype(np.float32)
+    valid = np.isfinite(z)
+    if np.count_nonzero(valid) < 20:
+        return valid
+    tau = np.float32(jump_m) * np.maximum(np.nan_to_num(z, nan=1.0), np.float32(1.0)) ** 2
+    cut = np.zeros(z.shape, bool)
+    with np.errstate(invalid='ignore'):
+        for dz in (np.abs(z[1:, :] - z[:-1, :]), ):
+            big = dz > np.minimum(tau[1:, :], tau[:-1, :])
+            cut[1:, :] |= big
+            cut[:-1, :] |= big
+        dz = np.abs(z[:, 1:] - z[:, :-1])
+        big = dz > np.minimum(tau[:, 1:], tau[:, :-1])
+        cut[:, 1:] |= big
+        cut[:, :-1] |= big
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * core_px + 1, 2 * core_px + 1))
+    core = cv2.erode(valid.view(np.uint8), kernel).astype(bool) & ~cut
+    if np.count_nonzero(core) < 10:
+        return valid
+    body = valid & ~cut
+    n, lab = cv2.connectedComponents(body.view(np.uint8), connectivity=4)
+    if n <= 2:
+        return valid
+    per = np.bincount(lab[core], minlength=n)
+    per[0] = 0
+    keep_labels = np.flatnonzero(per >= max(1, 0.2 * per.max()))
+    kept = np.isin(lab, keep_labels)
+    # A piece without core that reaches farther than a bleed from the body is a part of the object
+    # (a thin handle, a tool's blade, a lamp's pole behind a depth step), not a fringe: it stays.
+    rest = body & ~kept
+    if rest.any():
+        dist = cv2.distanceTransform((~kept).view(np.uint8), cv2.DIST_L2, 3)
+        far = rest & (dist > fringe_px)
+        parts = np.unique(lab[far])
+        if parts.size:
+            kept |= np.isin(lab, parts)
+    # cut pixels on the kept side of their jump: next to a kept pixel within the threshold
+    zk = np.where(kept, z, np.nan)
+    grown = kept.copy()
+    with np.errstate(invalid='ignore'):
+        for sl_a, sl_b in (((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+                           ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                           ((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                           ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+            near = cut[sl_a] & (np.abs(z[sl_a] - zk[sl_b]) <= tau[sl_a])
+            grown[sl_a] |= near
+    return grown & valid
 
 
 def strided(a: np.ndarray, max_n: int) -> np.ndarray:
@@ -230,6 +296,11 @@ def clean_cloud(
     depth = frame.depth[r0:r1, c0:c1]
     # NaN compares False, so this also drops NaN; +-inf fall outside the range.
     valid = (depth >= config.min_depth_m) & (depth <= config.max_depth_m)
+    mask_crop = mask[r0:r1, c0:c1] != 0
+    if config.bleed_split:
+        connected = split_bleed(depth, mask_crop & valid, config.bleed_jump_m)
+        valid = valid & (connected | ~mask_crop)
+        mask_crop = mask_crop & (connected | ~np.isfinite(depth))
     erode_used = config.erode_px
     keep = _erode(mask, r0, r1, c0, c1, erode_used) & valid
     if erode_used and np.count_nonzero(keep) < config.min_points:
@@ -270,7 +341,7 @@ def clean_cloud(
     extent[1] += border_px * zmed / k.fy
     cloud = Cloud(
         points, pixels, depth.shape, extent, border_px * zmed / math.sqrt(k.fx * k.fy),
-        mask_crop=mask[r0:r1, c0:c1].astype(bool), depth_crop=depth, origin=(int(r0), int(c0)), intrinsics=k,
+        mask_crop=mask_crop, depth_crop=depth, origin=(int(r0), int(c0)), intrinsics=k,
         frame=frame, gravity=gravity, erode_used=erode_used,
     )
     return cloud, pixel_count

@@ -127,6 +127,36 @@ def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int 
     return int(np.count_nonzero(occluders)) >= max(3, ring_px)
 
 
+def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
+                   min_count: int = 15) -> float | None:
+    """Height of the highest horizontal surface seen around an object's foot, or None.
+
+    ring_h: heights of the valid pixels around the mask. A horizontal surface shows as a dense
+    level (many ring pixels within ``tol`` of one height); a vertical face spreads its pixels over
+    its height. Candidates lie between ``max_gap`` below the object's lowest visible point and
+    ``tol`` above it, and well below its top.
+    """
+    if ring_h.size < min_count:
+        return None
+    lo, hi = bottom_vis - max_gap, min(bottom_vis + 2 * tol, top - 2 * tol)
+    h = ring_h[(ring_h >= lo - tol) & (ring_h <= hi + tol)]
+    if h.size < min_count:
+        return None
+    edges = np.arange(lo, hi + tol, tol / 2.0)
+    if edges.size < 2:
+        return None
+    counts = np.histogram(h, bins=edges)[0]
+    # density in a window of 2 tol (4 half-bins) around each level
+    win = np.convolve(counts, np.ones(4), mode='same')
+    dense = np.flatnonzero(win >= max(min_count, 0.2 * ring_h.size))
+    if dense.size == 0:
+        return None
+    j = int(dense[-1])  # the highest dense level
+    c = 0.5 * (edges[j] + edges[j + 1])
+    sel = h[np.abs(h - c) <= tol]
+    return float(stats.median(sel)) if sel.size else None
+
+
 def support_box(
     points: np.ndarray,
     mask_crop: np.ndarray,
@@ -143,6 +173,7 @@ def support_box(
     percentiles: tuple[float, float],
     min_points: int,
     near_fwd_values: np.ndarray | None = None,
+    up_values: np.ndarray | None = None,
     plane_tol_m: float = 0.005,
     max_mat_m: float = 0.01,
     footprint_margin_m: float = 0.005,
@@ -155,13 +186,15 @@ def support_box(
         top is not in view.
     border_m: lateral size the erosion removed, added to the visible horizontal size.
     near_fwd_values: optional N forward coordinates of noise-smoothed points, for the nearest side.
+    up_values: optional N heights of the noise-smoothed points, for the top: a high percentile of
+        raw heights sits ~2 noise sigmas above a flat top, which on a 2 cm object is 20-50 %.
     """
     basis = gravity_basis(gravity.up)
     right, fwd, up = basis
     pts = points.astype(np.float64)
     hts = pts @ up
     lo_p, hi_p = percentiles
-    top_ref = float(stats.percentile(hts, hi_p))
+    top_ref = float(stats.percentile(up_values if up_values is not None else hts, hi_p))
     bottom_vis = float(stats.percentile(hts, lo_p))
 
     # Top surface from the uneroded mask: border pixels of the background fall out by height.
@@ -172,6 +205,10 @@ def support_box(
     hf = full @ up
     cap = np.abs(hf - top_ref) <= cap_tolerance_m
     top = float(stats.median(hf[cap])) if np.count_nonzero(cap) >= 3 else top_ref
+    if np.count_nonzero(cap) >= 3:  # once more about the cap's own median: symmetric about the top
+        cap2 = np.abs(hf - top) <= cap_tolerance_m
+        if np.count_nonzero(cap2) >= 3:
+            cap, top = cap2, float(stats.median(hf[cap2]))
 
     rays = full / full[:, 2:3]  # (x/z, y/z, 1) per pixel
     mean_dir = rays.mean(axis=0)
@@ -216,8 +253,15 @@ def support_box(
     bottom = bottom_vis
     bottom_hidden = False
     plane = gravity.plane_height
-    if plane is not None and lowest - plane <= support_max_gap_m:
+    ring = None
+    if plane is not None or gravity.source != 'prior':
         ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
+        local = _local_support(ring[:, 2], bottom_vis, top, support_max_gap_m, plane_tol_m)
+        if local is not None and (plane is None or local > plane + support_max_gap_m):
+            # It stands on something of its own (another object, a shelf, a night stand), not on
+            # the frame's dominant plane: that surface, seen around its foot, is its support.
+            plane = local
+    if plane is not None and lowest - plane <= support_max_gap_m:
         on_plane = np.abs(ring[:, 2] - plane) <= plane_tol_m
         # Free space under the object: the plane seen inside the object's footprint (through the
         # gap between its bottom and the plane) means it hangs in the air; otherwise gravity says
@@ -283,5 +327,6 @@ def support(cloud: Cloud, config: LiftConfig) -> Estimate:
         support_ring_px=opts.support_ring_px, min_view_down_deg=opts.min_view_down_deg,
         percentiles=config.extent_percentiles, min_points=config.min_points,
         near_fwd_values=cloud.smoothed_along(fwd, config.near_smooth_px),
+        up_values=cloud.smoothed_along(cloud.gravity.up, config.near_smooth_px),
     )
     return Estimate(res.center, res.extent, res.size[[0, 2, 1]], res.visible)  # (w, d, h) -> (w, h, d)
