@@ -15,6 +15,8 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(10
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.pop('ROS_LOCALHOST_ONLY', None)  # it would switch Fast DDS to UDP only, no shared memory
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(Path(__file__).resolve().parents[1] / 'config' / 'fastdds_localhost_shm.xml'))
+# Fast DDS 2.x (Jazzy) reads only the old name; 3.x (Kilted) only the new one.
+os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
 @pytest.fixture

@@ -19,7 +19,8 @@ __all__ = ['DemoError', 'COLOR', 'DEPTH', 'INFO', 'EE', 'ROS_ENV_KEYS', 'ros_env
 COLOR, DEPTH, INFO = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info'
 EE = '/robot/ee_position'
 
-ROS_ENV_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'RMW_IMPLEMENTATION', 'FASTDDS_DEFAULT_PROFILES_FILE')
+ROS_ENV_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'RMW_IMPLEMENTATION', 'FASTDDS_DEFAULT_PROFILES_FILE',
+                'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
 class DemoError(SpatialVLMError):
@@ -36,6 +37,8 @@ def ros_environment(domain_id: int | None = None) -> dict:
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
     # Shared memory for images between processes (UDP loopback is ~5x slower for 1 MB messages).
     env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(config_dir() / 'fastdds_localhost_shm.xml'))
+    # Fast DDS 2.x (Jazzy) reads only the old name; 3.x (Kilted) only the new one.
+    env.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', env['FASTDDS_DEFAULT_PROFILES_FILE'])
     env['PYTHONUNBUFFERED'] = '1'
     return env
 

@@ -20,7 +20,7 @@ def install(tmp_path_factory):
         pytest.skip('colcon is not installed in this environment (requirements/dev.txt installs it)')
     work = tmp_path_factory.mktemp('colcon')
     src = work / 'src' / 'spatialvlm_ros'
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.venv', '.git', 'runs', 'build', 'install', 'log',
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.venv', '.venv-*', '.git', 'runs', 'build', 'install', 'log',
                                                              '*.egg-info', '__pycache__'))
     r = subprocess.run([str(COLCON), 'build', '--base-paths', 'src'], cwd=work, capture_output=True, text=True,
                        timeout=300)
