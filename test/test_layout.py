@@ -41,24 +41,8 @@ EXCEPTIONS = {
     'core/grounding/segmenter.py': 'box and SAM segmenters: test_grounding_open_vocab.py',
     'core/lifting/centroid.py': 'the centroid centre mode: test_lifting_cloud.py (every centre mode)',
     'sim/policy.py': 'the scripted policy: sim/test_scene.py (test_scripted_policy_places_the_block_on_the_target)',
-    'offline/bagio.py': 'bag reading: offline/test_runner.py (test_chunks_by_reference_read_back_the_same_messages)',
-    'offline/chunks.py': 'chunking: offline/test_runner.py (resume and pool runs)',
-    'offline/config.py': 'label config: offline/test_runner.py (test_kinematic_objects_need_their_topic), '
-                         'scenarios/test_label_live.py',
-    'offline/executors.py': 'process pool and ray: offline/test_runner.py (test_pool_and_ray_...)',
-    'offline/inputs.py': 'topic detection: offline/test_runner.py (missing and ambiguous topics)',
-    'offline/labeller.py': 'per-frame labelling: offline/test_runner.py',
-    'offline/labellers.py': 'labeller registry: offline/test_runner.py',
-    'offline/plot.py': 'the reward plot: offline/test_runner.py (test_label_writes_bag_table_plot_and_summary)',
-    'offline/table.py': 'the frames table: offline/test_runner.py',
-    'messages/convert.py': 'ROS messages to frames: scenarios/test_nodes.py, test_fuzz.py',
-    'messages/debug_image.py': 'debug image: scenarios/test_node_robot.py',
-    'ros/health.py': 'diagnostics and silence: scenarios/test_sim_time.py, test_node_robot.py',
-    'ros/inputs.py': 'subscriptions and QoS checks: scenarios/test_node_robot.py, test_fuzz.py',
-    'ros/params.py': 'parameter declaration: ros/test_lifecycle.py, scenarios/test_launch.py',
     'cli.py': 'argument parsing and dispatch to the commands: commands/test_commands_*.py go through cli.main',
     'core/lifting/base.py': 'the centre-mode registry: core/lifting/test_lifting_cloud.py (test_a_registered_mode_...)',
-    'vlm/reward.py': 'VLM reward questions: scenarios/test_vlm_node.py',
 }
 
 

@@ -1,5 +1,6 @@
-"""Offline labelling of rosbags: outputs against ground truth and the live path, parallel and
-resumed runs identical to a plain one, broken bags reported with clear errors."""
+"""Offline labelling of rosbags end to end (``label_bags``): outputs against ground truth and the live path,
+parallel and resumed runs identical to a plain one, broken bags labelled with their errors counted. The modules it
+drives have their own tests (offline/test_inputs.py, test_bagio.py, test_labeller.py, test_chunks.py, ...)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,12 @@ pytest.importorskip('rosbags')
 pa = pytest.importorskip('pyarrow')
 import pyarrow.parquet as pq  # noqa: E402
 
-from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
-from spatialvlm_ros.core.types import ns_to_stamp  # noqa: E402
 from spatialvlm_ros.offline import LabelConfig, OfflineError, RunOptions, label_bags, resolve_task  # noqa: E402
 from spatialvlm_ros.offline import chunks as chunks_mod  # noqa: E402
 from spatialvlm_ros.messages.bag import typestore_for  # noqa: E402
+from support.bags import COLOR, DEPTH, bag_messages, output_tree, write_camera_bag  # noqa: E402
 
 W, H, FRAMES = 320, 240, 24
-COLOR, DEPTH, INFO = '/camera/color/image_raw', '/camera/depth/image_raw', '/camera/color/camera_info'
 
 
 @pytest.fixture(scope='module')
@@ -47,28 +46,6 @@ def _label(bags, out, task, workers=1, chunk=8, **kw):
                                                                                       **kw))
 
 
-def _messages(bag: Path) -> list:
-    from rosbags.rosbag2 import Reader
-
-    with Reader(bag) as r:
-        return [(c.topic, t, bytes(raw)) for c, t, raw in r.messages()]
-
-
-def _tree(root: Path) -> dict:
-    """relative path -> bytes of every file (summary.json: without the timings)."""
-    out = {}
-    for p in sorted(root.rglob('*')):
-        if p.is_file():
-            data = p.read_bytes()
-            if p.name == 'summary.json':
-                doc = json.loads(data)
-                doc.pop('throughput', None)
-                doc.pop('output', None)
-                data = json.dumps(doc, sort_keys=True).encode()
-            out[str(p.relative_to(root))] = data
-    return out
-
-
 # -- outputs ------------------------------------------------------------------------------------
 
 
@@ -83,8 +60,8 @@ def test_label_writes_bag_table_plot_and_summary(sim_bag, task, tmp_path):
     assert not (tmp_path / 'out' / '.work' / sim_bag.name).exists()
 
     # the labelled bag: every original message, byte for byte, plus the outputs
-    labelled = _messages(out / 'labelled')
-    original = _messages(sim_bag)
+    labelled = bag_messages(out / 'labelled')
+    original = bag_messages(sim_bag)
     assert [m for m in labelled if m[0] in {t for t, _, _ in original}] == original
     ts = typestore_for()
     by_topic: dict = {}
@@ -135,8 +112,8 @@ def test_label_writes_bag_table_plot_and_summary(sim_bag, task, tmp_path):
 def test_pool_and_ray_give_the_same_outputs_as_one_process(sim_bag, task, tmp_path):
     _label([sim_bag], tmp_path / 'one', task, workers=1)
     _label([sim_bag], tmp_path / 'pool', task, workers=2)
-    expected = _tree(tmp_path / 'one' / sim_bag.name)
-    assert _tree(tmp_path / 'pool' / sim_bag.name) == expected
+    expected = output_tree(tmp_path / 'one' / sim_bag.name)
+    assert output_tree(tmp_path / 'pool' / sim_bag.name) == expected
     ray = pytest.importorskip('ray')
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -144,7 +121,7 @@ def test_pool_and_ray_give_the_same_outputs_as_one_process(sim_bag, task, tmp_pa
     finally:
         ray.shutdown()
     assert summary['throughput']['workers'] == 2
-    assert _tree(tmp_path / 'ray' / sim_bag.name) == expected
+    assert output_tree(tmp_path / 'ray' / sim_bag.name) == expected
 
 
 def test_interrupted_run_resumes_to_identical_outputs(sim_bag, task, tmp_path, monkeypatch):
@@ -170,7 +147,7 @@ def test_interrupted_run_resumes_to_identical_outputs(sim_bag, task, tmp_path, m
     assert summary['frames'] == FRAMES
     assert json.loads((tmp_path / 'resumed' / sim_bag.name / 'summary.json').read_text())['throughput'][
         'resumed_chunks'] == stop_after
-    assert _tree(tmp_path / 'resumed' / sim_bag.name) == _tree(tmp_path / 'plain' / sim_bag.name)
+    assert output_tree(tmp_path / 'resumed' / sim_bag.name) == output_tree(tmp_path / 'plain' / sim_bag.name)
     # a finished bag is not labelled again; another configuration does not overwrite it
     again = _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
     assert again['bags_already_done'] == [sim_bag.name]
@@ -198,66 +175,14 @@ def test_killed_process_resumes_to_identical_outputs(sim_bag, task, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert subprocess.run(cmd, capture_output=True).returncode == 0
-    assert _tree(tmp_path / 'k' / sim_bag.name) == _tree(tmp_path / 'plain' / sim_bag.name)
+    assert output_tree(tmp_path / 'k' / sim_bag.name) == output_tree(tmp_path / 'plain' / sim_bag.name)
 
 
 # -- broken bags -----------------------------------------------------------------------------------
 
 
-def _write_bag(path: Path, frames: int = 3, topics=(COLOR, DEPTH, INFO), storage='sqlite3', truncate_color=(),
-               corrupt_depth=()) -> Path:
-    """A hand-built camera bag: colour with a red square, flat depth at 1 m, camera_info."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
-    ts = typestore_for()
-    t = ts.types
-    plugin = StoragePlugin.SQLITE3 if storage == 'sqlite3' else StoragePlugin.MCAP
-    types = {COLOR: 'sensor_msgs/msg/Image', DEPTH: 'sensor_msgs/msg/Image', INFO: 'sensor_msgs/msg/CameraInfo'}
-    rgb = np.zeros((48, 64, 3), np.uint8)
-    rgb[20:30, 20:30] = (220, 20, 20)
-    depth = np.full((48, 64), 1.0, np.float32)
-    with Writer(path, version=9, storage_plugin=plugin) as w:
-        conns = {tp: w.add_connection(tp, types[tp], typestore=ts) for tp in topics}
-        for i in range(frames):
-            stamp = 1_000_000_000 + i * 33_333_333
-            sec, nsec = ns_to_stamp(stamp)
-            hdr = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nsec),
-                                           frame_id='cam')
-            msgs = {}
-            h, wd, step, data, big = encode_image(rgb, 'rgb8')
-            if i in truncate_color:
-                data = data[: len(data) // 2]
-            msgs[COLOR] = t['sensor_msgs/msg/Image'](header=hdr, height=h, width=wd, encoding='rgb8', is_bigendian=big,
-                                                    step=step, data=data)
-            h, wd, step, data, big = encode_image(depth, '32FC1')
-            msgs[DEPTH] = t['sensor_msgs/msg/Image'](header=hdr, height=h, width=wd, encoding='32FC1', is_bigendian=big,
-                                                    step=step, data=data)
-            msgs[INFO] = t['sensor_msgs/msg/CameraInfo'](
-                header=hdr, height=48, width=64, distortion_model='plumb_bob', d=np.zeros(5),
-                k=np.array([60.0, 0, 31.5, 0, 60.0, 23.5, 0, 0, 1]), r=np.eye(3).reshape(-1), p=np.zeros(12),
-                binning_x=0, binning_y=0,
-                roi=t['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-            for tp in topics:
-                raw = ts.serialize_cdr(msgs[tp], types[tp])
-                if tp == DEPTH and i in corrupt_depth:
-                    raw = raw[:40]  # cut in the middle of the message: not deserializable
-                w.write(conns[tp], stamp, raw)
-    return path
-
-
-def test_bag_without_the_camera_topics_fails_at_once_naming_them(task, tmp_path):
-    bag = _write_bag(tmp_path / 'colour_only', topics=(COLOR,))
-    with pytest.raises(OfflineError, match=r'no depth image .* and no camera_info .* topic; it has '
-                                           r'/camera/color/image_raw') as err:
-        _label([bag], tmp_path / 'out', task)
-    assert err.value.kind == 'missing_topics'
-    assert not (tmp_path / 'out').exists()
-    with pytest.raises(OfflineError, match='depth topic /nope is not in the bag'):
-        label_bags([bag], tmp_path / 'out', LabelConfig(task=task, depth_topic='/nope'), RunOptions(workers=1))
-
-
 def test_truncated_and_corrupt_messages_are_counted_and_skipped(task, tmp_path):
-    bag = _write_bag(tmp_path / 'broken', frames=6, truncate_color=(1,), corrupt_depth=(3,))
+    bag = write_camera_bag(tmp_path / 'broken', frames=6, truncate_color=(1,), corrupt_depth=(3,))
     summary = _label([bag], tmp_path / 'out', task)
     per_bag = json.loads((tmp_path / 'out' / 'broken' / 'summary.json').read_text())
     assert summary['corrupt_messages'] == {DEPTH: 1}
@@ -270,27 +195,6 @@ def test_truncated_and_corrupt_messages_are_counted_and_skipped(task, tmp_path):
     # only the red square is in view: no reward (gripper, target missing), but never a made-up one
     assert all(r['valid'] is False for r in rows)
     assert per_bag['frames_without_reward'] == {'missing_gripper+target': 4}
-
-
-def test_ambiguous_topics_name_the_option(task, tmp_path):
-    bag = _write_bag(tmp_path / 'two', topics=(COLOR, DEPTH, INFO))
-    from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: F401
-
-    # a second colour stream
-    ts = typestore_for()
-    two = tmp_path / 'two_colour'
-    with Reader(bag) as r, Writer(two, version=9, storage_plugin=StoragePlugin.MCAP) as w:
-        conns = {c.id: w.add_connection(c.topic, c.msgtype, typestore=ts) for c in r.connections}
-        extra = w.add_connection('/other/image', 'sensor_msgs/msg/Image', typestore=ts)
-        for c, t, raw in r.messages():
-            w.write(conns[c.id], t, raw)
-            if c.topic == COLOR:
-                w.write(extra, t, raw)
-    with pytest.raises(OfflineError, match=r'several colour image .* pick one with --color-topic'):
-        _label([two], tmp_path / 'out', task)
-    summary = label_bags([two], tmp_path / 'out', LabelConfig(task=task, color_topic=COLOR), RunOptions(workers=1,
-                                                                                                      progress=False))
-    assert summary['frames'] == 3
 
 
 def test_offline_tools_never_import_rclpy(sim_bag, tmp_path):
@@ -312,59 +216,11 @@ def test_offline_tools_never_import_rclpy(sim_bag, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
 
 
-def test_kinematic_objects_need_their_topic(task):
-    from spatialvlm_ros.offline.config import default_params
-
-    params = default_params()
-    params['kinematic_objects'] = ['gripper']
-    with pytest.raises(OfflineError, match=r"kinematic_objects \['gripper'\] need their position topics offline: "
-                                           r"pass --kinematic NAME=TOPIC"):
-        LabelConfig(task=task, params=params)
-    with pytest.raises(OfflineError, match='expected \\(object name of the task'):
-        LabelConfig(task=task, kinematic=(('elbow', '/x'),))
-
-
-@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
-def test_chunks_by_reference_read_back_the_same_messages(task, tmp_path, storage):
-    """Pool workers get chunks by reference and read the bytes from the bag: the same chunks, also for
-    messages that share a log time (every frame's three here) and a connection (a repeated camera_info)."""
-    from spatialvlm_ros.offline.bagio import ReadStats, fill_chunk, iter_chunks
-    from spatialvlm_ros.offline.inputs import detect_topics
-
-    bag = _write_bag(tmp_path / 'src', frames=7, storage=storage, corrupt_depth=(4,))
-    dup = _copy_with_repeats(bag, tmp_path / 'dup', storage)
-    ts = typestore_for()
-    config = LabelConfig(task=task, chunk_frames=3)
-    topics = detect_topics(dup)
-    plain = list(iter_chunks(dup, topics, config, ReadStats(), ts))
-    refs = list(iter_chunks(dup, topics, config, ReadStats(), ts, keep_data=False))
-    assert [c.by_reference for c in refs] == [True] * len(plain)
-    assert any(k[2] > 0 for c in refs for k in c.messages)  # a repeated (connection, log time) is in the bag
-    filled = [fill_chunk(dup, c) for c in refs]
-    assert [(c.index, c.messages, c.frames, c.after) for c in filled] == \
-        [(c.index, [(i, t, bytes(r)) for i, t, r in c.messages], c.frames, c.after) for c in plain]
-
-
-def _copy_with_repeats(src: Path, dst: Path, storage: str) -> Path:
-    """``src`` copied into a new bag of ``storage``, every camera_info written twice."""
-    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-
-    ts = typestore_for()
-    plugin = StoragePlugin.SQLITE3 if storage == 'sqlite3' else StoragePlugin.MCAP
-    with Reader(src) as r, Writer(dst, version=9, storage_plugin=plugin) as w:
-        conns = {c.id: w.add_connection(c.topic, c.msgtype, typestore=ts) for c in r.connections}
-        for c, t, raw in r.messages():
-            w.write(conns[c.id], t, raw)
-            if c.topic == INFO:
-                w.write(conns[c.id], t, raw)
-    return dst
-
-
 def test_pool_labels_a_broken_bag_as_one_process(task, tmp_path):
-    bag = _write_bag(tmp_path / 'broken', frames=10, storage='mcap', truncate_color=(2,), corrupt_depth=(6,))
+    bag = write_camera_bag(tmp_path / 'broken', frames=10, storage='mcap', truncate_color=(2,), corrupt_depth=(6,))
     _label([bag], tmp_path / 'one', task, workers=1, chunk=3)
     _label([bag], tmp_path / 'pool', task, workers=2, chunk=3)
-    assert _tree(tmp_path / 'pool' / 'broken') == _tree(tmp_path / 'one' / 'broken')
+    assert output_tree(tmp_path / 'pool' / 'broken') == output_tree(tmp_path / 'one' / 'broken')
 
 
 def test_without_the_labelled_bag_the_table_is_the_same(sim_bag, task, tmp_path):
