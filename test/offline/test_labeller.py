@@ -93,10 +93,10 @@ def test_implausible_depth_is_the_frames_error(task, tmp_path):
 def failing_labeller():
     @register_labeller('failing')
     class Failing(GeometricLabeller):
-        def __call__(self, frame, known=None, transform=None):
+        def __call__(self, frame, known=None, transform=None, label_image=None):
             if frame.stamp_ns == FIRST_STAMP:
                 raise ValueError('a bug in the labeller')
-            return super().__call__(frame, known, transform)
+            return super().__call__(frame, known, transform, label_image)
 
     yield Failing
     LABELLERS.pop('failing', None)

@@ -41,8 +41,8 @@ def constant_labeller():
         config_type = _NoOptions
         frames = 0
 
-        def __call__(self, frame, known=None, transform=None):
-            result = super().__call__(frame, known, transform)
+        def __call__(self, frame, known=None, transform=None, label_image=None):
+            result = super().__call__(frame, known, transform, label_image)
             type(self).frames += 1
             reward = RewardSample(stamp_ns=result.stamp_ns, reward=0.25, stage=0, stage_name='constant',
                                   success=False, distances={}, terms={'offset': 0.0, 'distance': 0.25})

@@ -16,12 +16,15 @@ from spatialvlm_ros.offline.table import frames_schema, write_frames_table  # no
 
 @pytest.fixture(scope='module')
 def task():
-    return resolve_task(None)[1]
+    from spatialvlm_ros.core.task import RewardForm
+
+    # the staged-distance form: its terms are (offset, distance); the schema follows the task's form
+    return dataclasses.replace(resolve_task(None)[1], reward=RewardForm('staged_distance'))
 
 
 def _row(frame, **kw):
     row = {'bag': 'b', 'frame': frame, 'stamp_ns': 10 + frame, 'log_time_ns': 20 + frame, 'frame_id': 'world',
-           'valid': False, 'reward': None, 'stage': None, 'stage_name': None, 'success': None, 'terms': {},
+           'valid': False, 'reward': None, 'stage': None, 'stage_name': None, 'success': None, 'done': None, 'terms': {},
            'distances': {}, 'missing': [], 'objects': [], 'facts': [], 'error_kind': None, 'error': None}
     row.update(kw)
     return row
@@ -30,10 +33,12 @@ def _row(frame, **kw):
 def test_the_schema_follows_the_task(task):
     schema = frames_schema(task)
     assert schema.names == ['bag', 'frame', 'stamp_ns', 'log_time_ns', 'frame_id', 'valid', 'reward', 'stage',
-                            'stage_name', 'success', 'terms', 'distances', 'missing', 'objects', 'facts',
+                            'stage_name', 'success', 'done', 'terms', 'distances', 'missing', 'objects', 'facts',
                             'error_kind', 'error']
     assert [f.name for f in schema.field('distances').type] == ['gripper-block', 'block-target']
     assert [f.name for f in schema.field('terms').type] == ['offset', 'distance']
+    stacked = frames_schema(resolve_task(None)[1])  # the package task: stacked_progress
+    assert [f.name for f in stacked.field('terms').type] == ['stage', 'progress']
     bonus = frames_schema(dataclasses.replace(task, success_bonus=1.0))
     assert [f.name for f in bonus.field('terms').type] == ['offset', 'distance', 'success_bonus']
     assert schema.field('stamp_ns').type == pa.int64() and schema.field('reward').type == pa.float64()
