@@ -48,21 +48,23 @@ def test_masks_are_tinted_and_boxed_in_the_objects_colours():
     assert tuple(img[120, 279]) == BLUE
     assert tuple(img[120, 60]) == RED  # the centre dot
     # nothing else is drawn without facts: far from both objects the image is untouched
-    assert (img[:80] == GREY).all() and (img[160:] == GREY).all() and (img[:, 140:235] == GREY).all()
+    # (text widths differ by a few pixels between OpenCV 4.x and 5.x: the label may reach column ~155)
+    assert (img[:80] == GREY).all() and (img[160:] == GREY).all() and (img[:, 160:235] == GREY).all()
     assert (_frame().rgb == GREY).all()  # the frame itself is not drawn on
 
 
 def test_the_name_and_depth_are_written_by_the_centre():
     img = draw_debug(_frame(), _objects())
     label = img[96:116, 66:160]  # right of and above the block's centre (60, 120): 'block 1.00m'
-    assert ((label == 255).all(axis=-1)).sum() > 30
+    assert ((label >= 200).all(axis=-1)).sum() > 30  # white text, anti-aliased (254 in OpenCV 4.x)
 
 
 def test_a_distance_fact_draws_a_line_and_its_value():
     fact = SpatialFact('distance', 'block', 'target', 1.0025, 'm', 'cam')
     img = draw_debug(_frame(), _objects(), [fact])
     without = draw_debug(_frame(), _objects())
-    assert (img[119:122, 140:235].min(axis=-1).max(axis=0) > 200).all()  # the white line between the centres
+    line = img[119:122, 140:235].min(axis=-1).max(axis=0)  # the white line between the centres
+    assert (line > 150).all() and (line > 200).mean() > 0.8  # (the green value text crosses it in OpenCV 4.x)
     assert (without[119:122, 140:235] == GREY).all()
     green = (np.abs(img.astype(int) - (120, 255, 120)).max(axis=-1) <= 40)
     assert green[105:121, 150:230].sum() > 30  # '100.2 cm' at the midpoint (160, 120)
