@@ -63,8 +63,8 @@ def test_a_distance_fact_draws_a_line_and_its_value():
     fact = SpatialFact('distance', 'block', 'target', 1.0025, 'm', 'cam')
     img = draw_debug(_frame(), _objects(), [fact])
     without = draw_debug(_frame(), _objects())
-    line = img[119:122, 140:235].min(axis=-1).max(axis=0)  # the white line between the centres
-    assert (line > 150).all() and (line > 200).mean() > 0.8  # (the green value text crosses it in OpenCV 4.x)
+    # the white line between the centres, left of the value text (which crosses it in OpenCV 4.x)
+    assert (img[119:122, 82:150].min(axis=-1).max(axis=0) > 200).all()
     assert (without[119:122, 140:235] == GREY).all()
     green = (np.abs(img.astype(int) - (120, 255, 120)).max(axis=-1) <= 40)
     assert green[105:121, 150:230].sum() > 30  # '100.2 cm' at the midpoint (160, 120)
