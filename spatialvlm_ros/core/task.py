@@ -36,6 +36,15 @@ __all__ = ['REWARD_FORMS', 'Condition', 'RewardForm', 'Stage', 'TaskSpec', 'load
            'task_path']
 
 
+def _check_keys(raw, allowed: tuple, where: str, example: str) -> None:
+    """Raise TaskSpecError unless ``raw`` is a mapping whose keys are among ``allowed``."""
+    if not isinstance(raw, Mapping):
+        raise TaskSpecError(f'{where}: expected a mapping like {example}, got {raw!r}')
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}; expected {" and ".join(allowed)}')
+
+
 def _pair(value, where: str) -> tuple[str, str]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
         raise TaskSpecError(f'{where}: expected a pair of object names like [gripper, block], got {value!r}')
@@ -58,11 +67,7 @@ class Condition:
 
     @classmethod
     def parse(cls, raw, where: str) -> 'Condition':
-        if not isinstance(raw, Mapping):
-            raise TaskSpecError(f'{where}: expected a mapping {{distance: [a, b], below_m: 0.05}}, got {raw!r}')
-        unknown = set(raw) - {'distance', 'below_m'}
-        if unknown:
-            raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}; expected distance and below_m')
+        _check_keys(raw, ('distance', 'below_m'), where, '{distance: [a, b], below_m: 0.05}')
         try:
             below = float(raw['below_m'])
         except (KeyError, TypeError, ValueError) as err:
@@ -116,11 +121,7 @@ class RewardForm:
     def parse(cls, raw) -> 'RewardForm':
         if raw is None:
             return cls()
-        if not isinstance(raw, Mapping):
-            raise TaskSpecError(f'reward: expected a mapping like {{form: stacked_progress, scale_m: 0.1}}, got {raw!r}')
-        unknown = set(raw) - {'form', 'scale_m'}
-        if unknown:
-            raise TaskSpecError(f'reward: unknown keys {sorted(unknown)}; expected form and scale_m')
+        _check_keys(raw, ('form', 'scale_m'), 'reward', '{form: stacked_progress, scale_m: 0.1}')
         try:
             scale = float(raw.get('scale_m', cls.scale_m))
         except (TypeError, ValueError) as err:

@@ -17,48 +17,73 @@ _U32 = {1: struct.Struct('<I'), 0: struct.Struct('>I')}
 _STAMP = {1: struct.Struct('<iI'), 0: struct.Struct('>iI')}
 
 
-def image_stamp_ns(raw: bytes) -> int:
-    """Header stamp (ns) of a CDR-serialized sensor_msgs/msg/Image; ValueError if malformed."""
-    n = len(raw)
-    if n < 4 or raw[0] != 0 or raw[1] not in (0, 1):
-        raise ValueError('not a CDR message (bad encapsulation header)')
-    u32 = _U32[raw[1]]
-    base = 4  # CDR alignment counts from the end of the encapsulation header
+class _Walker:
+    """A bounds-checked walk over one CDR buffer (alignment counts from the end of the 4-byte
+    encapsulation header); every failure is a ValueError naming what was wrong."""
 
-    def align(pos: int, size: int) -> int:
-        return base + -(-(pos - base) // size) * size
+    def __init__(self, raw: bytes) -> None:
+        if len(raw) < 4 or raw[0] != 0 or raw[1] not in (0, 1):
+            raise ValueError('not a CDR message (bad encapsulation header)')
+        self.raw, self.n, self.little = raw, len(raw), raw[1]
+        self.pos = 4
 
-    def need(pos: int, size: int) -> None:
-        if pos + size > n:
-            raise ValueError(f'message truncated at byte {pos} of {n}')
+    def need(self, size: int, at: int | None = None) -> None:
+        at = self.pos if at is None else at
+        if at + size > self.n:
+            raise ValueError(f'message truncated at byte {at} of {self.n}')
 
-    pos = base
-    need(pos, 8)
-    sec, nanosec = _STAMP[raw[1]].unpack_from(raw, pos)
-    pos += 8
-    for field in ('frame_id', None, 'encoding'):
-        if field is None:  # height, width
-            pos = align(pos, 4)
-            need(pos, 8)
-            pos += 8
-            continue
-        pos = align(pos, 4)
-        need(pos, 4)
-        length = u32.unpack_from(raw, pos)[0]
-        pos += 4
-        need(pos, length)
-        if length == 0 or raw[pos + length - 1] != 0:
+    def align(self, size: int) -> None:
+        self.pos = 4 + -(-(self.pos - 4) // size) * size
+
+    def u32(self) -> int:
+        self.align(4)
+        self.need(4)
+        value = _U32[self.little].unpack_from(self.raw, self.pos)[0]
+        self.pos += 4
+        return value
+
+    def stamp(self) -> tuple[int, int]:
+        self.need(8)
+        sec, nanosec = _STAMP[self.little].unpack_from(self.raw, self.pos)
+        self.pos += 8
+        return sec, nanosec
+
+    def string(self, field: str) -> None:
+        length = self.u32()
+        self.need(length)
+        if length == 0 or self.raw[self.pos + length - 1] != 0:
             raise ValueError(f'{field}: string without its terminating NUL')
-        bytes(raw[pos : pos + length - 1]).decode('utf-8')
-        pos += length
-    need(pos, 1)  # is_bigendian
-    pos = align(pos + 1, 4)
-    need(pos, 8)  # step, data length
-    length = u32.unpack_from(raw, pos + 4)[0]
-    need(pos + 8, length)
+        bytes(self.raw[self.pos: self.pos + length - 1]).decode('utf-8')
+        self.pos += length
+
+    def sequence(self) -> None:
+        """A uint8[] sequence (the image bytes): its length must fit in the buffer."""
+        self.need(self.u32())
+
+
+def _stamp_ns(sec: int, nanosec: int) -> int:
     if nanosec >= 1_000_000_000:
         raise ValueError(f'header stamp nanosec {nanosec} >= 1e9')
     return sec * 1_000_000_000 + nanosec
+
+
+def image_stamp_ns(raw: bytes) -> int:
+    """Header stamp (ns) of a CDR-serialized sensor_msgs/msg/Image; ValueError if malformed.
+
+    Layout: std_msgs/Header (stamp, frame_id), height, width, encoding, is_bigendian, step, data.
+    """
+    w = _Walker(raw)
+    sec, nanosec = w.stamp()
+    w.string('frame_id')
+    w.align(4)
+    w.need(8)  # height, width
+    w.pos += 8
+    w.string('encoding')
+    w.need(1)  # is_bigendian
+    w.pos += 1
+    w.u32()  # step
+    w.sequence()
+    return _stamp_ns(sec, nanosec)
 
 
 def compressed_image_stamp_ns(raw: bytes) -> int:
@@ -66,37 +91,12 @@ def compressed_image_stamp_ns(raw: bytes) -> int:
 
     Same first field as Image (std_msgs/Header), then ``string format`` and ``uint8[] data``.
     """
-    n = len(raw)
-    if n < 4 or raw[0] != 0 or raw[1] not in (0, 1):
-        raise ValueError('not a CDR message (bad encapsulation header)')
-    u32 = _U32[raw[1]]
-    base = 4
-
-    def need(pos: int, size: int) -> None:
-        if pos + size > n:
-            raise ValueError(f'message truncated at byte {pos} of {n}')
-
-    pos = base
-    need(pos, 8)
-    sec, nanosec = _STAMP[raw[1]].unpack_from(raw, pos)
-    pos += 8
-    for field in ('frame_id', 'format'):
-        pos = base + -(-(pos - base) // 4) * 4
-        need(pos, 4)
-        length = u32.unpack_from(raw, pos)[0]
-        pos += 4
-        need(pos, length)
-        if length == 0 or raw[pos + length - 1] != 0:
-            raise ValueError(f'{field}: string without its terminating NUL')
-        bytes(raw[pos : pos + length - 1]).decode('utf-8')
-        pos += length
-    pos = base + -(-(pos - base) // 4) * 4
-    need(pos, 4)  # data length
-    length = u32.unpack_from(raw, pos)[0]
-    need(pos + 4, length)
-    if nanosec >= 1_000_000_000:
-        raise ValueError(f'header stamp nanosec {nanosec} >= 1e9')
-    return sec * 1_000_000_000 + nanosec
+    w = _Walker(raw)
+    sec, nanosec = w.stamp()
+    w.string('frame_id')
+    w.string('format')
+    w.sequence()
+    return _stamp_ns(sec, nanosec)
 
 
 # message type -> its stamp reader (the bag reader's fast path; other types are deserialized)

@@ -101,13 +101,7 @@ def plot_rewards(path: Path, task: TaskSpec, ground_truth: Sequence[Mapping], re
                  label=f'{key} true')
         md = [np.nan if (d is None or d['distances'].get(key) is None) else d['distances'][key] for d in docs]
         ax2.plot(t, md, color=f'C{k}', lw=1, ls='--', marker='.', ms=2, label=f'{key} measured')
-    ax2.set_xlabel('time [s] (header stamps)')
-    ax2.set_ylabel('distance [m]')
-    ax2.legend(loc='upper right', fontsize=8)
-    ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={'Software': None})
-    plt.close(fig)
+    _finish(plt, fig, ax2, path)
 
 
 def plot_labelled_rewards(path: Path, task: TaskSpec, rows: Sequence[dict], ground_truth: Sequence[dict] = (),
@@ -140,6 +134,11 @@ def plot_labelled_rewards(path: Path, task: TaskSpec, rows: Sequence[dict], grou
         key = pair_key(*stage.pair)
         d = [np.nan if (r.get('distances') or {}).get(key) is None else r['distances'][key] for r in rows]
         ax2.plot(t, d, color=f'C{k}', lw=1, marker='.', ms=2, label=f'{key} measured')
+    _finish(plt, fig, ax2, path)
+
+
+def _finish(plt, fig, ax2, path: Path) -> None:
+    """Label the distance panel and write the figure (no software tag: the same rows give the same bytes)."""
     ax2.set_xlabel('time [s] (header stamps)')
     ax2.set_ylabel('distance [m]')
     ax2.legend(loc='upper right', fontsize=8)
