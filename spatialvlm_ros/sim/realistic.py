@@ -6,21 +6,7 @@ sampled height, pitch and roll. The renderer returns the exact depth (the ray pa
 with optical z = 1 is the depth) and a label image; a sensor model then degrades the depth the way
 real cameras do, and a mask model degrades each object's mask the way real segmenters do:
 
-Sensors (:data:`SENSORS`):
-
-- ``d435`` / ``d415`` (Intel RealSense D4xx, active stereo): axial noise sigma = a + b z^2 (half of it
-  spatially correlated over a few pixels, as stereo matching smooths it), disparity sub-pixel
-  quantisation, the stereo shadow (background just left of a nearer object is not seen by the
-  right imager: no depth), flying pixels at depth edges (a value between the two sides), holes on
-  dark or specular objects (blobs of invalid pixels);
-- ``xtion`` (Asus Xtion / Kinect v1, structured light): disparity quantised in 1/8 pixel, noise
-  growing with z^2, ragged edges (flying pixels) and holes on dark/shiny surfaces;
-- ``kinect_v2`` (time of flight, 512x424): noise a + b z^2, strong flying pixels (mixed returns along
-  edges, 2 px wide), multipath: depth too far near concave corners (floor-wall, the foot of
-  furniture standing on the floor), decaying with the distance to the other surface.
-
-Masks (:func:`degrade_mask`): bleed of 2-5 px into whatever surrounds the object (a smooth random
-width along the contour), thin parts (a mug's handle, a lamp's pole, table legs) partly missing.
+Sensor and mask models: :mod:`.sensors`; primitives: :mod:`.shapes`.
 
 Ground truth per object: its gravity-frame box (min/max of its exact geometry along the true
 right/forward/up of the camera, :func:`gravity_basis` of the true up), so (width, height, depth)
@@ -35,177 +21,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-import cv2
 import numpy as np
 
 from ..core.gravity import gravity_basis
 from ..core.types import Frame, Intrinsics
 
+from .sensors import SENSORS, Sensor, apply_sensor, degrade_mask
+from .shapes import Box, Bowl, Cup, Plane
+
 __all__ = ['SENSORS', 'Sensor', 'Part', 'SceneObject', 'Scene', 'make_scene', 'render', 'degrade_mask']
-
-
-# ------------------------------------------------------------------------------------ primitives
-
-
-def _quad(a, b, c):
-    """Roots (t1 <= t2) of a t^2 + b t + c = 0, NaN where none."""
-    with np.errstate(invalid='ignore', divide='ignore'):
-        disc = b * b - 4 * a * c
-        s = np.sqrt(disc)
-        t1 = (-b - s) / (2 * a)
-        t2 = (-b + s) / (2 * a)
-    return t1, t2
-
-
-def _valid(t, ok):
-    return np.where(ok & (t > 1e-6), t, np.inf)
-
-
-@dataclass(frozen=True)
-class Plane:
-    """Infinite plane n . p = n . point (world)."""
-
-    point: tuple
-    normal: tuple
-
-    def hit(self, o, d):
-        n = np.asarray(self.normal, float)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            t = (n @ (np.asarray(self.point, float) - o)) / (d @ n)
-        return _valid(t, np.isfinite(t))
-
-    def corners(self):
-        return np.zeros((0, 3))
-
-
-@dataclass(frozen=True)
-class Box:
-    """Box with vertical axis: centre (world), size (sx, sy, sz), yaw about z (radians)."""
-
-    center: tuple
-    size: tuple
-    yaw: float = 0.0
-
-    def _rot(self):
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
-        return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-    def hit(self, o, d):
-        r = self._rot()
-        ol = r.T @ (o - np.asarray(self.center, float))
-        dl = d @ r
-        half = np.asarray(self.size, float) / 2
-        with np.errstate(divide='ignore', invalid='ignore'):
-            t1 = (-half - ol) / dl
-            t2 = (half - ol) / dl
-        tnear = np.nanmax(np.minimum(t1, t2), axis=-1)
-        tfar = np.nanmin(np.maximum(t1, t2), axis=-1)
-        return _valid(tnear, tnear <= tfar)
-
-    def corners(self):
-        half = np.asarray(self.size, float) / 2
-        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
-        return (signs * half) @ self._rot().T + np.asarray(self.center, float)
-
-
-@dataclass(frozen=True)
-class Cup:
-    """Vertical cylinder from z0 to z0 + height about (x, y); ``inner`` > 0 makes it a cup (open top,
-    wall thickness radius - inner, floor of ``floor`` metres; ``floor`` < 0: open at the bottom too,
-    a lamp shade). inner = 0: a solid cylinder (a can)."""
-
-    base: tuple  # (x, y, z0)
-    radius: float
-    height: float
-    inner: float = 0.0
-    floor: float = 0.005
-
-    def hit(self, o, d):
-        cx, cy, z0 = self.base
-        z1 = z0 + self.height
-        ox, oy = o[0] - cx, o[1] - cy
-        dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
-        a = dx * dx + dy * dy
-        b = 2 * (ox * dx + oy * dy)
-        best = np.full(d.shape[:-1], np.inf)
-
-        def zat(t):
-            return o[2] + t * dz
-
-        def rho2(t):
-            return (ox + t * dx) ** 2 + (oy + t * dy) ** 2
-
-        t1, _ = _quad(a, b, ox * ox + oy * oy - self.radius**2)
-        z = zat(t1)
-        best = np.minimum(best, _valid(t1, (z >= z0) & (z <= z1)))
-        with np.errstate(divide='ignore', invalid='ignore'):
-            ttop = (z1 - o[2]) / dz
-            tbot = (z0 - o[2]) / dz
-        r2 = rho2(ttop)
-        best = np.minimum(best, _valid(ttop, (r2 <= self.radius**2) & (r2 >= self.inner**2)))
-        if self.floor >= 0:
-            r2 = rho2(tbot)
-            best = np.minimum(best, _valid(tbot, r2 <= self.radius**2))
-        if self.inner > 0:
-            zf = z0 + max(self.floor, 0.0) if self.floor >= 0 else -np.inf
-            _, t2 = _quad(a, b, ox * ox + oy * oy - self.inner**2)
-            z = zat(t2)
-            best = np.minimum(best, _valid(t2, (z >= zf) & (z <= z1)))
-            if self.floor >= 0:
-                with np.errstate(divide='ignore', invalid='ignore'):
-                    tf = (zf - o[2]) / dz
-                best = np.minimum(best, _valid(tf, rho2(tf) <= self.inner**2))
-        return best
-
-    def corners(self):
-        a = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-        cx, cy, z0 = self.base
-        ring = np.stack([cx + self.radius * np.cos(a), cy + self.radius * np.sin(a)], axis=1)
-        return np.concatenate([np.c_[ring, np.full(72, z0)], np.c_[ring, np.full(72, z0 + self.height)]])
-
-
-@dataclass(frozen=True)
-class Bowl:
-    """Spherical bowl: sphere of ``radius`` centred at the rim (x, y, z_rim), material from the rim
-    down to ``depth`` below it (a flat foot there), wall ``wall`` thick; open at the top."""
-
-    rim: tuple
-    radius: float
-    depth: float
-    wall: float = 0.005
-
-    def hit(self, o, d):
-        c = np.asarray(self.rim, float)
-        oc = o - c
-        a = np.einsum('...i,...i', d, d)
-        b = 2 * d @ oc
-        zr, zb = c[2], c[2] - self.depth
-        best = np.full(d.shape[:-1], np.inf)
-        t1, _ = _quad(a, b, oc @ oc - self.radius**2)
-        z = o[2] + t1 * d[..., 2]
-        best = np.minimum(best, _valid(t1, (z <= zr) & (z >= zb)))
-        ri = self.radius - self.wall
-        _, t2 = _quad(a, b, oc @ oc - ri**2)
-        z = o[2] + t2 * d[..., 2]
-        zib = zb + self.wall
-        best = np.minimum(best, _valid(t2, (z <= zr) & (z >= zib)))
-        with np.errstate(divide='ignore', invalid='ignore'):
-            for zz, lo, hi in ((zr, ri, self.radius), (zib, 0.0, math.sqrt(max(ri**2 - (zr - zib) ** 2, 0.0))),
-                               (zb, 0.0, math.sqrt(max(self.radius**2 - self.depth**2, 0.0)))):
-                t = (zz - o[2]) / d[..., 2]
-                r2 = (oc[0] + t * d[..., 0]) ** 2 + (oc[1] + t * d[..., 1]) ** 2
-                best = np.minimum(best, _valid(t, (r2 <= hi**2) & (r2 >= lo**2)))
-        return best
-
-    def corners(self):
-        a = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-        x, y, zr = self.rim
-        rf = math.sqrt(max(self.radius**2 - self.depth**2, 0.0))
-        return np.concatenate([np.c_[x + self.radius * np.cos(a), y + self.radius * np.sin(a), np.full(72, zr)],
-                               np.c_[x + rf * np.cos(a), y + rf * np.sin(a), np.full(72, zr - self.depth)]])
-
-
-# ------------------------------------------------------------------------------------ scenes
 
 
 @dataclass(frozen=True)
@@ -248,35 +72,6 @@ class Scene:
         rgb = np.full(self.depth.shape + (3,), 128, np.uint8)
         return Frame(rgb=rgb, depth=self.depth.astype(np.float32), intrinsics=self.intrinsics, stamp_ns=0,
                      frame_id='camera_optical')
-
-
-@dataclass(frozen=True)
-class Sensor:
-    name: str
-    width: int
-    height: int
-    fx: float
-    noise_a: float  # m
-    noise_b: float  # m per m^2
-    min_z: float
-    max_z: float
-    baseline_m: float = 0.0  # stereo/structured light: shadow and disparity quantisation
-    quant_px: float = 0.0  # disparity quantisation step (px); 0 = none
-    fly_prob: float = 0.5  # share of edge pixels that take a mixed value
-    fly_px: int = 1  # edge band half-width
-    multipath_m: float = 0.0  # depth excess at a concave corner (ToF)
-    multipath_len_m: float = 0.15
-    dark_hole_share: float = 0.4  # share of a dark object's pixels lost in blobs
-
-
-SENSORS = {
-    'd435': Sensor('d435', 640, 480, 385.0, 0.0005, 0.0040, 0.2, 6.0, baseline_m=0.050, quant_px=0.08),
-    'd415': Sensor('d415', 640, 480, 600.0, 0.0005, 0.0025, 0.3, 6.0, baseline_m=0.055, quant_px=0.08),
-    'xtion': Sensor('xtion', 640, 480, 570.0, 0.0010, 0.0020, 0.45, 6.0, baseline_m=0.075, quant_px=0.125,
-                    fly_prob=0.6),
-    'kinect_v2': Sensor('kinect_v2', 512, 424, 365.0, 0.0015, 0.0012, 0.5, 4.5, fly_prob=0.8, fly_px=2,
-                        multipath_m=0.012, multipath_len_m=0.15, dark_hole_share=0.25),
-}
 
 
 def _camera(rng, pitch_deg, roll_deg, yaw):
@@ -526,101 +321,6 @@ def render(scene: Scene) -> None:
     scene.label = label
     scene.part = part
     scene.world_points = o + d * best[..., None]
-
-
-def _smooth_noise(rng, shape, sigma_px):
-    n = rng.standard_normal(shape).astype(np.float32)
-    n = cv2.GaussianBlur(n, (0, 0), sigma_px)
-    return n / max(float(n.std()), 1e-9)
-
-
-def apply_sensor(scene: Scene, sen: Sensor, rng) -> None:
-    z = scene.depth_true.copy()
-    valid = np.isfinite(z)
-    h, w = z.shape
-    zf = np.where(valid, z, 0.0)
-    # multipath (ToF): too far near concave corners between large planes and what stands on them
-    if sen.multipath_m > 0:
-        pts = scene.world_points
-        n_obj = len(scene.objects)
-        excess = np.zeros_like(z)
-        for j, shape in enumerate(scene.background):
-            if not isinstance(shape, Plane):
-                continue
-            nrm, p0 = np.asarray(shape.normal, float), np.asarray(shape.point, float)
-            dist = np.abs((pts - p0) @ nrm)
-            own = scene.label == n_obj + 1 + j
-            # a surface at a concave corner with this plane: its points near the plane, not on it
-            near = np.nan_to_num(np.exp(-dist / sen.multipath_len_m), nan=0.0) * (~own)
-            excess += near
-        zf = zf + sen.multipath_m * np.clip(excess, 0, 1.5)
-    # axial noise: half white, half correlated over ~2 px
-    sigma = sen.noise_a + sen.noise_b * zf**2
-    noise = (rng.standard_normal((h, w)) + _smooth_noise(rng, (h, w), 2.0)) / math.sqrt(2.0)
-    zn = zf + sigma * noise
-    if sen.quant_px > 0:  # disparity quantisation
-        fb = sen.fx * sen.baseline_m
-        with np.errstate(divide='ignore', invalid='ignore'):
-            disp = fb / zn
-            zn = fb / (np.round(disp / sen.quant_px) * sen.quant_px)
-    # flying pixels: at depth edges a pixel mixes both sides
-    zmax = cv2.dilate(np.where(valid, z, 0).astype(np.float32), np.ones((2 * sen.fly_px + 1,) * 2, np.uint8))
-    zmin = -cv2.dilate(np.where(valid, -z, -1e3).astype(np.float32), np.ones((2 * sen.fly_px + 1,) * 2, np.uint8))
-    edge = valid & (zmax - zmin > 0.03 + 0.02 * zf)
-    fly = edge & (rng.random((h, w)) < sen.fly_prob)
-    mix = rng.random((h, w))
-    zn = np.where(fly, zmin + mix * (zmax - zmin), zn)
-    out = np.where(valid, zn, np.nan)
-    # stereo shadow: background left of a nearer surface is not seen by the right imager
-    if sen.baseline_m > 0:
-        fb = sen.fx * sen.baseline_m
-        disp = np.where(valid, fb / np.maximum(z, 1e-3), 0.0)
-        shadow = np.zeros((h, w), bool)
-        max_k = int(min(np.nanmax(disp) - np.nanmin(disp[valid]) if valid.any() else 0, 120))
-        for kk in range(1, max_k + 1):
-            shifted = np.zeros_like(disp)
-            shifted[:, :-kk] = disp[:, kk:]
-            shadow |= shifted >= disp + kk
-        out[shadow] = np.nan
-    # holes on dark / specular objects
-    for i, obj in enumerate(scene.objects):
-        if not obj.dark:
-            continue
-        own = scene.label == i + 1
-        field_ = _smooth_noise(rng, (h, w), 4.0)
-        thr = np.quantile(field_[own], 1.0 - sen.dark_hole_share) if own.any() else 0.0
-        out[own & (field_ > thr)] = np.nan
-    # a few random dropouts everywhere, out of range
-    out[rng.random((h, w)) < 0.005] = np.nan
-    out[(out < sen.min_z) | (out > sen.max_z)] = np.nan
-    scene.depth = out.astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------ masks and truth
-
-
-def degrade_mask(scene: Scene, i: int, rng) -> np.ndarray:
-    """The visible mask of object ``i`` as a real segmenter returns it: 2-5 px of bleed into its
-    surroundings (a smooth random width along the contour), thin parts partly missing."""
-    own = scene.label == i + 1
-    if not own.any():
-        return own
-    obj = scene.objects[i]
-    h, w = own.shape
-    keep = own.copy()
-    thin_parts = [j for j, p in enumerate(obj.parts) if p.thin]
-    if thin_parts:
-        thin = own & np.isin(scene.part, thin_parts)
-        field_ = _smooth_noise(rng, (h, w), 6.0)
-        share = rng.uniform(0.2, 0.6)
-        if thin.any():
-            thr = np.quantile(field_[thin], 1.0 - share)
-            keep &= ~(thin & (field_ > thr))
-    bleed = rng.uniform(2.0, 5.0)
-    width = bleed * (0.5 + 0.5 * (_smooth_noise(rng, (h, w), 15.0) * 0.5 + 0.5).clip(0, 1.5))
-    dist = cv2.distanceTransform((~keep).astype(np.uint8), cv2.DIST_L2, 3)
-    out = keep | (dist <= width)
-    return out
 
 
 def _truth(scene: Scene) -> None:
