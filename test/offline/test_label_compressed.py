@@ -191,3 +191,26 @@ def test_synth_reads_compressed_bags_like_raw(bags, task, tmp_path):
         return {s['stamp_ns']: s['objects'] for s in map(json.loads, (d / 'data.jsonl').read_text().splitlines())}
 
     assert measured(tmp_path / 'png') == measured(tmp_path / 'raw') != {}
+
+
+def test_a_ros1_bag_with_compressed_topics_labels_as_its_rosbag2_twin(bags, task, tmp_path):
+    """ROS 1 bags recorded with image_transport's compressed topics (most public .bag datasets)."""
+    from rosbags.rosbag1 import Writer as Ros1Writer
+
+    from spatialvlm_ros.messages.bag import open_reader, typestore_for
+    from spatialvlm_ros.offline.synth import SynthConfig, synth_dataset
+
+    ts = typestore_for()
+    ros1 = tmp_path / 'png.bag'
+    with open_reader(bags['png']) as reader, Ros1Writer(ros1) as writer:
+        conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=ts) for c in reader.connections}
+        for c, t, raw in reader.messages():
+            writer.write(conns[c.id], t, ts.cdr_to_ros1(raw, c.msgtype))
+    assert (detect_topics(ros1).color, detect_topics(ros1).depth) == (C_COLOR, C_DEPTH)
+    cfg, opts = LabelConfig(task=task, chunk_frames=4), RunOptions(workers=1, progress=False)
+    label_bags([bags['png']], tmp_path / 'two', cfg, opts)
+    label_bags([ros1], tmp_path / 'one', cfg, opts)
+    strip = [{k: v for k, v in r.items() if k != 'bag'} for r in _rows(tmp_path / 'two', 'png')]
+    assert strip == [{k: v for k, v in r.items() if k != 'bag'} for r in _rows(tmp_path / 'one', 'png')]
+    synth = synth_dataset([ros1], tmp_path / 'qa', SynthConfig(task=task), opts)
+    assert synth['samples'] > 0 and synth['frames_with_questions'] > 0
