@@ -4,6 +4,6 @@ To add a command: write ``commands/<name>.py`` with ``register`` (which sets ``f
 parser) and list the module in :data:`COMMANDS`.
 """
 
-COMMANDS = ['demo', 'sim', 'eval', 'label', 'facts', 'synth']
+COMMANDS = ['demo', 'sim', 'eval', 'label', 'facts', 'synth', 'ask']
 
 __all__ = ['COMMANDS']

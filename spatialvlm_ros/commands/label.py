@@ -24,7 +24,8 @@ def run(args) -> int:
         task=task, params=load_params(Path(args.params) if args.params else None),
         color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
         mask_topic=args.mask_topic,
-        labeller=args.labeller, chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
+        labeller=args.labeller, labeller_options=_labeller_options(args.labeller_option),
+        chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
         bag=not args.no_bag,
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
     )
@@ -53,6 +54,13 @@ def run(args) -> int:
         ('throughput', f'{_fmt_rate(tp["frames_per_s"])} frames/s on {tp["workers"]} worker(s) '
                        f'({_fmt_rate(tp["frames_per_s_per_worker"])} per worker), {tp["wall_s"]} s'),
     ]
+    vlm = summary.get('vlm')
+    if vlm:
+        d = vlm['disagreement']['abs_m']
+        rows.append(('VLM frames', f'{vlm["frames_asked"]} asked, {vlm["frames_answered"]} answered, '
+                                   f'{vlm["frames_with_reward"]} with reward, errors: {vlm["errors"] or "none"}'))
+        rows.append(('VLM vs depth', f'|error| median {_fmt_m(d["median"])}, p90 {_fmt_m(d["p90"])} '
+                                     f'({d["n"]} distances)'))
     for k, v in rows:
         print(f'  {k:<20} {v}')
     files = ('labelled/, ' if not args.no_bag else '') + 'frames.parquet, reward.png, summary.json'
@@ -61,6 +69,39 @@ def run(args) -> int:
     if summary['bags_already_done']:
         print(f'  already labelled, skipped: {", ".join(summary["bags_already_done"])}', file=sys.stderr)
     return 0
+
+
+def _fmt_m(v) -> str:
+    return '-' if v is None else f'{v:.3f} m'
+
+
+def _labeller_options(entries) -> dict:
+    """--labeller-option KEY=VALUE entries -> options (JSON values; anything else is a string)."""
+    from ..offline import OfflineError
+
+    opts = {}
+    for kv in entries or []:
+        key, sep, value = kv.partition('=')
+        if not sep or not key:
+            raise OfflineError(f'--labeller-option expects KEY=VALUE, got {kv!r}', kind='params')
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value
+    return opts
+
+
+def _labeller_option_help() -> str:
+    from ..core.options import options_of
+    from ..offline.labellers import LABELLERS
+
+    parts = []
+    for name, cls in sorted(LABELLERS.items()):
+        opts = options_of(cls.config_type)
+        if opts:
+            parts.append(f'{name}: ' + '; '.join(f'{o.name} (default {o.default!r}): {o.doc}' for o in opts))
+    return ' '.join(parts) + (' Any other key is an option of the VLM backend (see spatialvlm eval --help).'
+                              if 'vlm' in LABELLERS else '')
 
 
 def _kinematic(entry: str) -> tuple:
@@ -91,7 +132,10 @@ def register(sub) -> None:
     from ..offline.labellers import LABELLERS
 
     p.add_argument('--labeller', default='geometric', choices=sorted(LABELLERS),
-                   help='how frames are labelled (default: geometric, the live nodes\' depth measurement)')
+                   help='how frames are labelled (default: geometric, the live nodes\' depth measurement; vlm: '
+                        'that plus a VLM\'s answers to the task\'s distance questions on some frames)')
+    p.add_argument('--labeller-option', action='append', default=[], metavar='KEY=VALUE',
+                   help='an option of the labeller (JSON value, else text); ' + _labeller_option_help())
     p.add_argument('--workers', type=int, default=None, help='worker processes (default: every core; 1: no pool)')
     p.add_argument('--ray', metavar='ADDRESS', default=None,
                    help="run the chunks as Ray tasks on this cluster ('auto', 'ray://host:10001', 'local')")

@@ -115,6 +115,9 @@ class LabelConfig:
     mask_topic: Optional[str] = None
     # How frames are labelled: a name in offline.labellers.LABELLERS.
     labeller: str = 'geometric'
+    # The labeller's options (its config_type's fields; the VLM labeller also takes its backend's),
+    # as ``--labeller-option KEY=VALUE`` gives them.
+    labeller_options: dict = field(default_factory=dict)
     # Matched frames per chunk: the unit of parallel work, checkpointing and output bag files.
     chunk_frames: int = 64
     # Write the labelled bag (the original topics plus the outputs); False: only the table, the
@@ -129,11 +132,12 @@ class LabelConfig:
     kinematic: tuple = ()
 
     def __post_init__(self) -> None:
-        from .labellers import LABELLERS
+        from .labellers import LABELLERS, labeller_config
 
         if self.labeller not in LABELLERS:
             raise OfflineError(f'unknown labeller {self.labeller!r}; expected one of {sorted(LABELLERS)}',
                                kind='params')
+        labeller_config(self.labeller, dict(self.labeller_options))  # refuses unknown or bad options now
         if isinstance(self.chunk_frames, bool) or not isinstance(self.chunk_frames, int) or self.chunk_frames < 1:
             raise OfflineError(f'chunk_frames: expected an integer >= 1, got {self.chunk_frames!r}', kind='params')
         source = self.params.get('transform_source', 'none')
@@ -185,4 +189,6 @@ class LabelConfig:
             'markers': self.markers,
             'kinematic': [list(k) for k in self.kinematic],
         }
+        if self.labeller_options:  # absent when empty: the fingerprints of runs before the option stay valid
+            doc['labeller_options'] = dict(self.labeller_options)
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -90,7 +90,7 @@ def _row(bag: str, job: FrameJob, frame_id: str) -> dict:
         'bag': bag, 'frame': job.index, 'stamp_ns': job.stamp_ns, 'log_time_ns': job.log_time_ns,
         'frame_id': frame_id, 'valid': False, 'reward': None, 'stage': None, 'stage_name': None,
         'success': None, 'done': None, 'terms': {}, 'distances': {}, 'missing': [], 'objects': [], 'facts': [],
-        'error_kind': None, 'error': None,
+        'error_kind': None, 'error': None, 'vlm': None,
     }
 
 
@@ -139,6 +139,14 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
         if job.config.bag:
             out.messages[fj.index] = _output_messages(job.config, ts, new, result, objects_doc, facts_doc,
                                                       detail_doc)
+        out.compute_s += time.perf_counter() - t1
+    flush = getattr(labeller, 'flush', None)
+    if flush is not None:  # a labeller that batches across the chunk's frames (the VLM labeller)
+        t1 = time.perf_counter()
+        by_stamp = {r['stamp_ns']: r for r in out.rows}
+        for stamp, doc in flush().items():
+            if stamp in by_stamp:
+                by_stamp[stamp]['vlm'] = doc
         out.compute_s += time.perf_counter() - t1
     return out
 

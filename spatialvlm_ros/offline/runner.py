@@ -37,7 +37,7 @@ from .errors import OfflineError
 from .executors import make_executor
 from .inputs import CameraTopics, detect_topics
 from .labeller import ChunkJob, label_chunk
-from .score import pool_quality, reward_quality
+from .score import pool_quality, pool_vlm_agreement, reward_quality, vlm_agreement
 
 __all__ = ['label_bags', 'bag_signature', 'RunOptions']
 
@@ -240,6 +240,7 @@ def _bag_summary(job: _BagJob, rows: list, stats: ReadStats) -> dict:
         'success_rate': round(sum(1 for r in valid if r['success']) / len(valid), 4) if valid else None,
         'success_any': any(r['success'] for r in valid),
         'reward_quality': reward_quality(job.config.task, rows, stats.ground_truth),
+        'vlm': vlm_agreement(rows),
         'failures': dict(sorted(failures.items())),
         'frames_without_reward': dict(sorted(no_reward.items())),
         'corrupt_messages': dict(sorted(stats.corrupt.items())),
@@ -362,6 +363,7 @@ def _run_summary(per_bag: list, skipped: list, wall: float, workers: int, frames
         'failures': dict(sorted(failures.items())),
         'corrupt_messages': dict(sorted(corrupt.items())),
         'reward_quality': pool_quality({b['bag']: b.get('reward_quality') for b in per_bag}),
+        'vlm': pool_vlm_agreement([b.get('vlm') for b in per_bag]),
         'throughput': {
             'wall_s': round(wall, 3),
             'workers': workers,

@@ -29,7 +29,8 @@ from ..core.types import RewardSample
 from .plot import plot_rewards
 
 __all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'epic_distance', 'value_order_correlation',
-           'ground_truth_rewards', 'reward_quality', 'pool_quality', 'score_run', 'plot_rewards']
+           'ground_truth_rewards', 'reward_quality', 'pool_quality', 'score_run', 'plot_rewards', 'vlm_agreement',
+           'pool_vlm_agreement']
 
 # Ground truth is compared at 0.1 mm: far finer than any depth camera, far coarser than solver jitter.
 GT_RESOLUTION_M = 1e-4
@@ -255,3 +256,66 @@ def score_run(
         'latency_ms': percentiles(lat, (('p50', 50), ('p99', 99))) if lat.size else {'p50': None, 'p99': None},
         'reward_quality': quality,
     }
+
+
+_DISAGREE = (('median', 50), ('p90', 90))
+
+
+def _disagreement_stats(values: Mapping[str, Sequence[float]]) -> dict:
+    return {k: {**percentiles(v, _DISAGREE), 'n': len(v)} for k, v in values.items()}
+
+
+def vlm_agreement(rows: Sequence[Mapping]) -> Optional[dict]:
+    """The VLM labeller's frames of one bag (rows with a ``vlm`` document): how many were asked,
+    answered with a distance for every pair, rewarded, failed (by kind), and the VLM-vs-depth
+    disagreement (``abs_m`` metres, ``rel`` of the depth distance: median, p90, n) over every pair
+    and per pair; ``values`` keeps each pair's numbers for pooling. None when no frame was asked."""
+    asked = [r['vlm'] for r in rows if r.get('vlm')]
+    if not asked:
+        return None
+    per_pair: dict = {}
+    for doc in asked:
+        for pair, d in (doc.get('disagreement') or {}).items():
+            entry = per_pair.setdefault(pair, {'abs_m': [], 'rel': []})
+            for key in ('abs_m', 'rel'):
+                if d.get(key) is not None:
+                    entry[key].append(d[key])
+    errors: dict = {}
+    for doc in asked:
+        if doc.get('error_kind'):
+            errors[doc['error_kind']] = errors.get(doc['error_kind'], 0) + 1
+    return _agreement_doc(len(asked), sum(1 for d in asked if all(v is not None for v in d['distances'].values())),
+                          sum(1 for d in asked if d.get('valid')), errors, per_pair)
+
+
+def _agreement_doc(asked: int, answered: int, rewarded: int, errors: dict, per_pair: dict) -> dict:
+    overall = {key: [v for p in per_pair.values() for v in p[key]] for key in ('abs_m', 'rel')}
+    return {
+        'frames_asked': asked,
+        'frames_answered': answered,
+        'frames_with_reward': rewarded,
+        'errors': dict(sorted(errors.items())),
+        'disagreement': _disagreement_stats(overall),
+        'disagreement_per_pair': {p: _disagreement_stats(v) for p, v in per_pair.items()},
+        'values': per_pair,
+    }
+
+
+def pool_vlm_agreement(per_bag: Sequence[Optional[Mapping]]) -> Optional[dict]:
+    """:func:`vlm_agreement` pooled over bags (from their ``values``); None when no bag has one."""
+    docs = [d for d in per_bag if d]
+    if not docs:
+        return None
+    per_pair: dict = {}
+    errors: dict = {}
+    for d in docs:
+        for pair, v in d['values'].items():
+            entry = per_pair.setdefault(pair, {'abs_m': [], 'rel': []})
+            for key in ('abs_m', 'rel'):
+                entry[key].extend(v[key])
+        for k, n in d['errors'].items():
+            errors[k] = errors.get(k, 0) + n
+    out = _agreement_doc(sum(d['frames_asked'] for d in docs), sum(d['frames_answered'] for d in docs),
+                         sum(d['frames_with_reward'] for d in docs), errors, per_pair)
+    del out['values']
+    return out

@@ -9,7 +9,7 @@ from ..core.reward import term_names
 from ..core.task import TaskSpec, pair_key
 from .errors import OfflineError
 
-__all__ = ['frames_schema', 'write_frames_table']
+__all__ = ['frames_schema', 'vlm_type', 'write_frames_table']
 
 
 def _pa():
@@ -53,6 +53,30 @@ def frames_schema(task: TaskSpec):
                                       ('stamp_ns', pa.int64())]))),
         ('error_kind', pa.string()),
         ('error', pa.string()),
+        ('vlm', vlm_type(task)),
+    ])
+
+
+def vlm_type(task: TaskSpec):
+    """The ``vlm`` column (the VLM labeller's frames; null elsewhere): per task pair the question's
+    answer text, the distance parsed from it (metres), the depth distance and their disagreement, and
+    the task's reward on the VLM's distances."""
+    pa, _ = _pa()
+    pairs = [pair_key(*p) for p in task.pairs()]
+    return pa.struct([
+        ('backend', pa.string()),
+        ('answers', pa.struct([(k, pa.string()) for k in pairs])),
+        ('distances', pa.struct([(k, pa.float64()) for k in pairs])),
+        ('depth_distances', pa.struct([(k, pa.float64()) for k in pairs])),
+        ('disagreement', pa.struct([(k, pa.struct([('abs_m', pa.float64()), ('rel', pa.float64())]))
+                                    for k in pairs])),
+        ('valid', pa.bool_()),
+        ('reward', pa.float64()),
+        ('stage', pa.int32()),
+        ('stage_name', pa.string()),
+        ('success', pa.bool_()),
+        ('error_kind', pa.string()),
+        ('error', pa.string()),
     ])
 
 
@@ -70,6 +94,10 @@ def write_frames_table(path: Path, rows: Sequence[dict], task: TaskSpec) -> None
                 v = None if not r['terms'] else {t: r['terms'].get(t) for t in terms}
             elif name == 'distances':
                 v = None if not r['distances'] else {d: r['distances'].get(d) for d in dists}
+            elif name == 'vlm' and v is not None:
+                v = {f.name: v.get(f.name) for f in schema.field('vlm').type}
+                for key in ('answers', 'distances', 'depth_distances', 'disagreement'):
+                    v[key] = {d: (v[key] or {}).get(d) for d in dists}
             cols[name].append(v)
     table = pa.table(cols, schema=schema)
     pq.write_table(table, path, compression='zstd')

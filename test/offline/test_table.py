@@ -25,7 +25,7 @@ def task():
 def _row(frame, **kw):
     row = {'bag': 'b', 'frame': frame, 'stamp_ns': 10 + frame, 'log_time_ns': 20 + frame, 'frame_id': 'world',
            'valid': False, 'reward': None, 'stage': None, 'stage_name': None, 'success': None, 'done': None, 'terms': {},
-           'distances': {}, 'missing': [], 'objects': [], 'facts': [], 'error_kind': None, 'error': None}
+           'distances': {}, 'missing': [], 'objects': [], 'facts': [], 'error_kind': None, 'error': None, 'vlm': None}
     row.update(kw)
     return row
 
@@ -34,8 +34,12 @@ def test_the_schema_follows_the_task(task):
     schema = frames_schema(task)
     assert schema.names == ['bag', 'frame', 'stamp_ns', 'log_time_ns', 'frame_id', 'valid', 'reward', 'stage',
                             'stage_name', 'success', 'done', 'terms', 'distances', 'missing', 'objects', 'facts',
-                            'error_kind', 'error']
+                            'error_kind', 'error', 'vlm']
     assert [f.name for f in schema.field('distances').type] == ['gripper-block', 'block-target']
+    # the VLM labeller's column: per pair answers, parsed and depth distances, disagreement; its reward
+    vlm = schema.field('vlm').type
+    assert [f.name for f in vlm.field('disagreement').type] == ['gripper-block', 'block-target']
+    assert {'answers', 'distances', 'depth_distances', 'reward', 'error'} <= {f.name for f in vlm}
     assert [f.name for f in schema.field('terms').type] == ['offset', 'distance']
     stacked = frames_schema(resolve_task(None)[1])  # the package task: stacked_progress
     assert [f.name for f in stacked.field('terms').type] == ['stage', 'progress']

@@ -12,6 +12,8 @@ class ChatServer:
     def __init__(self):
         self.requests, self.script, self.lock = [], [], threading.Lock()
         self.answer_fn = None  # (question text, image count) -> answer text
+        # body -> the reply's assistant message ({'content': ..., 'tool_calls': [...]}); for tool calling
+        self.message_fn = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +33,12 @@ class ChatServer:
                     return self._send(400, b'{"error": "unknown model"}')
                 if action == 'malformed':
                     return self._send(200, b'{"choices": [')
+                if server.message_fn is not None:
+                    message = {'role': 'assistant', 'content': None, **server.message_fn(body)}
+                    doc = {'id': 'x', 'object': 'chat.completion',
+                           'choices': [{'index': 0, 'message': message,
+                                        'finish_reason': 'tool_calls' if message.get('tool_calls') else 'stop'}]}
+                    return self._send(200, json.dumps(doc).encode())
                 text = [p['text'] for p in body['messages'][-1]['content'] if p['type'] == 'text'][0]
                 n_img = sum(p['type'] == 'image_url' for p in body['messages'][-1]['content'])
                 answer = f'{n_img} image(s); about 42 cm for: {text}'
@@ -59,3 +67,26 @@ class ChatServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def tool_call(call_id: str, name: str, **arguments) -> dict:
+    """One entry of an assistant message's ``tool_calls`` (arguments as the JSON text servers send)."""
+    return {'id': call_id, 'type': 'function', 'function': {'name': name, 'arguments': json.dumps(arguments)}}
+
+
+def tool_script(*steps):
+    """A ``message_fn`` replying with ``steps`` in turn: each a list of tool calls, a str (the final
+    answer), or a callable (the JSON results of the tool messages so far) -> the final answer; the
+    last step repeats."""
+    state = {'i': 0}
+
+    def reply(body):
+        step = steps[min(state['i'], len(steps) - 1)]
+        state['i'] += 1
+        if isinstance(step, str):
+            return {'content': step}
+        if callable(step):
+            return {'content': step([json.loads(m['content']) for m in body['messages'] if m.get('role') == 'tool'])}
+        return {'content': None, 'tool_calls': step}
+
+    return reply
