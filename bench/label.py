@@ -96,8 +96,155 @@ def _copy_only(bag: Path, frames: int) -> float:
         shutil.rmtree(out, ignore_errors=True)
 
 
+class _Clock:
+    """A stand-in for tqdm recording (seconds, frames done) at every update of label_bags' bar."""
+
+    marks: list = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.n = 0
+
+    def update(self, k) -> None:
+        self.n += k
+        _Clock.marks.append((time.perf_counter(), self.n))
+
+    def set_description(self, *_):
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _timed_label(bag: Path, config: LabelConfig, options: RunOptions) -> tuple[dict, dict, Path]:
+    """label_bags with start-up (call -> first chunk done), steady state (first -> last chunk
+    done) and tail (last chunk -> return: joining the chunks, frames.parquet, reward.png) apart."""
+    import dataclasses
+
+    import tqdm
+
+    out = Path(tempfile.mkdtemp(prefix='bench_steady_'))
+    real = tqdm.tqdm
+    tqdm.tqdm, _Clock.marks = _Clock, []
+    try:
+        t0 = time.perf_counter()
+        s = label_bags([bag], out, config, dataclasses.replace(options, progress=True))
+        t1 = time.perf_counter()
+    finally:
+        tqdm.tqdm = real
+    (ta, fa), (tb, fb) = _Clock.marks[0], _Clock.marks[-1]
+    steady = (fb - fa) / (tb - ta) if tb > ta else None
+    return s, {'wall_s': round(t1 - t0, 3), 'startup_s': round(ta - t0, 3), 'tail_s': round(t1 - tb, 3),
+               'steady_frames': fb - fa, 'steady_s': round(tb - ta, 3),
+               'steady_frames_per_s': round(steady, 2) if steady else None,
+               'overall_frames_per_s': round(s['frames'] / (t1 - t0), 2)}, out
+
+
+def _step_ms(bag: Path, config: LabelConfig, limit: int = 200) -> float:
+    """One core's milliseconds per frame of core.step.FrameStep alone (decoded frames, warm)."""
+    from spatialvlm_ros.core.step import FrameStep
+    from spatialvlm_ros.messages.bag import typestore_for
+    from spatialvlm_ros.messages.convert import frame_from_msgs
+    from spatialvlm_ros.offline.bagio import ReadStats, iter_chunks
+    from spatialvlm_ros.offline.inputs import detect_topics
+
+    ts = typestore_for()
+    p = config.params
+    frames = []
+    for chunk in iter_chunks(bag, detect_topics(bag), config, ReadStats(), ts):
+        for fj in chunk.frames:
+            c, d, i = (ts.deserialize_cdr(raw, m) for m, raw in fj.raw[:3])
+            frames.append(frame_from_msgs(c, d, i, float(p['min_depth_m']), float(p['max_depth_m'])))
+            if len(frames) >= limit:
+                break
+        if len(frames) >= limit:
+            break
+    step = FrameStep(config.pipeline_config(), config.task)
+    for f in frames[:10]:
+        step(f)
+    best = None
+    for _ in range(3):  # best of 3 passes: the core's cost, not another process's interference
+        t0 = time.perf_counter()
+        for f in frames:
+            step(f)
+        ms = (time.perf_counter() - t0) / len(frames) * 1e3
+        best = ms if best is None else min(best, ms)
+    step.close()
+    return best
+
+
+def _long_bag(frames: int, width: int, height: int) -> Path:
+    bag = ROOT / 'runs' / 'cache' / f'fetch_seed1_{frames}f_{width}x{height}'
+    if not bag.exists():
+        from spatialvlm_ros.sim import record_episode
+
+        bag.parent.mkdir(parents=True, exist_ok=True)
+        record_episode(bag, seed=1, frames=frames, width=width, height=height, progress=False)
+    return bag
+
+
+def _table_digest(path: Path) -> str:
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path).drop_columns(['bag'])
+    return hashlib.sha256(str(t.to_pylist()).encode()).hexdigest()[:16]
+
+
+def steady(args) -> dict:
+    """Steady-state throughput on a long bag against the per-frame step's one-core cost."""
+    bag = Path(args.bag) if args.bag else _long_bag(args.frames, args.width, args.height)
+    _, task = resolve_task(None)
+    cores = os.cpu_count() or 1
+    step_ms = _step_ms(bag, LabelConfig(task=task))
+    ideal = cores * 1e3 / step_ms
+    result = {'bag': str(bag), 'cpus': cores, 'load_average_at_start': os.getloadavg(), 'chunk_frames': args.chunk_frames,
+              'step_ms_one_core': round(step_ms, 3), 'ideal_frames_per_s': round(ideal, 1),
+              'targets': {'no_bag': 0.85, 'with_bag': 0.6}, 'runs': []}
+    digests = {}
+    variants = [('no_bag', False, RunOptions(workers=cores)), ('with_bag', True, RunOptions(workers=cores))]
+    variants += [('no_bag_1_worker', False, RunOptions(workers=1))]
+    if args.ray:
+        variants += [('no_bag_ray', False, RunOptions(workers=cores, ray_address='local'))]
+    for name, with_bag, options in variants:
+        config = LabelConfig(task=task, chunk_frames=args.chunk_frames, bag=with_bag)
+        tries = []
+        # best of --repeat: on shared cores, other processes only ever slow a run down
+        for _ in range(1 if options.ray_address else args.repeat):
+            s, t, out = _timed_label(bag, config, options)
+            try:
+                digests[name] = _table_digest(out / bag.name / 'frames.parquet')
+                per = json.loads((out / bag.name / 'summary.json').read_text())['throughput']['split_s']
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+            tries.append((t['steady_frames_per_s'] or 0, t, per))
+        _, t, per = max(tries, key=lambda x: x[0])
+        t['steady_frames_per_s_tries'] = [x[0] for x in tries]
+        t.update(name=name, workers=options.workers, ray=bool(options.ray_address), labelled_bag=with_bag,
+                 frames=s['frames'], split_s=per,
+                 ratio_to_ideal=round(t['steady_frames_per_s'] / ideal, 3) if t['steady_frames_per_s'] else None)
+        result['runs'].append(t)
+        print(f"{name:>18}: steady {t['steady_frames_per_s']} frames/s = {t['ratio_to_ideal']} x ideal "
+              f"({ideal:.1f} = {cores} x 1000 / {step_ms:.2f} ms); start-up {t['startup_s']} s, tail {t['tail_s']} s",
+              file=sys.stderr)
+    by = {r['name']: r for r in result['runs']}
+    result['ratio_no_bag'] = by['no_bag']['ratio_to_ideal']
+    result['ratio_with_bag'] = by['with_bag']['ratio_to_ideal']
+    result['meets_no_bag'] = result['ratio_no_bag'] >= 0.85
+    result['meets_with_bag'] = result['ratio_with_bag'] >= 0.6
+    result['load_average_at_end'] = os.getloadavg()
+    result['frames_parquet_sha256_16'] = digests
+    result['identical_outputs'] = len(set(digests.values())) == 1
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--steady', action='store_true',
+                    help='steady state on a long bag (default 3000 frames at 320x240) against the one-core cost of '
+                         'core.step.FrameStep, with and without the labelled bag (bench/results/label_steady.json)')
+    ap.add_argument('--ray', action='store_true', help='with --steady: also a run on a local Ray cluster')
+    ap.add_argument('--repeat', type=int, default=2, help='with --steady: runs per variant, the best kept')
     ap.add_argument('--frames', type=int, default=300)
     ap.add_argument('--width', type=int, default=640)
     ap.add_argument('--height', type=int, default=480)
@@ -111,6 +258,17 @@ def main() -> int:
     ap.add_argument('--no-bag', action='store_true', help='label without writing the labelled bag (table only)')
     ap.add_argument('--json-out', help='also write the JSON here')
     args = ap.parse_args()
+    if args.steady:
+        if args.frames == 300:
+            args.frames = 3000
+        if (args.width, args.height) == (640, 480):
+            args.width, args.height = 320, 240
+        result = steady(args)
+        text = json.dumps(result, indent=2)
+        print(text)
+        if args.json_out:
+            Path(args.json_out).write_text(text + '\n')
+        return 0
     bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height, args.compression)
     _, task = resolve_task(None)
     config = LabelConfig(task=task, chunk_frames=args.chunk_frames, bag=not args.no_bag)

@@ -31,7 +31,8 @@ def run(args) -> int:
     )
     options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
     try:
-        summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options)
+        summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options,
+                             lerobot=Path(args.lerobot) if args.lerobot else None)
     except KeyboardInterrupt:
         # Ctrl-C: the pool is stopped, the finished chunks are kept; one line, and 130 (128 + SIGINT),
         # the exit code of an interrupted command, so a script or CI job does not take it for done.
@@ -66,6 +67,10 @@ def run(args) -> int:
     files = ('labelled/, ' if not args.no_bag else '') + 'frames.parquet, reward.png, summary.json'
     for b in summary['per_bag']:
         print(f'  -> {b["output"]}/  ({files})')
+    if summary.get('lerobot'):
+        lr = summary['lerobot']
+        print(f'  -> {lr["root"]}/  (LeRobot {lr["codebase_version"]}: {lr["episodes"]} episode(s), '
+              f'{lr["frames"]} frames at {lr["fps"]} fps)')
     if summary['bags_already_done']:
         print(f'  already labelled, skipped: {", ".join(summary["bags_already_done"])}', file=sys.stderr)
     return 0
@@ -146,6 +151,9 @@ def register(sub) -> None:
     p.add_argument('--no-bag', action='store_true',
                    help='no labelled bag: only frames.parquet, reward.png and summary.json (faster; no second '
                         'copy of the images on disk)')
+    p.add_argument('--lerobot', metavar='DIR', default=None,
+                   help='also write a LeRobot v3.0 dataset there (next.reward, next.done, next.success, stage, '
+                        'distances; one episode per bag, in the order given)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--json', action='store_true', help='print the run summary as JSON')
     p.set_defaults(func=run)

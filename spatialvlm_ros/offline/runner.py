@@ -250,8 +250,12 @@ def _bag_summary(job: _BagJob, rows: list, stats: ReadStats) -> dict:
     }
 
 
-def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: RunOptions = RunOptions()) -> dict:
+def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: RunOptions = RunOptions(),
+               lerobot: Optional[Path] = None) -> dict:
     """Label every bag into ``out`` (see module doc); returns the run summary (also in out/summary.json).
+
+    lerobot: also write the bags' frames as a LeRobot v3.0 dataset there, one episode per bag in
+    the given order (offline.lerobot; rewards read from each bag's frames.parquet).
 
     Raises OfflineError before any work when a bag cannot be read or lacks the camera topics.
     With more than one worker the pool's processes are spawned (fresh interpreters with one
@@ -310,6 +314,13 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
         workers = 0
     wall = time.perf_counter() - t0
     summary = _run_summary(per_bag, skipped, wall, workers, totals['frames'], config)
+    if lerobot is not None:
+        from .lerobot import write_lerobot_dataset
+
+        info = write_lerobot_dataset(Path(lerobot), [Path(b['output']) / 'frames.parquet' for b in per_bag],
+                                     config.task)
+        summary['lerobot'] = {'root': str(lerobot), 'episodes': info['total_episodes'], 'frames': info['total_frames'],
+                              'fps': info['fps'], 'codebase_version': info['codebase_version']}
     _write_atomic(out / 'summary.json', json.dumps(summary, indent=2) + '\n')
     return summary
 

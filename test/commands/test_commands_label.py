@@ -15,3 +15,17 @@ def test_cli_prints_error_and_exits_non_zero(tmp_path, capsys):
     (tmp_path / 'notabag').mkdir()
     assert main(['label', str(tmp_path / 'notabag'), '--out', str(tmp_path / 'o')]) == 1
     assert 'is neither a rosbag2 directory (no metadata.yaml' in capsys.readouterr().err
+
+
+def test_cli_lerobot_flag_writes_the_dataset(tmp_path, capsys):
+    import json
+
+    from spatialvlm_ros.cli import main
+    from support.bags import write_camera_bag
+
+    bag = write_camera_bag(tmp_path / 'cam', frames=3)
+    assert main(['label', str(bag), '--out', str(tmp_path / 'o'), '--workers', '1', '--no-progress', '--no-bag',
+                 '--lerobot', str(tmp_path / 'lr')]) == 0
+    assert 'LeRobot v3.0: 1 episode(s), 3 frames' in capsys.readouterr().out
+    info = json.loads((tmp_path / 'lr' / 'meta' / 'info.json').read_text())
+    assert info['total_frames'] == 3 and 'next.reward' in info['features']
