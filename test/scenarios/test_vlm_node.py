@@ -147,3 +147,36 @@ def test_launch_starts_vlm_reward_only_when_asked():
     assert node.get('if') == '$(var vlm_reward)'
     args = {a.get('name'): a.get('default') for a in root.findall('arg')}
     assert args['vlm_reward'] == 'false'
+
+
+def test_an_unreadable_answer_falls_back_to_depth(graph):
+    c, _, server, _ = graph
+    server.answer_fn = lambda q, n: 'I cannot tell.'
+    try:
+        stamp = 1_700_000_103_000_000_000
+        c.frame(stamp)
+        d = c.wait_for(c.details, stamp)
+    finally:
+        server.answer_fn = vlm_answer
+    assert d['source'] == 'depth_fallback' and d['valid'] and 'no distance in the answer' in d['error']
+    assert d['answers']['gripper-block']['answer'] == 'I cannot tell.'
+    assert d['reward'] == pytest.approx(0.1 / (0.1 + 0.2 - 0.05))  # the depth reward
+
+
+def test_questions_are_served_concurrently(graph):
+    c, _, server, _ = graph
+    stamp = 1_700_000_104_000_000_000
+    c.frame(stamp)
+    c.wait_for(c.details, stamp)
+    server.slow_s = 1.2
+    server.script = ['slow'] * 3
+    try:
+        t0 = time.monotonic()
+        for i in range(3):
+            c.ask(json.dumps({'request_id': f'c-{i}', 'question': 'How far is the red block from the blue target?'}))
+        answers = [c.wait_for(c.answers, f'c-{i}') for i in range(3)]
+        dt = time.monotonic() - t0
+    finally:
+        server.slow_s, server.script = 0.6, []
+    assert all(a['error'] is None for a in answers)
+    assert dt < 2 * 1.2, dt  # one at a time would take 3 x 1.2 s
