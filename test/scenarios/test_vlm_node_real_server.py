@@ -10,7 +10,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from test_vlm_node import Client  # noqa: E402
+from support.vlm_node import Client  # noqa: E402
 
 TIMEOUT, RETRIES = 1.0, 2
 
