@@ -89,3 +89,17 @@ def pytest_runtest_makereport(item, call):
         for procs in _RUNNING:
             for name, text in procs.logs().items():
                 report.sections.append((f'node log {name}.log ({report.when})', text[-LOG_TAIL_CHARS:]))
+
+
+@pytest.fixture(scope='session')
+def real_server(tmp_path_factory):
+    """A real OpenAI-compatible server, ``transformers serve`` with a tiny random LLaVA (see
+    support/real_server.py), shared by the tests of the backend, ``eval`` and the node."""
+    from support.real_server import RealServer, available
+
+    why = available()
+    if why:
+        pytest.skip(why)
+    server = RealServer(tmp_path_factory.mktemp('real_server'))
+    yield server
+    server.stop()

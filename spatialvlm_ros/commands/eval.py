@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import typing
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _options(args) -> dict:
 
 def run(args) -> int:
     from ..vlm import make_backend
-    from ..vlm.evaluation import EvalConfig, evaluate, format_table, load_bag_frames
+    from ..vlm.evaluation import EvalConfig, evaluate, failure_summary, format_table, load_bag_frames
 
     bag = Path(args.bag)
     if not bag.exists():
@@ -77,6 +78,8 @@ def run(args) -> int:
     finally:
         backend.close()
     report = {'backend': args.backend, 'bag': str(bag), 'seed': args.seed, **metrics}
+    failure = failure_summary(items)
+    report['failure'] = failure
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +87,19 @@ def run(args) -> int:
         with open(out.with_suffix('.answers.jsonl'), 'w') as fh:
             for it in items:
                 fh.write(json.dumps({'stamp_ns': it.stamp_ns, 'kind': it.kind, 'question': it.question,
-                                     'truth': it.truth, 'answer': it.answer, 'error': it.error}) + '\n')
+                                     'truth': it.truth, 'answer': it.answer, 'error': it.error,
+                                     'error_kind': it.error_kind}) + '\n')
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(format_table(report, f'spatialvlm eval: backend {args.backend!r}, {report["frames"]} frames of {bag}'))
         if args.out:
             print(f'  written: {args.out} and {Path(args.out).with_suffix(".answers.jsonl")}')
+    if failure is not None:  # the metrics above measure the failure, not the model
+        print(f'spatialvlm eval: {failure["failed"]} of {failure["questions"]} questions failed in the backend, so '
+              f'the metrics say nothing about the model; most common error ({failure["count"]}x, kind '
+              f'{failure["kind"]}): {failure["error"]}', file=sys.stderr)
+        return 1
     return 0
 
 

@@ -143,7 +143,7 @@ class VLMRewardNode(ModelNode):
         self._given_backend = backend
         self.backend = None
         self.worker = None
-        self._question_thread = None
+        self._question_threads: list = []
         self._input_subs: list = []
         self._gate = None  # OutputGate of the current activation
         super().__init__(NODE_NAME, PARAMETERS, PARAMS_FILE, 'vlm reward', **kwargs)
@@ -156,9 +156,13 @@ class VLMRewardNode(ModelNode):
                                         lambda item, err: gate.call(self._on_failure, item, err),
                                         stamp_of=lambda it: it[0])
         self._stop = threading.Event()
-        self._question_thread = threading.Thread(target=self._serve_questions, args=(gate, self._stop),
-                                                 name='vlm-questions', daemon=True)
-        self._question_thread.start()
+        # Several question threads (the backend's max_concurrency, else 1): a question is never
+        # queued behind another one's timeout while the server has room for it.
+        n = max(1, int(getattr(getattr(self.backend, 'config', None), 'max_concurrency', 1) or 1))
+        self._question_threads = [threading.Thread(target=self._serve_questions, args=(gate, self._stop),
+                                                   name=f'vlm-questions-{i}', daemon=True) for i in range(n)]
+        for t in self._question_threads:
+            t.start()
         out = results_qos()
         self._input_subs = [
             self.create_subscription(Image, INPUT_TOPICS['color'], self._on_image,
@@ -203,8 +207,10 @@ class VLMRewardNode(ModelNode):
         if self.worker is not None:
             self._stop.set()
             self.worker.stop(timeout_s=2.0)
-            self._question_thread.join(timeout=2.0)
-            self.worker, self._question_thread = None, None
+            end = time.monotonic() + 2.0
+            for t in self._question_threads:
+                t.join(timeout=max(0.0, end - time.monotonic()))
+            self.worker, self._question_threads = None, []
 
     def _release(self) -> None:
         """Close the backend (a local VLM's GPU memory) and remove what configure made."""
@@ -274,10 +280,18 @@ class VLMRewardNode(ModelNode):
         cross = {k: disagreement(values.get(k), depth_d.get(k)) for k in values}
         with self._lock:
             self._last_disagreement = {k: v for k, v in cross.items() if v['abs_m'] is not None} or self._last_disagreement
-        extra = {'source': 'vlm', 'backend': self.kind, 'latency_ms': round(latency_ms, 3),
+        source, error = 'vlm', None
+        unparsed = sorted(k for k, v in values.items() if v is None)
+        if unparsed:
+            cut = [k for k in unparsed if getattr(answers[k], 'truncated', False)]
+            error = (f'no distance in the answer for {unparsed}'
+                     + (f' (cut off at max_new_tokens: {cut})' if cut else ''))
+            if not sample.valid and self.p['fallback'] == 'depth' and depth is not None:
+                sample, source = depth, 'depth_fallback'  # an unreadable answer is a failed answer
+        extra = {'source': source, 'backend': self.kind, 'latency_ms': round(latency_ms, 3),
                  'answers': {k: {'question': self.questions[k], 'answer': answers[k], 'value_m': values[k]}
                              for k in answers},
-                 'depth_distances': depth_d if depth is not None else None, 'disagreement': cross, 'error': None}
+                 'depth_distances': depth_d if depth is not None else None, 'disagreement': cross, 'error': error}
         self._publish(sample, msg.header.frame_id, extra)
         self.health.ok(latency_ms)
 
@@ -350,7 +364,8 @@ class VLMRewardNode(ModelNode):
             except Exception as err:  # noqa: BLE001 - the question thread never dies
                 gate.call(failed, 'internal', f'{type(err).__name__}: {err}', rid, question, msg)
                 continue
-            self.answered += 1
+            with self._lock:
+                self.answered += 1
             answer_(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3)
 
     def _answer(self, rid, question, msg=None, answer=None, error=None, latency_ms=None) -> None:

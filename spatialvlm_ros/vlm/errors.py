@@ -10,8 +10,9 @@ class VLMError(SpatialVLMError):
 
     ``kind`` is a short machine-readable category that nodes count in diagnostics:
     'config' (bad options), 'dependency' (a package is missing), 'load' (weights or
-    processor cannot be loaded), 'timeout', 'server' (5xx / connection refused),
-    'protocol' (malformed response), 'input' (bad image or question), 'unsupported'
+    processor cannot be loaded), 'timeout', 'server' (5xx, connection refused or reset, cut-off answer),
+    'protocol' (malformed response), 'request' (the server refused
+    the request: HTTP 4xx, e.g. an unknown model or a wrong base_url), 'input' (bad image or question), 'unsupported'
     (a question this backend cannot answer), 'closed' (asked after ``close()``: shutting down).
     """
 

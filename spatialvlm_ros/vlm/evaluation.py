@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -34,7 +35,7 @@ from ..core import vocabulary as vocab
 from .prompts import ANSWER_TYPES, make_question
 
 __all__ = ['EvalConfig', 'EvalItem', 'questions_from_ground_truth', 'score', 'load_bag_frames', 'evaluate',
-           'format_table']
+           'format_table', 'ask_each', 'failure_summary']
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class EvalItem:
     choices: tuple = ()
     answer: Optional[str] = None
     error: Optional[str] = None
+    error_kind: Optional[str] = None
 
     @property
     def answer_type(self) -> str:
@@ -193,9 +195,37 @@ def load_bag_frames(bag: Path, frames: int) -> list[tuple[object, dict]]:
     return out
 
 
+def ask_each(backend: VLMBackend, requests: list) -> list:
+    """One answer or VLMError per request, each question asked once: the backend's
+    ``ask_batch_results`` where it has one; otherwise ``ask_batch``, and after a failed batch the
+    questions one by one only when the failure was about a question ('input', 'unsupported',
+    'protocol'), not about the server (a dead or busy server is not asked twice)."""
+    each = getattr(backend, 'ask_batch_results', None)
+    if each is not None:
+        return list(each(requests))
+    try:
+        return list(backend.ask_batch(requests))
+    except VLMError as err:
+        if err.kind not in PER_QUESTION_KINDS:
+            return [err] * len(requests)
+    out: list = []
+    for req in requests:
+        try:
+            out.append(backend.ask(*req))
+        except VLMError as err:
+            out.append(err)
+    return out
+
+
+# VLMError kinds that are about one question, not the backend: worth asking the others singly.
+PER_QUESTION_KINDS = ('input', 'unsupported', 'protocol')
+
+
 def evaluate(backend: VLMBackend, frames: Sequence[tuple[object, dict]], config: EvalConfig) -> tuple[dict, list]:
     """Ask ``backend`` the generated questions about each (frame, ground truth); returns
-    (metrics, items). A failing question is recorded with its error and scored as a miss."""
+    (metrics, items). A failing question is recorded with its error and scored as a miss; an
+    answer cut off at the token limit before it states what was asked is recorded as an error too.
+    ``latency_ms_per_question_p50`` is over the frames whose questions were all answered."""
     rng = random.Random(config.seed)
     items: list[EvalItem] = []
     latencies = []
@@ -204,24 +234,45 @@ def evaluate(backend: VLMBackend, frames: Sequence[tuple[object, dict]], config:
         if not batch:
             continue
         t0 = time.perf_counter()
-        try:
-            answers = backend.ask_batch([([frame], it.question) for it in batch])
-        except VLMError:
-            answers = []
-            for it in batch:  # one failing question must not cost the others
-                try:
-                    answers.append(backend.ask([frame], it.question))
-                except VLMError as err:
-                    answers.append(None)
-                    it.error = str(err)
-        latencies.append((time.perf_counter() - t0) * 1e3 / len(batch))
-        for it, a in zip(batch, answers):
-            it.answer = a
+        results = ask_each(backend, [([frame], it.question) for it in batch])
+        dt = (time.perf_counter() - t0) * 1e3 / len(batch)
+        for it, r in zip(batch, results):
+            if isinstance(r, BaseException):
+                it.error = str(r)
+                it.error_kind = getattr(r, 'kind', type(r).__name__)
+                continue
+            it.answer = r
+            if getattr(r, 'truncated', False) and not _parsed(it):
+                it.error = (f'answer cut off at the token limit (finish_reason "length") before it stated '
+                            f'{"a distance" if it.answer_type == "distance" else "a choice"}: {str(r)[:80]!r}; '
+                            'raise max_new_tokens')
+                it.error_kind = 'truncated'
+        if all(it.error is None for it in batch):
+            latencies.append(dt)
         items.extend(batch)
     metrics = score(items)
     metrics['frames'] = len(frames)
     metrics['latency_ms_per_question_p50'] = None if not latencies else round(float(np.median(latencies)), 3)
     return metrics, items
+
+
+def _parsed(item: EvalItem) -> bool:
+    if item.answer_type == 'distance':
+        return parse_distance(item.answer) is not None
+    if item.answer_type == 'yes_no':
+        return parse_yes_no(item.answer) is not None
+    return parse_choice(item.answer, item.choices) is not None
+
+
+def failure_summary(items: Sequence[EvalItem]) -> Optional[dict]:
+    """When most questions failed in the backend (not counting cut-off answers): {'failed',
+    'questions', 'kind', 'count', 'error'} with the most common error text; None otherwise."""
+    failed = [it for it in items if it.error is not None and it.error_kind != 'truncated']
+    if not items or 2 * len(failed) <= len(items):
+        return None
+    counts = Counter((it.error_kind, it.error) for it in failed)
+    (kind, text), n = counts.most_common(1)[0]
+    return {'failed': len(failed), 'questions': len(items), 'kind': kind, 'count': n, 'error': text}
 
 
 _ROWS = [('questions', 'questions'), ('qualitative accuracy', 'qualitative_accuracy_pct'),

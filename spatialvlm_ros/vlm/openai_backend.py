@@ -1,9 +1,11 @@
 """OpenAI-compatible chat-completions client (vLLM, SGLang, Ollama, llama.cpp server, ...).
 
 Standard library only (urllib): images go as base64 PNG data URLs in ``image_url`` parts.
-The API key is read from an environment variable at call time and never logged. Timeouts,
-connection errors and 5xx answers are retried with exponential back-off; 4xx answers and
-malformed JSON are not (retrying cannot fix them).
+The API key is read from an environment variable at call time and never logged. Answers stream;
+a timeout closes the connection (cancelling the generation where the server supports it) and is
+never resent. Refused or reset connections, cut-off answers, 429 and 5xx are retried with
+exponential back-off within (retries + 1) x timeout_s; 4xx, TLS and DNS failures and malformed
+JSON are not (retrying cannot fix them). See :class:`OpenAIBackend` for the policy.
 
 Serve a model, e.g.::
 
@@ -14,21 +16,24 @@ Serve a model, e.g.::
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import os
 import socket
+import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 from ..core.options import option
 from .base import Request, check_requests, register_backend, to_rgb
 from .errors import VLMError
 
-__all__ = ['OpenAIConfig', 'OpenAIBackend', 'encode_data_url']
+__all__ = ['Answer', 'OpenAIConfig', 'OpenAIBackend', 'encode_data_url']
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +47,10 @@ class OpenAIConfig:
     model: str = option('', 'Model name the server knows (vLLM: the served id; Ollama: e.g. "qwen2.5vl:3b").')
     api_key_env: str = option('OPENAI_API_KEY', "Environment variable holding the API key (never logged); '' or an "
                                                 'unset variable: no key.')
-    timeout_s: float = option(30.0, 'Seconds to wait for one answer before retrying.')
-    retries: int = option(2, 'Extra attempts after a timeout, a refused connection or a 5xx answer.')
+    timeout_s: float = option(30.0, 'Seconds one answer may take (the whole answer); a request that times out is '
+                                    'not resent, and all attempts of one frame end by (retries + 1) x timeout_s.')
+    retries: int = option(2, 'Extra attempts after a refused or reset connection, a cut-off answer, HTTP 429 or 5xx '
+                             '(never after a timeout).')
     backoff_s: float = option(0.5, 'First back-off delay in seconds; doubled after every failed attempt.')
     # Sent as the request's max_tokens; one name for every backend's token limit.
     max_new_tokens: int = option(64, 'Most tokens generated per answer.')
@@ -51,6 +58,9 @@ class OpenAIConfig:
     # Servers batch concurrent requests themselves.
     max_concurrency: int = option(4, 'Parallel HTTP requests of one batch of questions.')
     system_prompt: str = option('', "System prompt put before every question ('' for none).")
+    stream: bool = option(True, 'Stream answers (server-sent events): at a timeout the connection closes, which '
+                                'cancels the generation on servers that stop on a disconnect (vLLM, SGLang, '
+                                'transformers serve); false for a server without streaming.')
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(('http://', 'https://')):
@@ -82,12 +92,72 @@ def encode_data_url(image) -> str:
 
 
 class _Retryable(Exception):
-    pass
+    """An attempt failed in a way another attempt can fix (nothing listens yet, 5xx, 429, a reset)."""
+
+    def __init__(self, message: str, kind: str = 'server') -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Answer(str):
+    """An answer's text (a ``str``) plus ``finish_reason`` from the server ('stop', 'length', ...);
+    ``truncated`` is True when generation stopped at ``max_new_tokens``."""
+
+    finish_reason: Optional[str] = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == 'length'
+
+
+def _answer(text: str, finish_reason: Optional[str]) -> Answer:
+    a = Answer(text.strip())
+    a.finish_reason = finish_reason
+    return a
+
+
+def _server_detail(raw: bytes) -> str:
+    """The server's own error text of an error body: ``{"error": {"message": ...}}`` (OpenAI, vLLM),
+    ``{"detail": ...}`` (FastAPI servers), ``{"error": "..."}``; the raw body otherwise."""
+    text = raw[:600].decode('utf-8', 'replace').strip()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return text or '(empty body)'
+    if isinstance(doc, dict):
+        for key in ('error', 'detail', 'message'):
+            v = doc.get(key)
+            if isinstance(v, dict) and isinstance(v.get('message'), str):
+                return v['message']
+            if isinstance(v, str):
+                return v
+    return text
+
+
+class _Deadline:
+    """The time left of one frame's requests: (retries + 1) x timeout_s from its start, shared by
+    all attempts and back-offs of every request of a batch; ``timed_out`` is set by the first
+    request that times out, so no later request of the batch is sent to a server that is busy."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.timed_out: Optional[str] = None
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
 
 
 @register_backend('openai')
 class OpenAIBackend:
-    """Chat-completions client; safe to call from several threads."""
+    """Chat-completions client; safe to call from several threads.
+
+    Timeout policy: requests stream (``stream: true``), so closing the connection at the timeout
+    cancels the generation on servers that stop on a disconnect (vLLM, SGLang, ``transformers
+    serve``); a request that timed out is never sent again (the server is busy or hung: a resend
+    only adds work), and once one request of a batch timed out the batch's unsent requests are not
+    sent. Retries are only for failures that cost the server nothing (nothing listening, a reset,
+    5xx, 429, a cut-off answer), and all attempts and back-offs of one ``ask``/``ask_batch`` end
+    by (retries + 1) x timeout_s."""
 
     config_type = OpenAIConfig
     takes_images = True
@@ -98,7 +168,7 @@ class OpenAIBackend:
         self._closed = threading.Event()
 
     def _headers(self) -> dict:
-        headers = {'Content-Type': 'application/json'}
+        headers = {'Content-Type': 'application/json', 'Accept': 'text/event-stream, application/json'}
         key = os.environ.get(self.config.api_key_env, '') if self.config.api_key_env else ''
         if key:
             headers['Authorization'] = f'Bearer {key}'
@@ -112,30 +182,73 @@ class OpenAIBackend:
             messages.insert(0, {'role': 'system', 'content': self.config.system_prompt})
         body = {'model': self.config.model, 'messages': messages, 'max_tokens': self.config.max_new_tokens,
                 'temperature': self.config.temperature}
+        if self.config.stream:
+            body['stream'] = True
         return json.dumps(body).encode()
 
-    def _once(self, body: bytes) -> str:
+    def _http_error(self, code: int, detail: str) -> Exception:
+        where = f'HTTP {code} from {self.url}: {detail}'
+        if code >= 500 or code == 429:
+            return _Retryable(where, 'server')
+        if code == 404:
+            hint = (f'check base_url: it must name the API root including the version, e.g. '
+                    f'http://127.0.0.1:8000/v1 (got {self.config.base_url!r}), and the model name '
+                    f'({self.config.model!r}) must be one the server serves (GET {self.config.base_url.rstrip("/")}/models)')
+        elif code in (401, 403):
+            hint = f'check the API key in the variable {self.config.api_key_env!r}'
+        else:
+            hint = (f'the server refused the request: check the model name ({self.config.model!r}: GET '
+                    f'{self.config.base_url.rstrip("/")}/models lists the served ones), base_url and the API key '
+                    f'variable {self.config.api_key_env}')
+        return VLMError(f'{where}; {hint}', kind='request')
+
+    def _once(self, body: bytes, timeout_s: float) -> Answer:
         req = urllib.request.Request(self.url, data=body, headers=self._headers(), method='POST')
+        within = f'no answer from {self.url} within {timeout_s:.3g} s'
+        t_end = time.monotonic() + timeout_s
         try:
-            with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                if 'text/event-stream' in (resp.headers.get('Content-Type') or ''):
+                    return self._read_stream(resp, t_end, within)
                 raw = resp.read()
         except urllib.error.HTTPError as err:
-            detail = err.read()[:300].decode('utf-8', 'replace')
-            if err.code >= 500 or err.code == 429:
-                raise _Retryable(f'HTTP {err.code} from {self.url}: {detail}') from err
-            raise VLMError(f'HTTP {err.code} from {self.url}: {detail}; check base_url, model and the API key '
-                           f'variable {self.config.api_key_env}', kind='server') from err
+            try:
+                detail = _server_detail(err.read())
+            except (OSError, http.client.HTTPException):
+                detail = '(no body)'
+            raise self._http_error(err.code, detail) from err
         except (TimeoutError, socket.timeout) as err:
-            raise _Retryable(f'no answer from {self.url} within {self.config.timeout_s} s') from err
+            raise _Timeout(within) from err
         except urllib.error.URLError as err:
-            if isinstance(err.reason, (TimeoutError, socket.timeout)):
-                raise _Retryable(f'no answer from {self.url} within {self.config.timeout_s} s') from err
-            raise _Retryable(f'cannot reach {self.url}: {err.reason}') from err
+            reason = err.reason
+            if isinstance(reason, (TimeoutError, socket.timeout)):
+                raise _Timeout(within) from err
+            if isinstance(reason, ssl.SSLError):
+                raise VLMError(f'TLS with {self.url} failed ({reason}); if the server speaks plain HTTP, use an '
+                               'http:// base_url', kind='config') from err
+            if isinstance(reason, socket.gaierror):
+                raise VLMError(f'cannot resolve the host of {self.url} ({reason}); check base_url', kind='config') from err
+            if isinstance(reason, ConnectionRefusedError):
+                raise _Retryable(f'nothing listens at {self.url} (connection refused): is the server running?',
+                                 'server') from err
+            raise _Retryable(f'cannot reach {self.url}: {reason}') from err
+        except ssl.SSLError as err:
+            raise VLMError(f'TLS with {self.url} failed ({err}); if the server speaks plain HTTP, use an http:// '
+                           'base_url', kind='config') from err
+        except http.client.IncompleteRead as err:
+            raise _Retryable(f'the answer from {self.url} was cut off after {len(err.partial)} bytes') from err
+        except http.client.HTTPException as err:  # RemoteDisconnected, BadStatusLine, ...
+            raise _Retryable(f'{self.url} closed the connection without a valid answer ({type(err).__name__}: '
+                             f'{err})') from err
         except (ConnectionError, OSError) as err:
             raise _Retryable(f'connection to {self.url} failed: {err}') from err
+        return self._parse_json(raw)
+
+    def _parse_json(self, raw: bytes) -> Answer:
         try:
             doc = json.loads(raw)
-            content = doc['choices'][0]['message']['content']
+            choice = doc['choices'][0]
+            content = choice['message']['content']
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise VLMError(f'malformed chat-completions response from {self.url}: {raw[:200]!r}; is base_url an '
                            'OpenAI-compatible /v1 endpoint?', kind='protocol') from err
@@ -144,41 +257,126 @@ class OpenAIBackend:
         if not isinstance(content, str):
             raise VLMError(f'malformed chat-completions response from {self.url}: content is {content!r}',
                            kind='protocol')
-        return content.strip()
+        return _answer(content, choice.get('finish_reason') if isinstance(choice, dict) else None)
 
-    def _post(self, body: bytes) -> str:
+    def _read_stream(self, resp, t_end: float, within: str) -> Answer:
+        """Server-sent events ``data: {chunk}`` ... ``data: [DONE]``; the deadline covers the whole
+        answer (a server trickling tokens is cut off too). Leaving this closes the connection."""
+        parts: list[str] = []
+        finish = None
+        done = False
+        try:
+            for raw_line in resp:
+                if time.monotonic() > t_end:
+                    raise _Timeout(within + f' (stream cut after {len("".join(parts))} characters)')
+                line = raw_line.strip()
+                if not line.startswith(b'data:'):
+                    continue
+                data = line[5:].strip()
+                if data == b'[DONE]':
+                    done = True
+                    break
+                try:
+                    doc = json.loads(data)
+                except ValueError as err:
+                    raise VLMError(f'malformed event in the stream of {self.url}: {data[:200]!r}',
+                                   kind='protocol') from err
+                if isinstance(doc, dict) and doc.get('error'):
+                    raise _Retryable(f'{self.url} failed mid-answer: {_server_detail(data)}')
+                try:
+                    choice = doc['choices'][0] if doc.get('choices') else {}
+                    delta = choice.get('delta') or {}
+                except (KeyError, IndexError, TypeError, AttributeError) as err:
+                    raise VLMError(f'malformed event in the stream of {self.url}: {data[:200]!r}',
+                                   kind='protocol') from err
+                text = delta.get('content')
+                if isinstance(text, str):
+                    parts.append(text)
+                if choice.get('finish_reason'):
+                    finish = choice['finish_reason']
+        except (TimeoutError, socket.timeout) as err:
+            raise _Timeout(within) from err
+        except http.client.IncompleteRead as err:
+            raise _Retryable(f'the answer stream from {self.url} was cut off ({len(err.partial)} bytes of a '
+                             'chunk)') from err
+        except (ConnectionError, http.client.HTTPException, OSError) as err:
+            raise _Retryable(f'the answer stream from {self.url} broke off: {type(err).__name__}: {err}') from err
+        if not done and finish is None:
+            raise _Retryable(f'the answer stream from {self.url} ended before its end ([DONE]) after '
+                             f'{len("".join(parts))} characters')
+        return _answer(''.join(parts), finish)
+
+    def _post(self, body: bytes, deadline: Optional[_Deadline] = None) -> Answer:
+        deadline = deadline or _Deadline((self.config.retries + 1) * self.config.timeout_s)
         delay = self.config.backoff_s
         last = ''
+        attempts = 0
         for attempt in range(self.config.retries + 1):
             if self._closed.is_set():
                 raise VLMError(f'the client of {self.url} was closed', kind='closed')
+            if deadline.timed_out is not None:
+                raise VLMError(f'not sent: {deadline.timed_out} (the server is busy; a timed-out request is not '
+                               'resent)', kind='timeout')
+            left = deadline.left()
+            if left <= 0.01:
+                break
+            attempts += 1
             try:
-                return self._once(body)
+                return self._once(body, min(self.config.timeout_s, left))
+            except _Timeout as err:
+                deadline.timed_out = str(err)
+                raise VLMError(f'{err}; not resent (the server is busy or hung: a resend would only add work); '
+                               'raise timeout_s for a slow model', kind='timeout') from None
             except _Retryable as err:
-                last = str(err)
+                last, kind = str(err), err.kind
                 if attempt < self.config.retries:
-                    logger.debug('attempt %d failed (%s); retrying in %.2f s', attempt + 1, last, delay)
-                    self._closed.wait(delay)  # close() ends the back-off at once
+                    wait = min(delay, max(deadline.left() - 0.01, 0))
+                    logger.debug('attempt %d failed (%s); retrying in %.2f s', attempt + 1, last, wait)
+                    self._closed.wait(wait)  # close() ends the back-off at once
                     delay *= 2
-        kind = 'timeout' if 'within' in last else 'server'
-        raise VLMError(f'{last} (after {self.config.retries + 1} attempts); is the server running?', kind=kind)
+        if not last:
+            raise VLMError(f'no time left for a request to {self.url} (deadline of (retries + 1) x timeout_s)',
+                           kind='timeout')
+        raise VLMError(f'{last} (after {attempts} attempt{"s" * (attempts != 1)})', kind=kind)
 
-    def ask(self, images: Sequence, question: str) -> str:
+    def ask(self, images: Sequence, question: str) -> Answer:
         check_requests([(images, question)])
         return self._post(self._body(images, question))
 
     def ask_batch(self, requests: Sequence[Request]) -> list[str]:
         """Concurrent requests (the server batches them); the first failure is raised."""
+        out = self.ask_batch_results(requests)
+        for r in out:
+            if isinstance(r, BaseException):
+                raise r
+        return out
+
+    def ask_batch_results(self, requests: Sequence[Request]) -> list:
+        """Like :meth:`ask_batch`, but each entry is its answer or the VLMError of that request, so
+        one failing question costs no other and nothing is asked twice. All requests share one
+        deadline ((retries + 1) x timeout_s) and stop being sent after the first timeout."""
         check_requests(requests)
         bodies = [self._body(imgs, q) for imgs, q in requests]
+        deadline = _Deadline((self.config.retries + 1) * self.config.timeout_s)
+
+        def one(body):
+            try:
+                return self._post(body, deadline)
+            except VLMError as err:
+                return err
+
         if len(bodies) <= 1 or self.config.max_concurrency == 1:
-            return [self._post(b) for b in bodies]
-        return _map_daemon(self._post, bodies, self.config.max_concurrency)
+            return [one(b) for b in bodies]
+        return _map_daemon(one, bodies, self.config.max_concurrency)
 
     def close(self) -> None:
         """No new attempt starts after this (a request in flight ends with its timeout; its thread
         is a daemon, so it never holds up the process's exit)."""
         self._closed.set()
+
+
+class _Timeout(Exception):
+    pass
 
 
 def _map_daemon(fn, items: Sequence, workers: int) -> list:

@@ -10,7 +10,6 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 import json  # noqa: E402
 import math  # noqa: E402
 import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

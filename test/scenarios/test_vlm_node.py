@@ -6,68 +6,15 @@ import json
 import time
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
-
-from spatialvlm_ros.messages.image_codec import encode_image  # noqa: E402
-
-from support.harness import Harness  # noqa: E402
+from support.vlm_node import Client, vlm_answer  # noqa: E402
 from support.chat_server import ChatServer  # noqa: E402
 from support.paths import REPO  # noqa: E402
 
 ROOT = REPO
-CENTRES = {'gripper': [0.0, 0.0, 0.7], 'block': [0.2, 0.0, 0.7], 'target': [0.2, 0.0, 1.0]}  # depth: 0.2 m, 0.3 m
-
-
-def vlm_answer(question, n_images):
-    if 'yellow gripper' in question and 'red block' in question:
-        return 'The yellow gripper is about 25 cm from the red block.'
-    if 'red block' in question and 'blue target' in question:
-        return 'About 0.4 meters.'
-    return 'I cannot tell.'
-
-
-def image(stamp):
-    m = Image()
-    m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-    m.header.frame_id = 'cam_optical'
-    m.height, m.width, m.step, data, m.is_bigendian = encode_image(np.full((24, 32, 3), 90, np.uint8), 'rgb8')
-    m.encoding = 'rgb8'
-    m.data = data.tobytes()
-    return m
-
-
-def objects_doc(stamp):
-    sec, nanosec = divmod(stamp, 1_000_000_000)
-    return {'stamp': {'sec': sec, 'nanosec': nanosec}, 'stamp_ns': stamp, 'frame_id': 'cam_optical',
-            'objects': [{'name': n, 'center_m': c, 'extent_m': [0.05] * 3, 'points': 100, 'pixels': 100}
-                        for n, c in CENTRES.items()], 'missing': []}
-
-
-class Client(Harness):
-    """Plays perception (objects documents) and the camera for vlm_reward; asks it questions."""
-
-    def __init__(self, name='vlm_test_client'):
-        super().__init__(name)
-        self.publisher('image', '/camera/color/image_raw', Image)
-        self.publisher('objects', '/spatial_facts/objects', String)
-        self.publisher('question', '/vlm_reward/question', String)
-        self.details = self.subscribe('/vlm_reward/detail')
-        self.answers = self.subscribe('/vlm_reward/answer', key='request_id')
-        self.collect_diagnostics()
-
-    def frame(self, stamp):
-        self.publish('objects', String(data=json.dumps(objects_doc(stamp))))
-        time.sleep(0.1)  # perception is faster than the VLM: its objects arrive first
-        self.publish('image', image(stamp))
-
-    def ask(self, data: str) -> None:
-        self.publish('question', String(data=data))
 
 
 @pytest.fixture(scope='module')
@@ -147,3 +94,36 @@ def test_launch_starts_vlm_reward_only_when_asked():
     assert node.get('if') == '$(var vlm_reward)'
     args = {a.get('name'): a.get('default') for a in root.findall('arg')}
     assert args['vlm_reward'] == 'false'
+
+
+def test_an_unreadable_answer_falls_back_to_depth(graph):
+    c, _, server, _ = graph
+    server.answer_fn = lambda q, n: 'I cannot tell.'
+    try:
+        stamp = 1_700_000_103_000_000_000
+        c.frame(stamp)
+        d = c.wait_for(c.details, stamp)
+    finally:
+        server.answer_fn = vlm_answer
+    assert d['source'] == 'depth_fallback' and d['valid'] and 'no distance in the answer' in d['error']
+    assert d['answers']['gripper-block']['answer'] == 'I cannot tell.'
+    assert d['reward'] == pytest.approx(0.1 / (0.1 + 0.2 - 0.05))  # the depth reward
+
+
+def test_questions_are_served_concurrently(graph):
+    c, _, server, _ = graph
+    stamp = 1_700_000_104_000_000_000
+    c.frame(stamp)
+    c.wait_for(c.details, stamp)
+    server.slow_s = 1.2
+    server.script = ['slow'] * 3
+    try:
+        t0 = time.monotonic()
+        for i in range(3):
+            c.ask(json.dumps({'request_id': f'c-{i}', 'question': 'How far is the red block from the blue target?'}))
+        answers = [c.wait_for(c.answers, f'c-{i}') for i in range(3)]
+        dt = time.monotonic() - t0
+    finally:
+        server.slow_s, server.script = 0.6, []
+    assert all(a['error'] is None for a in answers)
+    assert dt < 2 * 1.2, dt  # one at a time would take 3 x 1.2 s

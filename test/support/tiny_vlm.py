@@ -81,8 +81,9 @@ def build_qwen(out: Path, seed: int = 0):
     return proc
 
 
-def build_llava(out: Path, seed: int = 0) -> None:
-    """Save a tiny random LLaVA-1.5-style model and its processor to ``out`` (loads with AutoProcessor)."""
+def build_llava(out: Path, seed: int = 0, hidden_size: int = 32, layers: int = 1, max_positions: int = 512) -> None:
+    """Save a tiny random LLaVA-1.5-style model and its processor to ``out`` (loads with AutoProcessor);
+    a larger ``hidden_size``/``layers``/``max_positions`` makes long answers take seconds (a busy server)."""
     import torch
     from transformers import CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
@@ -93,9 +94,10 @@ def build_llava(out: Path, seed: int = 0) -> None:
                           vision_feature_select_strategy='default', num_additional_image_tokens=1)
     cfg = LlavaConfig(
         vision_config=dict(model_type='clip_vision_model', hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, image_size=28, patch_size=14, projection_dim=32),
-        text_config=dict(model_type='llama', vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                           num_attention_heads=2, image_size=28, patch_size=14, projection_dim=hidden_size),
+        text_config=dict(model_type='llama', vocab_size=len(vocab), hidden_size=hidden_size,
+                         intermediate_size=2 * hidden_size, num_hidden_layers=layers, num_attention_heads=2,
+                         num_key_value_heads=1, max_position_embeddings=max_positions,
                          bos_token_id=1, eos_token_id=2, pad_token_id=0),
         image_token_id=vocab['<image>'], vision_feature_layer=-1, vision_feature_select_strategy='default',
     )

@@ -74,13 +74,64 @@ def test_5xx_beyond_retries_raises_server_error(server):
     assert err.value.kind == 'server'
 
 
-def test_timeout_is_retried_then_reported(server):
+@pytest.mark.parametrize('stream', [True, False])
+def test_timeout_is_not_resent(server, stream):
     server.script = ['slow']
-    assert '42 cm' in client(server.url, timeout_s=0.3).ask([RGB], 'How far?')
-    server.script = ['slow', 'slow']
-    with pytest.raises(VLMError, match='within 0.3 s') as err:
-        client(server.url, timeout_s=0.3, retries=1).ask([RGB], 'How far?')
-    assert err.value.kind == 'timeout'
+    t0 = time.monotonic()
+    with pytest.raises(VLMError, match='within 0.3 s.*not resent') as err:
+        client(server.url, timeout_s=0.3, retries=2, stream=stream).ask([RGB], 'How far?')
+    assert err.value.kind == 'timeout' and len(server.requests) == 1
+    assert time.monotonic() - t0 < 0.3 + 0.25
+    assert '42 cm' in client(server.url, stream=stream).ask([RGB], 'How far?')
+
+
+def test_a_batch_stops_sending_after_a_timeout_and_keeps_the_answers(server):
+    server.script = ['ok', 'slow', 'ok']
+    b = client(server.url, timeout_s=0.3, max_concurrency=1)
+    results = b.ask_batch_results([([RGB], f'q{i}') for i in range(5)])
+    assert '42 cm' in results[0] and results[1].kind == 'timeout'
+    assert all(isinstance(r, VLMError) and 'not sent' in str(r) for r in results[2:])
+    assert len(server.requests) == 2
+    server.script = ['slow']
+    with pytest.raises(VLMError, match='within 0.3 s'):  # ask_batch raises the first failure
+        client(server.url, timeout_s=0.3).ask_batch([([RGB], 'q')] * 3)
+
+
+def test_all_attempts_end_by_retries_plus_one_timeouts(server):
+    server.script = ['500'] * 10
+    t0 = time.monotonic()
+    with pytest.raises(VLMError, match='HTTP 500'):
+        client(server.url, timeout_s=0.2, retries=5, backoff_s=0.5).ask([RGB], 'How far?')  # back-off 0.5+1+2...
+    assert time.monotonic() - t0 < 6 * 0.2 + 0.2
+
+
+@pytest.mark.parametrize('stream', [True, False])
+def test_a_cut_off_answer_is_retried_and_a_vlm_error(server, stream):
+    server.script = ['cut']
+    assert '42 cm' in client(server.url, stream=stream).ask([RGB], 'How far?')
+    server.script = ['cut'] * 3
+    with pytest.raises(VLMError, match='cut off|broke off|ended before') as err:
+        client(server.url, stream=stream).ask([RGB], 'How far?')
+    assert err.value.kind == 'server' and 'after 3 attempts' in str(err.value)
+
+
+@pytest.mark.parametrize('stream', [True, False])
+def test_finish_reason_length_is_kept(server, stream):
+    server.script = ['length']
+    a = client(server.url, stream=stream).ask([RGB], 'How far?')
+    assert a.truncated and a.finish_reason == 'length' and a == '1 image(s); '.strip()
+    assert not client(server.url, stream=stream).ask([RGB], 'How far?').truncated
+
+
+def test_hints_fit_the_failure(server):
+    server.script = ['500'] * 3
+    with pytest.raises(VLMError) as err:
+        client(server.url).ask([RGB], 'How far?')
+    assert 'overloaded' in str(err.value) and 'is the server running' not in str(err.value)
+    server.script = ['404']
+    with pytest.raises(VLMError, match=r'HTTP 404 .*Not Found.*including the version.*/v1') as err:
+        client(server.url).ask([RGB], 'How far?')
+    assert err.value.kind == 'request'
 
 
 def test_malformed_json_is_a_protocol_error_not_retried(server):
@@ -94,7 +145,7 @@ def test_dead_server(server):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    with pytest.raises(VLMError, match=r'cannot reach .*after 2 attempts.*is the server running') as err:
+    with pytest.raises(VLMError, match=r'connection refused.*is the server running.*after 2 attempts') as err:
         client(f'http://127.0.0.1:{port}/v1', retries=1).ask([RGB], 'How far?')
     assert err.value.kind == 'server'
 

@@ -76,3 +76,56 @@ def test_metrics_by_hand():
 def test_eval_config_validation():
     with pytest.raises(VLMError, match='frames: expected an integer >= 1'):
         EvalConfig(frames=0)
+
+
+def _eval(bag, url, model, *extra):
+    from spatialvlm_ros.cli import main
+
+    return main(['eval', str(bag), '--frames', '2', '--backend', 'openai', '--base-url', url, '--model', model,
+                 '--timeout-s', '1', '--retries', '2', '--backoff-s', '0.05', *extra])
+
+
+def test_eval_fails_loudly_when_most_requests_fail_and_asks_each_question_once(bag, tmp_path, capsys):
+    from support.chat_server import ChatServer
+
+    server = ChatServer()
+    try:
+        server.script = ['400'] * 100
+        out = tmp_path / 'bad.json'
+        assert _eval(bag, server.url, 'typo', '--out', str(out)) == 1
+        err = capsys.readouterr().err
+        report = json.loads(out.read_text())
+        assert 'unknown model' in err and 'HTTP 400' in err and f'{report["questions"]} of' in err
+        assert len(server.requests) == report['questions']  # not re-asked one by one after the batch
+        assert report['latency_ms_per_question_p50'] is None  # failed calls are no latency
+        assert report['failure']['kind'] == 'request'
+        server.script = ['length'] * 100  # answers cut at the token limit: errors, but the run is fine
+        assert _eval(bag, server.url, 'm', '--out', str(out)) == 0
+        lines = [json.loads(x) for x in (tmp_path / 'bad.answers.jsonl').read_text().splitlines()]
+        assert all(x['error_kind'] == 'truncated' and 'max_new_tokens' in x['error'] for x in lines)
+    finally:
+        server.close()
+
+
+def test_eval_against_a_real_server(bag, real_server, tmp_path, capsys):
+    import time
+
+    out = tmp_path / 'real.json'
+    assert _eval(bag, real_server.url, real_server.model, '--out', str(out)) == 0  # random answers, no failure
+    report = json.loads(out.read_text())
+    assert report['latency_ms_per_question_p50'] is None or report['latency_ms_per_question_p50'] > 0
+    capsys.readouterr()
+    assert _eval(bag, real_server.url, 'spaceqwen-typo') == 1  # wrong model: the server's own text
+    assert "pinned to" in capsys.readouterr().err
+    real_server.pause()  # hung: each frame costs at most (retries + 1) x timeout, not a resend each
+    try:
+        t0 = time.monotonic()
+        assert _eval(bag, real_server.url, real_server.model) == 1
+        dt = time.monotonic() - t0
+    finally:
+        real_server.resume()
+    assert dt < 2 * 3 * 1.0 + 1.0, dt
+    assert 'not resent' in capsys.readouterr().err
+    t0 = time.monotonic()
+    real_server.ask_raw(max_tokens=8, timeout_s=10)
+    assert time.monotonic() - t0 < 2.0  # nothing piled up
