@@ -45,6 +45,8 @@ class ChatServer:
                 if action == 'malformed':
                     return self._send(200, b'{"choices": [')
                 if server.message_fn is not None:
+                    if action == 'slow':
+                        time.sleep(server.slow_s)
                     message = {'role': 'assistant', 'content': None, **server.message_fn(body)}
                     doc = {'id': 'x', 'object': 'chat.completion',
                            'choices': [{'index': 0, 'message': message,
