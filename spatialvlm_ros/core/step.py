@@ -65,6 +65,8 @@ class FrameResult:
     facts: tuple[SpatialFact, ...] = ()
     reward: Optional[RewardSample] = None
     masks: dict = field(default_factory=dict, repr=False)
+    # gravity up (3,) in the output frame (None without a gravity estimate)
+    up: Optional[np.ndarray] = None
 
     @property
     def missing(self) -> list[str]:
@@ -114,8 +116,11 @@ class FrameStep:
             positions = {n: (None if o is None else np.asarray(published(o.center), np.float64))
                          for n, o in objects.items()}
             reward = compute_reward(self.task, positions, frame.stamp_ns)
+        up = None if perceived.gravity is None else np.asarray(perceived.gravity.up, np.float64)
+        if up is not None and transform is not None:
+            up = transform.rotation @ up
         return FrameResult(stamp_ns=frame.stamp_ns, frame_id=out_frame, camera_frame=frame.frame_id, objects=objects,
-                           camera_objects=camera_objects, sizes=sizes, gravity=perceived.gravity, reward=reward)
+                           camera_objects=camera_objects, sizes=sizes, gravity=perceived.gravity, reward=reward, up=up)
 
     def relate(self, perceived: FrameResult) -> FrameResult:
         """``perceived`` with the facts between its found objects (camera frame; gravity-aligned)."""

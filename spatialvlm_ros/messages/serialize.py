@@ -33,7 +33,7 @@ import numpy as np
 from ..core.errors import SpatialError
 from ..core.types import ObjectObservation, RewardSample, SpatialFact, ns_to_stamp, published
 
-__all__ = ['header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 'reward_to_doc', 'dumps', 'loads']
+__all__ = ['header_dict', 'up_from_doc', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc', 'reward_to_doc', 'dumps', 'loads']
 
 
 def header_dict(stamp_ns: int, frame_id: str) -> dict:
@@ -46,6 +46,7 @@ def objects_to_doc(
     stamp_ns: int,
     frame_id: str,
     extents: Mapping[str, Sequence[float]],
+    up: Optional[Sequence[float]] = None,
 ) -> dict:
     """The objects document of ``objects`` (in ``frame_id``).
 
@@ -69,6 +70,8 @@ def objects_to_doc(
         if obs is not None
     ]
     doc['missing'] = [name for name, obs in objects.items() if obs is None]
+    if up is not None:  # the frame's gravity up, a unit vector in frame_id (what the sizes are measured along)
+        doc['up'] = published(up)
     return doc
 
 
@@ -93,6 +96,8 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
                 frame_id=frame_id,
                 stamp_ns=stamp_ns,
                 source=str(o.get('source', 'depth')),
+                # the gravity-aligned (width, height, depth) the document reports (extent_m)
+                size=np.asarray(o['extent_m'], dtype=np.float64).reshape(3) if 'extent_camera_m' in o else None,
                 visible_fraction=float(o.get('visible_fraction', 1.0)),
             )
         for name in doc.get('missing', []):
@@ -126,3 +131,10 @@ def loads(text: str) -> dict:
     if not isinstance(doc, dict):
         raise SpatialError(f'expected a JSON object, got {type(doc).__name__}')
     return doc
+
+
+def up_from_doc(doc: Mapping) -> Optional[np.ndarray]:
+    """The gravity up (3,) float64 of an objects document, in its frame_id; None when it has none
+    (gravity off, or a document written before the key existed)."""
+    up = doc.get('up')
+    return None if up is None else np.asarray(up, dtype=np.float64).reshape(3)

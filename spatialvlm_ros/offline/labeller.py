@@ -125,7 +125,8 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             row.update(error_kind='internal', error=f'{type(err).__name__}: {err}')
             out.rows.append(row)
             continue
-        objects_doc = serialize.objects_to_doc(result.objects, result.stamp_ns, result.frame_id, result.sizes)
+        objects_doc = serialize.objects_to_doc(result.objects, result.stamp_ns, result.frame_id, result.sizes,
+                                               result.up)
         facts_doc = serialize.facts_to_doc(result.facts, result.stamp_ns, result.camera_frame)
         sample = result.reward
         detail_doc = serialize.reward_to_doc(sample, result.frame_id)

@@ -256,7 +256,7 @@ class SpatialFactsNode(ModelNode):
                                            label_image=labels)
             # Objects first: the reward node needs only them, and starts while the facts are computed.
             self.objects_pub.publish(String(data=serialize.dumps(serialize.objects_to_doc(
-                perceived.objects, perceived.stamp_ns, perceived.frame_id, perceived.sizes))))
+                perceived.objects, perceived.stamp_ns, perceived.frame_id, perceived.sizes, perceived.up))))
             result = self.step.relate(perceived)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))

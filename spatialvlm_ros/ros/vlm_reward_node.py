@@ -33,6 +33,8 @@ import functools
 import queue
 import threading
 import time
+
+import numpy as np
 from collections import OrderedDict
 
 from rclpy.executors import MultiThreadedExecutor
@@ -86,6 +88,13 @@ _NODE_PARAMETERS = {
     'prompt_mode': "'plain' (image and question) or 'measured' (depth-measured object centres in the prompt).",
     'fallback': "When the VLM fails on a frame: 'depth' publishes that frame's depth reward, 'none' an invalid one.",
     'max_pending_questions': 'Questions queued on ~/question beyond this are answered at once with a busy error.',
+    'question_mode': "~/question answered by: 'direct' (the VLM, about the newest image) or 'reasoning' (an LLM "
+                     "with tool calling at planner_base_url splits the question into spatial queries answered "
+                     "from the newest depth objects, and the VLM where it needs language; the trace is returned).",
+    'planner_base_url': "question_mode 'reasoning': the OpenAI-compatible server (with tool calling) of the planner.",
+    'planner_model': "question_mode 'reasoning': the planner's model name on that server.",
+    'reasoning_max_steps': "question_mode 'reasoning': most planner turns for one question.",
+    'reasoning_time_limit_s': "question_mode 'reasoning': wall-clock limit for one question (seconds).",
     'objects_cache': 'Depth objects documents kept (by stamp) for the cross-check.',
     'qos_reliability': "Camera subscription: 'best_effort' (sensor data, matches every driver) or 'reliable'.",
     'qos_depth': 'Camera subscription queue depth.',
@@ -176,6 +185,8 @@ class VLMRewardNode(ModelNode):
             raise NodeError(f"fallback must be one of {FALLBACKS}, got {p['fallback']!r}")
         if p['prompt_mode'] not in PROMPT_MODES:
             raise NodeError(f"prompt_mode must be one of {PROMPT_MODES}, got {p['prompt_mode']!r}")
+        if p['question_mode'] not in ('direct', 'reasoning'):
+            raise NodeError(f"question_mode must be 'direct' or 'reasoning', got {p['question_mode']!r}")
         self.p = p
         self.task = load_task(task_path(p['task']))
         self.questions = task_questions(self.task)
@@ -185,6 +196,7 @@ class VLMRewardNode(ModelNode):
         self.rate_limited = 0
         self._lock = threading.Lock()
         self._objects: OrderedDict = OrderedDict()  # stamp_ns -> objects dict (depth)
+        self._latest_scene = None  # (stamp_ns, objects, up) of the newest objects document, for reasoning
         self._latest_image = None  # newest colour Image message, for questions
         self._last_disagreement: dict = {}
         self._questions: queue.Queue = queue.Queue(maxsize=int(p['max_pending_questions']))
@@ -236,11 +248,13 @@ class VLMRewardNode(ModelNode):
 
     def _on_objects(self, msg: String) -> None:
         try:
-            stamp, _, objects = serialize.objects_from_doc(serialize.loads(msg.data))
+            doc = serialize.loads(msg.data)
+            stamp, _, objects = serialize.objects_from_doc(doc)
         except SpatialError as err:
             self.health.reject('bad_objects', str(err))
             return
         with self._lock:
+            self._latest_scene = (stamp, objects, serialize.up_from_doc(doc))
             self._objects[stamp] = objects
             while len(self._objects) > int(self.p['objects_cache']):
                 self._objects.popitem(last=False)
@@ -356,8 +370,12 @@ class VLMRewardNode(ModelNode):
             if msg is None:
                 answer_(rid, question, error=f'no image received yet on {INPUT_TOPICS["color"]}')
                 continue
+            trace = None
             try:
-                answer = self.backend.ask([_rgb(msg)], question)
+                if self.p['question_mode'] == 'reasoning':
+                    answer, trace = self._reason(question, msg)
+                else:
+                    answer = self.backend.ask([_rgb(msg)], question)
             except (VLMError, SpatialError) as err:
                 gate.call(failed, 'question_failed', str(err), rid, question, msg)
                 continue
@@ -366,9 +384,31 @@ class VLMRewardNode(ModelNode):
                 continue
             with self._lock:
                 self.answered += 1
-            answer_(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3)
+            answer_(rid, question, msg=msg, answer=answer, latency_ms=(time.perf_counter() - t0) * 1e3, trace=trace)
 
-    def _answer(self, rid, question, msg=None, answer=None, error=None, latency_ms=None) -> None:
+    def _reason(self, question: str, msg) -> tuple:
+        """(answer, trace) of ``question`` by the planner over the newest depth objects (vlm.reasoning)."""
+        from ..vlm.openai_backend import OpenAIConfig
+        from ..vlm.reasoning import ChatPlanner, SceneFacts, reason
+
+        with self._lock:
+            scene = self._latest_scene
+        if scene is None:
+            raise VLMError(f'no depth objects received yet on {INPUT_TOPICS["objects"]}; reasoning needs them',
+                           kind='input')
+        _, objects, up = scene
+        found = {n: o for n, o in objects.items() if o is not None}
+        facts = SceneFacts({n: np.asarray(o.center, np.float64) for n, o in found.items()},
+                           {n: o.size for n, o in found.items() if o.size is not None},
+                           **({} if up is None else {'up': up}), missing=tuple(n for n in objects if n not in found))
+        planner = ChatPlanner(OpenAIConfig(base_url=self.p['planner_base_url'], model=self.p['planner_model'],
+                                           timeout_s=float(self.p['timeout_s'])))
+        result = reason(planner, facts, question, image=_rgb(msg), vlm=self.backend,
+                        max_steps=int(self.p['reasoning_max_steps']),
+                        time_limit_s=float(self.p['reasoning_time_limit_s']))
+        return result.answer, [c.to_dict() for c in result.trace]
+
+    def _answer(self, rid, question, msg=None, answer=None, error=None, latency_ms=None, trace=None) -> None:
         stamp = None if msg is None else header_stamp_ns(msg)
         doc = {'request_id': rid, 'question': question, 'answer': answer,
                'value_m': None if answer is None else parse_distance(answer),
@@ -376,6 +416,8 @@ class VLMRewardNode(ModelNode):
                'stamp': None if stamp is None else dict(zip(('sec', 'nanosec'), ns_to_stamp(stamp))),
                'stamp_ns': stamp, 'frame_id': None if msg is None else msg.header.frame_id,
                'latency_ms': None if latency_ms is None else round(latency_ms, 3), 'error': error}
+        if trace is not None:
+            doc['trace'] = trace  # each planner tool call with its arguments and result
         self.answer_pub.publish(String(data=serialize.dumps(doc)))
 
     # --- diagnostics and shutdown ----------------------------------------------------------
