@@ -24,7 +24,7 @@ def run(args) -> int:
         task=task, params=load_params(Path(args.params) if args.params else None),
         color_topic=args.color_topic, depth_topic=args.depth_topic, info_topic=args.info_topic,
         mask_topic=args.mask_topic,
-        labeller=args.labeller, labeller_options=_labeller_options(args.labeller_option),
+        **_labeller_choice(task, args),
         chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
         bag=not args.no_bag,
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
@@ -78,6 +78,16 @@ def run(args) -> int:
 
 def _fmt_m(v) -> str:
     return '-' if v is None else f'{v:.3f} m'
+
+
+def _labeller_choice(task, args) -> dict:
+    """The labeller and its options: --labeller (with --labeller-option), else the task's ``labeller:``,
+    else geometric; --labeller-option entries override the task's options."""
+    given = _labeller_options(args.labeller_option)
+    if args.labeller is None and task.labeller is not None:
+        options = {k: v for k, v in task.labeller.items() if k != 'name'}
+        return {'labeller': task.labeller['name'], 'labeller_options': {**options, **given}}
+    return {'labeller': args.labeller or 'geometric', 'labeller_options': given}
 
 
 def _labeller_options(entries) -> dict:
@@ -136,9 +146,10 @@ def register(sub) -> None:
                         'gripper=/robot/ee_position; with kinematic_objects in --params')
     from ..offline.labellers import LABELLERS
 
-    p.add_argument('--labeller', default='geometric', choices=sorted(LABELLERS),
-                   help='how frames are labelled (default: geometric, the live nodes\' depth measurement; vlm: '
-                        'that plus a VLM\'s answers to the task\'s distance questions on some frames)')
+    p.add_argument('--labeller', default=None, choices=sorted(LABELLERS),
+                   help='how frames are labelled (default: the task\'s labeller: entry, else geometric, the live '
+                        'nodes\' depth measurement; vlm: that plus a VLM\'s answers to the task\'s distance '
+                        'questions on some frames)')
     p.add_argument('--labeller-option', action='append', default=[], metavar='KEY=VALUE',
                    help='an option of the labeller (JSON value, else text); ' + _labeller_option_help())
     p.add_argument('--workers', type=int, default=None, help='worker processes (default: every core; 1: no pool)')

@@ -145,6 +145,9 @@ class TaskSpec:
     success_bonus: float = 0.0
     center_modes: dict = field(default_factory=dict)
     reward: RewardForm = field(default_factory=RewardForm)
+    # How `spatialvlm label` labels this task's bags when no --labeller is given: {name: vlm, <its options>}
+    # (None: geometric); checked against the labeller registry when a label job is configured.
+    labeller: Optional[dict] = None
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -232,7 +235,8 @@ def parse_task(raw) -> TaskSpec:
     """Validate a task given as a plain dict (the parsed YAML)."""
     if not isinstance(raw, Mapping):
         raise TaskSpecError(f'a task must be a mapping with name, objects and stages, got {type(raw).__name__}')
-    unknown = set(raw) - {'name', 'description', 'objects', 'stages', 'success', 'success_bonus', 'reward'}
+    unknown = set(raw) - {'name', 'description', 'objects', 'stages', 'success', 'success_bonus', 'reward',
+                          'labeller'}
     if unknown:
         raise TaskSpecError(f'unknown task keys {sorted(unknown)}')
     objects, center_modes = _objects(raw.get('objects'))
@@ -280,7 +284,19 @@ def parse_task(raw) -> TaskSpec:
         success=None if success is None else Condition.parse(success, 'success'),
         success_bonus=float(raw.get('success_bonus', 0.0)),
         reward=RewardForm.parse(raw.get('reward')),
+        labeller=_labeller(raw.get('labeller')),
     )
+
+
+def _labeller(raw) -> Optional[dict]:
+    """A task's ``labeller: {name: vlm, every_k: 10, ...}`` (or just a name) as a plain dict."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {'name': raw}
+    if not isinstance(raw, Mapping) or not isinstance(raw.get('name'), str):
+        raise TaskSpecError(f'labeller: expected a name or {{name: vlm, <its options>}}, got {raw!r}')
+    return {str(k): v for k, v in raw.items()}
 
 
 def task_path(task: str | Path) -> Path:
