@@ -197,7 +197,20 @@ def test_malformed_objects_documents_raise_spatial_error_saying_what(broken, nam
 
 def test_public_names():
     assert set(serialize.__all__) == {'header_dict', 'objects_to_doc', 'objects_from_doc', 'facts_to_doc',
-                                      'reward_to_doc', 'dumps', 'loads'}
+                                      'reward_to_doc', 'dumps', 'loads', 'up_from_doc'}
+
+
+def test_the_frames_up_and_the_gravity_sizes_travel_with_the_objects():
+    obs = ObjectObservation(name='box', center=np.array([0.1, 0.2, 0.9]), extent=np.array([0.05, 0.04, 0.03]),
+                            points=np.zeros((5, 3), np.float32), pixel_count=5)
+    doc = serialize.loads(serialize.dumps(serialize.objects_to_doc({'box': obs}, 7, 'cam', {'box': [0.06, 0.1, 0.04]},
+                                                                   up=(0.0, -0.6, -0.8))))
+    np.testing.assert_allclose(serialize.up_from_doc(doc), (0.0, -0.6, -0.8))
+    _, _, objects = serialize.objects_from_doc(doc)
+    np.testing.assert_allclose(objects['box'].size, (0.06, 0.1, 0.04))  # extent_m: width, height, depth
+    np.testing.assert_allclose(objects['box'].extent, (0.05, 0.04, 0.03))  # the camera box
+    no_up = serialize.loads(serialize.dumps(serialize.objects_to_doc({'box': obs}, 7, 'cam', {'box': [0.06, 0.1, 0.04]})))
+    assert 'up' not in no_up and serialize.up_from_doc(no_up) is None
 
 
 def test_round_trip_and_old_documents_give_the_camera_box(tilted):
