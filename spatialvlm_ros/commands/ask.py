@@ -61,15 +61,10 @@ def scene_of(args):
     from ..core.grounding import ObjectQuery
     from ..core.pipeline import PipelineConfig, SpatialPipeline
     from ..core.errors import GroundingError
-    from .facts import _read, load_frame
+    from .facts import load_frame, read_masks
 
     frame = load_frame(args.rgb, args.depth, args.depth_scale, args.intrinsics, 10.0)
-    masks = {}
-    for spec in args.object:
-        name, sep, path = spec.partition('=')
-        if not sep or not name or not path:
-            raise GroundingError(f'--object: expected NAME=MASK.png, got {spec!r}')
-        masks[name] = _read(path, 0, f'mask of {name!r}') != 0
+    masks = read_masks(args.object)
     if bool(masks) == bool(args.prompt):
         raise GroundingError('give the objects as --object NAME=MASK.png or as --prompt "red block", one of the two')
     names = list(masks) or list(args.prompt)
@@ -82,18 +77,10 @@ def scene_of(args):
 
 
 def _vlm_options(entries) -> dict:
+    from ..core.options import parse_key_values
     from ..vlm import VLMError
 
-    opts = {}
-    for kv in entries or []:
-        key, sep, value = kv.partition('=')
-        if not sep or not key:
-            raise VLMError(f'--vlm-option expects KEY=VALUE, got {kv!r}', kind='config')
-        try:
-            opts[key] = json.loads(value)
-        except json.JSONDecodeError:
-            opts[key] = value
-    return opts
+    return parse_key_values(entries, '--vlm-option', VLMError)
 
 
 def run(args) -> int:

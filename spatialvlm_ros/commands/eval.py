@@ -52,14 +52,9 @@ def _options(args) -> dict:
         raise VLMError(f'{flags} are no options of VLM backend {args.backend!r}; its options are {known}',
                        kind='config')
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-    for kv in args.option or []:
-        key, sep, value = kv.partition('=')
-        if not sep:
-            raise VLMError(f'--option expects KEY=VALUE, got {kv!r}', kind='config')
-        try:
-            opts[key] = json.loads(value)
-        except json.JSONDecodeError:
-            opts[key] = value
+    from ..core.options import parse_key_values
+
+    opts.update(parse_key_values(args.option, '--option', VLMError))
     return opts
 
 

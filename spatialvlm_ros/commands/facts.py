@@ -48,18 +48,24 @@ def load_frame(rgb_path: str, depth_path: str, depth_scale: float | None, intrin
                      max_depth_m=max_depth_m)
 
 
+def read_masks(specs) -> dict:
+    """--object NAME=MASK.png entries -> name -> HxW bool mask (nonzero pixels)."""
+    masks = {}
+    for spec in specs:
+        name, sep, path = spec.partition('=')
+        if not sep or not name or not path:
+            raise GroundingError(f'--object: expected NAME=MASK.png, got {spec!r}')
+        masks[name] = _read(path, 0, f'mask of {name!r}') != 0
+    return masks
+
+
 def run(args) -> int:
     from ..core.grounding import ObjectQuery
     from ..core.lifting import LiftConfig
     from ..core.pipeline import PipelineConfig, SpatialPipeline
 
     frame = load_frame(args.rgb, args.depth, args.depth_scale, args.intrinsics, args.max_depth, args.depth_format)
-    masks = {}
-    for spec in args.object:
-        name, sep, path = spec.partition('=')
-        if not sep or not name or not path:
-            raise GroundingError(f'--object: expected NAME=MASK.png, got {spec!r}')
-        masks[name] = _read(path, 0, f'mask of {name!r}') != 0
+    masks = read_masks(args.object)
     if masks and args.prompt:
         raise GroundingError('give objects either as --object masks or as --prompt texts, not both')
     if not masks and not args.prompt:

@@ -92,18 +92,10 @@ def _labeller_choice(task, args) -> dict:
 
 def _labeller_options(entries) -> dict:
     """--labeller-option KEY=VALUE entries -> options (JSON values; anything else is a string)."""
+    from ..core.options import parse_key_values
     from ..offline import OfflineError
 
-    opts = {}
-    for kv in entries or []:
-        key, sep, value = kv.partition('=')
-        if not sep or not key:
-            raise OfflineError(f'--labeller-option expects KEY=VALUE, got {kv!r}', kind='params')
-        try:
-            opts[key] = json.loads(value)
-        except json.JSONDecodeError:
-            opts[key] = value
-    return opts
+    return parse_key_values(entries, '--labeller-option', OfflineError, kind='params')
 
 
 def _labeller_option_help() -> str:

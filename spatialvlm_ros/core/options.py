@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import SpatialError
 
-__all__ = ['check_int', 'check_number', 'Option', 'option', 'options_of', 'option_values', 'config_from_options', 'merge_options', 'check_known']
+__all__ = ['parse_key_values', 'check_int', 'check_number', 'Option', 'option', 'options_of', 'option_values', 'config_from_options', 'merge_options', 'check_known']
 
 _DOC = 'doc'
 
@@ -155,3 +155,20 @@ def check_number(config: object, name: str, allow_zero: bool = False, error: typ
     if not ok:
         bound = ('>= 0' if allow_zero else '> 0') + (f' and <= {upper:g}' if upper != math.inf else '')
         raise error(f'{type(config).__name__}.{name}: expected a finite number {bound}, got {v!r}', kind='config')
+
+
+def parse_key_values(entries, flag: str, error: type = SpatialError, kind: str = 'config') -> dict:
+    """``KEY=VALUE`` command-line entries -> options: each value read as JSON (numbers, booleans,
+    lists), else kept as text. Raises ``error`` naming ``flag`` for an entry without ``=`` or key."""
+    import json
+
+    opts = {}
+    for kv in entries or []:
+        key, sep, value = kv.partition('=')
+        if not sep or not key:
+            raise error(f'{flag} expects KEY=VALUE, got {kv!r}', kind=kind)
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value
+    return opts

@@ -14,17 +14,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 
 from spatialvlm_ros.ros import health as health_mod  # noqa: E402
 from spatialvlm_ros.ros.health import NodeHealth, steady_timer  # noqa: E402
+from support.ros_log import RecordingLog  # noqa: E402
 
-
-class _Log:
-    def __init__(self):
-        self.lines = []
-
-    def warning(self, msg):
-        self.lines.append(('warning', msg))
-
-    def info(self, msg):
-        self.lines.append(('info', msg))
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ def node(ros_context):
 
 
 def _health(node, monkeypatch, clock):
-    log = _Log()
+    log = RecordingLog()
     monkeypatch.setattr(node, 'get_logger', lambda: log)
     monkeypatch.setattr(health_mod, 'time', types.SimpleNamespace(monotonic=lambda: clock[0]))
     return NodeHealth(node, 'spatial facts', throttle_s=5.0), log

@@ -14,23 +14,14 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from spatialvlm_ros.ros.inputs import InputMonitor  # noqa: E402
+from support.ros_log import RecordingLog  # noqa: E402
 
-
-class _Log:
-    def __init__(self):
-        self.lines = []
-
-    def warning(self, msg):
-        self.lines.append(('warning', msg))
-
-    def error(self, msg):
-        self.lines.append(('error', msg))
 
 
 def _node(ctx, name, monkeypatch, **params):
     node = Node(name, namespace='/robot', context=ctx,
                 parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    log = _Log()
+    log = RecordingLog()
     monkeypatch.setattr(node, 'get_logger', lambda: log)
     return node, log
 

@@ -40,6 +40,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from spatialvlm_ros.demo.processes import ros_environment, start_node  # noqa: E402
+from support.bags import output_tree  # noqa: E402
 
 REPEATS = int(os.environ.get('SPATIALVLM_SHUTDOWN_REPEATS', '3'))
 RATE_HZ = 30.0
@@ -365,21 +366,6 @@ def _cli(*args, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def _tree(root: Path) -> dict:
-    """relative path -> bytes of every file (summary.json without its timings and output path)."""
-    out = {}
-    for p in sorted(root.rglob('*')):
-        if p.is_file():
-            data = p.read_bytes()
-            if p.name == 'summary.json':
-                doc = json.loads(data)
-                doc.pop('throughput', None)
-                doc.pop('output', None)
-                data = json.dumps(doc, sort_keys=True).encode()
-            out[str(p.relative_to(root))] = data
-    return out
-
-
 @pytest.fixture(scope='module')
 def sim_bag(tmp_path_factory) -> Path:
     pytest.importorskip('mujoco')
@@ -423,4 +409,4 @@ def test_label_ctrl_c_after_first_chunk_keeps_it_and_resumes_to_identical_output
     assert again.returncode == 0, err[-3000:]
     summary = json.loads((out / sim_bag.name / 'summary.json').read_text())
     assert summary['throughput']['resumed_chunks'] == kept
-    assert _tree(out / sim_bag.name) == _tree(tmp_path / 'plain' / sim_bag.name)
+    assert output_tree(out / sim_bag.name) == output_tree(tmp_path / 'plain' / sim_bag.name)
