@@ -19,10 +19,14 @@ A signal before spinning started (a model still loading) stops the start-up with
 ended quietly too. An error raised once a stop was requested or the context is gone is part of the
 shutdown, logged at debug level; any other error is a crash and propagates (exit code 1).
 ``try_shutdown`` works on Humble, Jazzy and Kilted alike.
+
+``kill -USR1 PID`` prints every thread's Python stack to the node's stderr (:mod:`faulthandler`):
+where a node that does not answer is stuck, without stopping it.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -72,9 +76,13 @@ class StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in _SIGNALS:
                 self._saved[sig] = signal.signal(sig, self._handler)
+            if hasattr(signal, 'SIGUSR1'):
+                faulthandler.register(signal.SIGUSR1, all_threads=True)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._saved and hasattr(signal, 'SIGUSR1'):
+            faulthandler.unregister(signal.SIGUSR1)
         for sig, old in self._saved.items():
             signal.signal(sig, old)
         self._saved.clear()

@@ -284,9 +284,12 @@ def _finish(procs: dict, log_dir: Path, t_signal: float) -> dict:
         try:
             rc = p.wait(timeout=max(0.1, EXIT_TIMEOUT_S - (time.monotonic() - t_signal)))
         except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGUSR1)  # run_node: faulthandler prints every thread's stack
+            time.sleep(1.0)
             p.kill()
             p.wait(timeout=10)
-            rc = f'hung (killed after {EXIT_TIMEOUT_S} s)'
+            stacks = _log(log_dir, name).splitlines()[-60:]
+            rc = f'hung (killed after {EXIT_TIMEOUT_S} s); log tail: ' + ' | '.join(stacks)
         seconds = time.monotonic() - t_signal
         bad = [line for line in _log(log_dir, name).splitlines() if BAD_LINE.search(line)]
         out[name] = (rc, seconds, bad)
