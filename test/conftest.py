@@ -14,9 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(101, 230)))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.pop('ROS_LOCALHOST_ONLY', None)  # it would switch Fast DDS to UDP only, no shared memory
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(Path(__file__).resolve().parents[1] / 'config' / 'fastdds_localhost_shm.xml'))
-# Fast DDS 2.x (Jazzy) reads only the old name; 3.x (Kilted) only the new one.
-os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])
+# The profiles file (shared memory), under the name(s) this Fast DDS reads, as the demo sets them.
+from spatialvlm_ros.demo.processes import ROS_ENV_KEYS, ros_environment  # noqa: E402 - imports no rclpy
+
+os.environ.update({k: v for k, v in ros_environment(int(os.environ['ROS_DOMAIN_ID'])).items() if k in ROS_ENV_KEYS})
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
 @pytest.fixture

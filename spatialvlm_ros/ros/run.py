@@ -20,6 +20,15 @@ ended quietly too. An error raised once a stop was requested or the context is g
 shutdown, logged at debug level; any other error is a crash and propagates (exit code 1).
 ``try_shutdown`` works on Humble, Jazzy and Kilted alike.
 
+Teardown is bounded: a stuck middleware teardown (rare; seen once in CI on Jazzy's Fast DDS,
+with three nodes signalled together) must not keep the process until ``ros2 launch`` escalates to
+SIGTERM and SIGKILL. If the teardown has not finished :data:`TEARDOWN_DEADLINE_S` after the signal (or after it
+began, on a lifecycle shutdown),
+a watchdog prints where it is stuck and ends the process: with 0 when only the middleware was left
+(the executor is shut down, every callback finished: nothing of the node's work is lost), with 1
+otherwise. Should the stuck call hold the GIL, :mod:`faulthandler` dumps every stack and exits with
+1 half a second later.
+
 ``kill -USR1 PID`` prints every thread's Python stack to the node's stderr (:mod:`faulthandler`):
 where a node that does not answer is stuck, without stopping it.
 """
@@ -28,20 +37,27 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import signal
+import sys
 import threading
+import traceback
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-__all__ = ['run_node', 'StopRequest', 'SPIN_PERIOD_S']
+__all__ = ['run_node', 'StopRequest', 'SPIN_PERIOD_S', 'TEARDOWN_DEADLINE_S']
 
 logger = logging.getLogger(__name__)
 
 # How often the spin loop looks at the stop request (seconds): the longest delay from a signal
 # to the start of shutdown when no message arrives meanwhile.
 SPIN_PERIOD_S = 0.1
+
+# Longest teardown (seconds) before the watchdog ends the process: above the node's own bounded
+# steps (the VLM node joins its worker for up to 2 s), below ros2 launch's 5 s SIGTERM escalation.
+TEARDOWN_DEADLINE_S = 4.0
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -55,6 +71,13 @@ class StopRequest:
         self.signal_name: str | None = None
         self._spinning = False
         self._saved: dict = {}
+        self.watchdog: _TeardownWatchdog | None = None
+
+    def arm(self) -> '_TeardownWatchdog':
+        """Start the teardown watchdog (once; see the module doc)."""
+        if self.watchdog is None:
+            self.watchdog = _TeardownWatchdog(TEARDOWN_DEADLINE_S)
+        return self.watchdog
 
     @property
     def requested(self) -> bool:
@@ -69,6 +92,8 @@ class StopRequest:
             self.signal_name = signal.Signals(signum).name
         if first and not self._spinning:
             raise KeyboardInterrupt
+        if first:
+            self.arm()  # from the signal on: a callback that never returns must not keep the process
         # A repeated signal while shutting down changes nothing: shutdown is bounded (threads are
         # joined with timeouts), and ros2 launch escalates to SIGKILL if it ever is not.
 
@@ -124,8 +149,42 @@ def run_node(node_factory, args=None, executor_factory=None) -> None:
             _shutdown(node, executor, stop, context)
 
 
+class _TeardownWatchdog:
+    """Ends the process if the teardown outlives ``deadline_s`` from the stop (see the module doc).
+    ``phase`` names the step under way: 'spin' (a callback still running), 'executor' (shutting
+    it down), 'middleware' (destroying the node and the context)."""
+
+    def __init__(self, deadline_s: float) -> None:
+        self.phase = 'spin'
+        self.deadline_s = float(deadline_s)
+        self._main = threading.main_thread().ident
+        self._timer = threading.Timer(self.deadline_s, self._expired)
+        self._timer.daemon = True
+        self._timer.start()
+        # The backstop for a stuck call that holds the GIL (then the timer above cannot run).
+        faulthandler.dump_traceback_later(self.deadline_s + 0.5, exit=True)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        faulthandler.cancel_dump_traceback_later()
+
+    def _expired(self) -> None:
+        frame = sys._current_frames().get(self._main)
+        where = ' <- '.join(f'{os.path.basename(f.filename)}:{f.lineno} {f.name}'
+                            for f in reversed(traceback.extract_stack(frame)[-4:])) if frame else 'unknown'
+        code = 0 if self.phase == 'middleware' else 1
+        level = 'WARN' if code == 0 else 'FATAL'
+        sys.stderr.write(f'[{level}] [spatialvlm_ros.run]: teardown did not finish within {self.deadline_s:g} s '
+                         f'(phase {self.phase}: {where}); ending the process with {code}\n')
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(code)
+
+
 def _shutdown(node, executor, stop: StopRequest, context) -> None:
     stop.spinning()  # from here a signal never raises
+    watchdog = stop.arm()
+    watchdog.phase = 'executor'
     try:
         if node is not None and context.ok():
             if stop.requested:
@@ -133,7 +192,8 @@ def _shutdown(node, executor, stop: StopRequest, context) -> None:
             elif _finalized(node):
                 node.get_logger().info('finalized (lifecycle shutdown): exiting')
         if executor is not None:
-            executor.shutdown(timeout_sec=5.0)  # running callbacks finish first
+            executor.shutdown(timeout_sec=TEARDOWN_DEADLINE_S - 1.0)  # running callbacks finish first
+        watchdog.phase = 'middleware'
         if node is not None:
             node.destroy_node()
     except Exception as err:
@@ -141,4 +201,7 @@ def _shutdown(node, executor, stop: StopRequest, context) -> None:
             raise
         logger.debug('during shutdown: %s: %s', type(err).__name__, err)
     finally:
-        rclpy.try_shutdown()
+        try:
+            rclpy.try_shutdown()
+        finally:
+            watchdog.cancel()

@@ -52,6 +52,9 @@ COLOR, DEPTH, INFO = f'{NS}/color/image_raw', f'{NS}/depth/image_raw', f'{NS}/co
 OBJECTS = f'{NS}/objects'
 # A line of a log that reports a failure (rcutils' [ERROR], Python's tracebacks and exceptions).
 BAD_LINE = re.compile(r'Traceback|Error|ERROR|FATAL|Exception')
+# run_node's teardown watchdog ended the process (exit 0 when only the middleware was left): not a
+# failure of the node, but counted and printed, since it means a middleware teardown hung.
+WATCHDOG = 'teardown did not finish within'
 
 # -- traffic: a camera at 30 Hz, objects documents, and a VLM server that never answers ---------------
 
@@ -291,19 +294,22 @@ def _finish(procs: dict, log_dir: Path, t_signal: float) -> dict:
             stacks = _log(log_dir, name).splitlines()[-60:]
             rc = f'hung (killed after {EXIT_TIMEOUT_S} s); log tail: ' + ' | '.join(stacks)
         seconds = time.monotonic() - t_signal
-        bad = [line for line in _log(log_dir, name).splitlines() if BAD_LINE.search(line)]
-        out[name] = (rc, seconds, bad)
+        lines = _log(log_dir, name).splitlines()
+        bad = [line for line in lines if BAD_LINE.search(line)]
+        out[name] = (rc, seconds, bad, [line for line in lines if WATCHDOG in line])
     return out
 
 
 def _report(what: str, results: list) -> None:
     """Print one summary line and fail with every failed run's exit code and log lines."""
-    failures = [(i, rc, bad) for i, (rc, _, bad) in enumerate(results) if rc != 0 or bad]
+    failures = [(i, rc, bad) for i, (rc, _, bad, _) in enumerate(results) if rc != 0 or bad]
     tracebacks = sum(any('Traceback' in line for line in bad) for _, _, bad in failures)
     nonzero = sum(rc != 0 for _, rc, _ in failures)
-    secs = [s for _, s, _ in results]
+    secs = [r[1] for r in results]
+    watchdog = [(i, r[3]) for i, r in enumerate(results) if r[3]]
     print(f'\n[shutdown] {what}: {len(results)} runs, {nonzero} non-zero exits, {tracebacks} with a traceback, '
-          f'{len(failures)} with error lines; exit after {min(secs):.2f}-{max(secs):.2f} s')
+          f'{len(failures)} with error lines, {len(watchdog)} ended by the teardown watchdog {watchdog}; '
+          f'exit after {min(secs):.2f}-{max(secs):.2f} s')
     assert not failures, f'{what}: ' + '; '.join(f'run {i}: exit {rc}, log lines {bad[:6]}' for i, rc, bad in failures)
 
 
@@ -355,8 +361,7 @@ def test_lifecycle_shutdown_ends_the_process_with_0(name, traffic, vlm_server, t
     _wait_busy(procs, {name: probe}, tmp_path)
     t = time.monotonic()
     assert traffic.change_state(name, Transition.TRANSITION_ACTIVE_SHUTDOWN), _log(tmp_path, name)
-    rc, seconds, bad = _finish(procs, tmp_path, t)[name]
-    _report(f'{name} lifecycle shutdown', [(rc, seconds, bad)])
+    _report(f'{name} lifecycle shutdown', [_finish(procs, tmp_path, t)[name]])
     assert 'finalized' in _log(tmp_path, name)
 
 
