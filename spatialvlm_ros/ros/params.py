@@ -36,7 +36,22 @@ def declare_parameters(node, descriptions: Mapping[str, str], defaults: Mapping[
     if missing or extra:
         raise KeyError(f'parameter defaults and descriptions disagree: no default for {missing}, undocumented {extra}')
     for name, description in descriptions.items():
-        node.declare_parameter(name, defaults[name], _descriptor(description, defaults[name]))
+        default = defaults[name]
+        descriptor = _descriptor(description, default)
+        if isinstance(default, list) and not default:
+            # rclpy infers BYTE_ARRAY from an empty default whatever the descriptor says: declare the
+            # type alone, then set the empty value with that type (unless the user gave one).
+            from rclpy.exceptions import ParameterUninitializedException
+            from rclpy.parameter import Parameter
+
+            ptype = Parameter.Type(descriptor.type)
+            node.declare_parameter(name, ptype, descriptor)
+            try:
+                node.get_parameter(name)  # an override from the command line or a params file
+            except ParameterUninitializedException:
+                node.set_parameters([Parameter(name, ptype, [])])
+            continue
+        node.declare_parameter(name, default, descriptor)
 
 
 def read_parameters(node, names) -> dict:

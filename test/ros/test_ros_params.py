@@ -59,9 +59,20 @@ def test_a_nodes_descriptions_match_its_yaml(node, module, file_name, node_name)
         load_defaults(file_name, 'nope')
 
 
-@pytest.mark.xfail(strict=True, reason='package bug: rclpy types an empty-list default as BYTE_ARRAY whatever the '
-                                       "descriptor says (config/*.yaml write [''] instead)")
 def test_an_empty_list_default_is_a_string_array(node):
     declare_parameters(node, {'nothing': 'an empty list'}, {'nothing': []})
     assert node.describe_parameters(['nothing'])[0].type == ParameterType.PARAMETER_STRING_ARRAY
+    assert node.get_parameter('nothing').value == []
     assert node.set_parameters([Parameter('nothing', value=['gripper'])])[0].successful
+    assert node.get_parameter('nothing').value == ['gripper']
+
+
+def test_an_empty_list_default_keeps_a_value_the_user_gave(ros_context):
+    n = Node('params_override_test', context=ros_context,
+             parameter_overrides=[Parameter('nothing', value=['cup', 'bowl'])])
+    try:
+        declare_parameters(n, {'nothing': 'an empty list'}, {'nothing': []})
+        assert n.get_parameter('nothing').value == ['cup', 'bowl']
+        assert n.describe_parameters(['nothing'])[0].type == ParameterType.PARAMETER_STRING_ARRAY
+    finally:
+        n.destroy_node()
