@@ -85,7 +85,7 @@ def main() -> int:
     args = ap.parse_args()
 
     env = ros_environment()
-    os.environ.update({k: env[k] for k in ROS_ENV_KEYS})
+    os.environ.update({k: env[k] for k in ROS_ENV_KEYS if k in env})
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node

@@ -23,7 +23,6 @@ EXCEPTIONS = {
     'sim/errors.py': 'exception classes only',
     'vlm/errors.py': 'exception classes only',
     # thin entry points, run whole by the scenarios
-    'ros/run.py': 'thin entry point (rclpy init/spin/shutdown); every node scenario runs it',
     'commands/demo.py': 'thin CLI wrapper of demo.run; scenarios/test_demo.py runs the demo',
     'commands/sim.py': 'thin CLI wrapper of sim.record; sim/test_record.py records bags',
     'demo/run.py': 'the demo itself: scenarios/test_demo.py and scenarios/test_label_live.py',

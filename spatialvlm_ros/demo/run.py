@@ -173,7 +173,7 @@ def run_demo(
         raise DemoError(f'bag {bag} has no complete colour/depth/camera_info frames')
 
     env = ros_environment(domain_id)
-    os.environ.update({k: env[k] for k in ROS_ENV_KEYS})
+    os.environ.update({k: env[k] for k in ROS_ENV_KEYS if k in env})
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
