@@ -9,19 +9,28 @@ frame always gets the same reward live, in bag replay and in offline labelling:
 and the task's ``reward.form`` turns the active stage's distance d into the reward:
 
     staged_distance  (default)  reward = offset[active] - weight[active] * d + success_bonus * success
-    stacked_progress            reward = active + scale / (scale + max(0, d - exit)) + success_bonus * success
+    stacked_progress            reward = active + (1 - w) * scale / (scale + max(0, d - exit))
+                                         + w * hold + success_bonus * success
 
-with, for stage k, ``scale`` its ``scale_m`` (else the task's ``reward.scale_m``) and ``exit`` the
+with, for stage k, ``scale`` its ``scale_m`` (else the task's ``reward.scale_m``), ``exit`` the
 distance at which it is complete (:meth:`~.task.TaskSpec.stage_exit`: the ``below_m`` of the
 condition that ends it, the next stage's ``active_when`` or, for the last stage, ``success``, when
-that condition is on the stage's own pair; else 0). ``stacked_progress`` gives stage k the band
-(k, k + 1]: its progress is 1 once d reaches the exit, 1/2 at ``scale`` beyond it and tends to 0
-far away, so whatever the distance at a stage switch, the next stage starts above where the
-previous one ended: completing a stage never lowers the reward, and a frame where success holds
-gets the top of the last band (n_stages, plus the bonus), whatever sub-tolerance jitter the
-measurement has. It is a function of the frame alone (Markov in the scene state: no
-distance-at-entry to remember), which is what a value function can learn, and what keeps live,
-replayed and labelled frames identical.
+that condition is on the stage's own pair; else 0), ``w`` its ``hold_weight`` (default 0) and
+
+    hold = clip(1 - d_when / below_m, 0, 1)   (1 when success holds)
+
+how far inside its own ``active_when`` condition (``d_when < below_m``) the frame is: 0 at the
+switch, 1 at d_when = 0. ``stacked_progress`` gives stage k the band (k, k + 1]: its progress is
+1 once d reaches the exit, 1/2 at ``scale`` beyond it and tends to 0 far away, so whatever the
+distance at a stage switch, the next stage starts above where the previous one ended (by
+``(1 - w) * progress > 0``, with w < 1): completing a stage never lowers the reward, and a frame
+where success holds gets the top of the last band (n_stages, plus the bonus), whatever
+sub-tolerance jitter the measurement has. ``hold_weight`` keeps a stage's band rising while what
+entered it continues: the gripper closing from 5 cm to the block while its distance to the target
+does not change yet (descending onto it, closing the fingers), which with w = 0 is a plateau of
+ties. It is a function of the frame alone (Markov in the scene state: no distance-at-entry to
+remember), which is what a value function can learn, and what keeps live, replayed and labelled
+frames identical.
 
 ``done`` is the per-frame terminal flag: the task's success holds (RLDS ``is_terminal``, lerobot
 ``next.done``); truncation (a time limit, the end of a bag) is the caller's to add.
@@ -37,7 +46,8 @@ import numpy as np
 from .task import Condition, TaskSpec, pair_key
 from .types import ObjectObservation, RewardSample
 
-__all__ = ['compute_reward', 'reward_from_distances', 'reward_from_observations', 'reward_terms', 'term_names']
+__all__ = ['compute_reward', 'hold_depth', 'reward_from_distances', 'reward_from_observations', 'reward_terms',
+           'term_names']
 
 
 def _distance(positions: Mapping[str, Optional[np.ndarray]], pair: tuple[str, str]) -> Optional[float]:
@@ -94,7 +104,9 @@ def reward_from_distances(
         return RewardSample(stamp_ns=int(stamp_ns), reward=math.nan, stage=active, stage_name=stage.name,
                             success=False, distances=dist, terms={}, valid=False, missing=missing,
                             form=task.reward.form)
-    terms = reward_terms(task, active, d_active)
+    when = stage.active_when
+    terms = reward_terms(task, active, d_active, None if when is None else dist[pair_key(*when.pair)],
+                         bool(success))
     if task.success_bonus:
         terms['success_bonus'] = task.success_bonus if success else 0.0
     return RewardSample(stamp_ns=int(stamp_ns), reward=float(sum(terms.values())), stage=active,
@@ -105,17 +117,38 @@ def reward_from_distances(
 def term_names(task: TaskSpec) -> list[str]:
     """The names of the additive terms of ``task``'s reward (the ``terms`` of its samples)."""
     names = ['offset', 'distance'] if task.reward.form == 'staged_distance' else ['stage', 'progress']
+    if task.holds:
+        names.append('hold')
     return names + (['success_bonus'] if task.success_bonus else [])
 
 
-def reward_terms(task: TaskSpec, active: int, d: float) -> dict:
-    """The form's terms (without the success bonus) of stage ``active`` at distance ``d`` metres."""
+def hold_depth(task: TaskSpec, active: int, d_when: Optional[float], success: bool = False) -> float:
+    """How far inside its ``active_when`` condition stage ``active`` is: ``clip(1 - d_when /
+    below_m, 0, 1)`` (1 when success holds; 0 for a stage without a condition or without d_when)."""
+    when = task.stages[active].active_when
+    if success:
+        return 1.0
+    if when is None or d_when is None:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - float(d_when) / when.below_m))
+
+
+def reward_terms(task: TaskSpec, active: int, d: float, d_when: Optional[float] = None,
+                 success: bool = False) -> dict:
+    """The form's terms (without the success bonus) of stage ``active`` at distance ``d`` metres;
+    ``d_when``: the distance of its ``active_when`` pair (the ``hold`` term of a task with
+    ``hold_weight``s); ``success``: whether the task's success holds (a full ``hold``)."""
     stage = task.stages[active]
     if task.reward.form == 'staged_distance':
         return {'offset': stage.offset, 'distance': -stage.weight * d}
     scale = task.stage_scale(active)
     beyond = max(0.0, d - task.stage_exit(active))
-    return {'stage': float(active), 'progress': scale / (scale + beyond)}
+    progress = scale / (scale + beyond)
+    if not task.holds:
+        return {'stage': float(active), 'progress': progress}
+    w = stage.hold_weight
+    return {'stage': float(active), 'progress': (1.0 - w) * progress,
+            'hold': w * hold_depth(task, active, d_when, success) if w else 0.0}
 
 
 def reward_from_observations(

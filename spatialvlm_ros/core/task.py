@@ -20,7 +20,12 @@ Example (``config/tasks/pick_and_place.yaml``)::
 
 ``reward.form`` picks the reward rule (:mod:`.reward`): ``staged_distance`` (the default, so task
 files without the key keep their meaning) or ``stacked_progress`` (a stage switch never lowers
-the reward).
+the reward). A ``stacked_progress`` stage with an ``active_when`` may set ``hold_weight`` (in
+[0, 1), default 0): the share of its band earned by how far inside that condition the frame is
+(the gripper closing in on the block it holds), the rest by its own distance::
+
+      - {name: carry, distance: [block, target], hold_weight: 0.25,
+         active_when: {distance: [gripper, block], below_m: 0.05}}
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ class Stage:
     weight, offset: the ``staged_distance`` form's ``offset - weight * distance``.
     scale_m: the ``stacked_progress`` form's distance scale of this stage (metres; None: the
         task's ``reward.scale_m``).
+    hold_weight: the ``stacked_progress`` share, in [0, 1), of the stage's band earned by how far
+        inside its ``active_when`` condition the frame is (``1 - d_when / below_m``); 0: none.
     """
 
     name: str
@@ -92,6 +99,7 @@ class Stage:
     offset: float = 0.0
     active_when: Optional[Condition] = None
     scale_m: Optional[float] = None
+    hold_weight: float = 0.0
 
 
 # The reward rules a task can select (``reward: {form: ...}``); the first is the default.
@@ -164,12 +172,30 @@ class TaskSpec:
                     raise TaskSpecError(
                         f'task {self.name!r} uses object {obj!r} that is not in its objects {sorted(self.objects)}'
                     )
+        for s in self.stages:
+            w = s.hold_weight
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w < 1.0:
+                raise TaskSpecError(f'task {self.name!r}: stage {s.name!r} hold_weight must be a number in [0, 1) '
+                                    f'(the share of its band earned by holding its active_when), got {w!r}')
+            if w and s.active_when is None:
+                raise TaskSpecError(f'task {self.name!r}: stage {s.name!r} sets hold_weight but has no active_when; '
+                                    'the weight rewards how far inside that condition a frame is')
         if self.reward.form == 'stacked_progress':
             shaped = [s.name for s in self.stages if s.weight != 1.0 or s.offset != 0.0]
             if shaped:
                 raise TaskSpecError(f'task {self.name!r}: stages {shaped} set weight/offset, which only the '
                                     'staged_distance form uses; stacked_progress stacks the stages itself (set '
                                     'scale_m instead)')
+        else:
+            held = [s.name for s in self.stages if s.hold_weight]
+            if held:
+                raise TaskSpecError(f'task {self.name!r}: stages {held} set hold_weight, which only the '
+                                    f'stacked_progress form uses (reward.form is {self.reward.form!r})')
+
+    @property
+    def holds(self) -> bool:
+        """Whether a stage sets ``hold_weight`` (its samples then carry a ``hold`` term)."""
+        return any(s.hold_weight for s in self.stages)
 
     def stage_scale(self, index: int) -> float:
         """The ``stacked_progress`` distance scale of stage ``index`` (metres)."""
@@ -248,7 +274,7 @@ def parse_task(raw) -> TaskSpec:
         where = f'stages[{i}]'
         if not isinstance(st, Mapping):
             raise TaskSpecError(f'{where}: expected a mapping, got {st!r}')
-        unknown = set(st) - {'name', 'distance', 'weight', 'offset', 'active_when', 'scale_m'}
+        unknown = set(st) - {'name', 'distance', 'weight', 'offset', 'active_when', 'scale_m', 'hold_weight'}
         if unknown:
             raise TaskSpecError(f'{where}: unknown keys {sorted(unknown)}')
         try:
@@ -265,6 +291,17 @@ def parse_task(raw) -> TaskSpec:
             raise TaskSpecError(f'{where}: scale_m must be a number of metres, got {scale!r}') from err
         if scale is not None and not scale > 0:
             raise TaskSpecError(f'{where}: scale_m must be > 0 m, got {scale}')
+        hold = st.get('hold_weight', 0.0)
+        try:
+            hold = float(hold)
+        except (TypeError, ValueError) as err:
+            raise TaskSpecError(f'{where}: hold_weight must be a number in [0, 1), got {hold!r}') from err
+        if not 0.0 <= hold < 1.0:
+            raise TaskSpecError(f'{where}: hold_weight must be in [0, 1) (the share of the stage\'s band earned by '
+                                f'holding its active_when), got {hold}')
+        if hold and cond is None:
+            raise TaskSpecError(f'{where}: hold_weight needs an active_when: it rewards how far inside that '
+                                'condition a frame is')
         stages.append(
             Stage(
                 name=str(st.get('name', f'stage{i}')),
@@ -273,6 +310,7 @@ def parse_task(raw) -> TaskSpec:
                 offset=offset,
                 active_when=None if cond is None else Condition.parse(cond, f'{where}.active_when'),
                 scale_m=scale,
+                hold_weight=hold,
             )
         )
     success = raw.get('success')

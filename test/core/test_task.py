@@ -65,3 +65,42 @@ def test_load_task_names_the_file(tmp_path):
         load_task(bad)
     with pytest.raises(TaskSpecError, match='cannot read'):
         load_task(tmp_path / 'missing.yaml')
+
+
+HOLD = {'objects': {'g': 'gripper', 'b': 'block', 't': 'target'}, 'reward': {'form': 'stacked_progress'}}
+CARRY = {'name': 'carry', 'distance': ['b', 't'], 'active_when': {'distance': ['g', 'b'], 'below_m': 0.05}}
+
+
+def test_hold_weight_is_read_per_stage_and_defaults_to_zero():
+    t = parse_task({**HOLD, 'stages': [{'distance': ['g', 'b']}, {**CARRY, 'hold_weight': 0.25}]})
+    assert [s.hold_weight for s in t.stages] == [0.0, 0.25] and t.holds
+    assert not parse_task({**HOLD, 'stages': [{'distance': ['g', 'b']}, CARRY]}).holds
+
+
+@pytest.mark.parametrize('stages, reward, match', [
+    ([{'distance': ['g', 'b'], 'hold_weight': 0.2}], None, r'stages\[0\]: hold_weight needs an active_when'),
+    ([{'distance': ['g', 'b']}, {**CARRY, 'hold_weight': 1.0}], None, r'stages\[1\]: hold_weight must be in \[0, 1\)'),
+    ([{'distance': ['g', 'b']}, {**CARRY, 'hold_weight': -0.1}], None, r'hold_weight must be in \[0, 1\)'),
+    ([{'distance': ['g', 'b']}, {**CARRY, 'hold_weight': 'firm'}], None, "hold_weight must be a number.*'firm'"),
+    ([{'distance': ['g', 'b']}, {**CARRY, 'hold_weight': 0.25}], {'form': 'staged_distance'},
+     r"stages \['carry'\] set hold_weight, which only the stacked_progress form uses"),
+])
+def test_bad_hold_weights_say_what_is_wrong(stages, reward, match):
+    raw = {**HOLD, 'stages': stages}
+    if reward is not None:
+        raw['reward'] = reward
+    with pytest.raises(TaskSpecError, match=match):
+        parse_task(raw)
+
+
+def test_a_task_built_in_code_validates_its_hold_weights_too():
+    from spatialvlm_ros.core.task import Condition, RewardForm
+
+    objects = {'g': 'gripper', 'b': 'block'}
+    with pytest.raises(TaskSpecError, match="stage 'reach' sets hold_weight but has no active_when"):
+        TaskSpec(name='t', objects=objects, stages=(Stage('reach', ('g', 'b'), hold_weight=0.2),),
+                 reward=RewardForm('stacked_progress'))
+    with pytest.raises(TaskSpecError, match=r"stage 'grip' hold_weight must be a number in \[0, 1\)"):
+        TaskSpec(name='t', objects=objects, reward=RewardForm('stacked_progress'),
+                 stages=(Stage('reach', ('g', 'b')),
+                         Stage('grip', ('g', 'b'), active_when=Condition(('g', 'b'), 0.05), hold_weight=1.5)))

@@ -19,7 +19,10 @@ def task():
     from spatialvlm_ros.core.task import RewardForm
 
     # the staged-distance form: its terms are (offset, distance); the schema follows the task's form
-    return dataclasses.replace(resolve_task(None)[1], reward=RewardForm('staged_distance'))
+    # (hold_weight is the stacked_progress form's: dropped with it)
+    task = resolve_task(None)[1]
+    return dataclasses.replace(task, stages=tuple(dataclasses.replace(s, hold_weight=0.0) for s in task.stages),
+                               reward=RewardForm('staged_distance'))
 
 
 def _row(frame, **kw):
@@ -41,8 +44,8 @@ def test_the_schema_follows_the_task(task):
     assert [f.name for f in vlm.field('disagreement').type] == ['gripper-block', 'block-target']
     assert {'answers', 'distances', 'depth_distances', 'reward', 'error'} <= {f.name for f in vlm}
     assert [f.name for f in schema.field('terms').type] == ['offset', 'distance']
-    stacked = frames_schema(resolve_task(None)[1])  # the package task: stacked_progress
-    assert [f.name for f in stacked.field('terms').type] == ['stage', 'progress']
+    stacked = frames_schema(resolve_task(None)[1])  # the package task: stacked_progress, carry's hold_weight
+    assert [f.name for f in stacked.field('terms').type] == ['stage', 'progress', 'hold']
     bonus = frames_schema(dataclasses.replace(task, success_bonus=1.0))
     assert [f.name for f in bonus.field('terms').type] == ['offset', 'distance', 'success_bonus']
     assert schema.field('stamp_ns').type == pa.int64() and schema.field('reward').type == pa.float64()

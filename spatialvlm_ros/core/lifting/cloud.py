@@ -165,8 +165,6 @@ def split_bleed(depth: np.ndarray, mask: np.ndarray, jump_m: float, core_px: int
         return valid
     body = valid & ~cut
     n, lab = cv2.connectedComponents(body.view(np.uint8), connectivity=4)
-    if n <= 2:
-        return valid
     per = np.bincount(lab[core], minlength=n)
     per[0] = 0
     keep_labels = np.flatnonzero(per >= max(1, 0.2 * per.max()))

@@ -32,6 +32,19 @@ def test_split_bleed_drops_a_fringe_behind_a_depth_edge_and_keeps_a_long_part():
     assert not kept[16:19, 16:44].any() and not kept[16:44, 16:19].any()
 
 
+
+def test_split_bleed_drops_a_one_pixel_fringe_of_background_depth_around_a_single_piece():
+    """One object and no other piece of mask: the row of mask pixels past its lower outline that
+    reads the background (a colour mask's anti-aliased edge) is cut off by the depth jump and
+    dropped; the object's own pixels all stay."""
+    depth = np.full((60, 80), 2.2, np.float32)  # the floor far behind
+    depth[20:40, 20:40] = 0.75
+    mask = np.zeros(depth.shape, bool)
+    mask[20:41, 20:40] = True  # one row past the lower outline
+    kept = split_bleed(depth, mask, 0.02)
+    assert kept[20:40, 20:40].all()
+    assert not kept[40].any()
+
 def test_a_can_on_a_box_is_measured_from_the_box():
     scene = make_scene(9, 'tabletop')
     res = _measure(scene, ['can_on_box_1', 'box_1'])

@@ -77,6 +77,27 @@ def test_a_tall_block_seen_above_the_slab_keeps_the_table():
     assert np.linalg.norm(err) < 0.004, np.round(err * 1000, 1)
 
 
+
+def test_a_block_held_in_the_air_keeps_its_height_with_a_fringe_of_table_in_its_mask():
+    """A 5 cm cube held 20 cm above the table, its mask one pixel past its lower outline where
+    the table far behind it shows (a colour mask's anti-aliased edge, sim seed 1 while carrying):
+    those pixels are not the block's lowest point, so it neither rests on the table (42 cm tall,
+    its centre 19 cm low before) nor grows."""
+    frame, mask, centre, gravity = _scene((0.05, 0.05, 0.05), 0.20, -0.01)
+    rows = np.flatnonzero(mask.any(axis=1))
+    fringe = np.zeros_like(mask)
+    # the image's down is the world's down here: the lower outline is the mask's last rows
+    for c in np.flatnonzero(mask.any(axis=0)):
+        fringe[np.flatnonzero(mask[:, c])[-1] + 1, c] = True
+    assert rows.size and np.all(np.isfinite(frame.depth[fringe]))
+    assert np.all(frame.depth[fringe] > frame.depth[mask].max() + 0.1)  # the table, far behind
+    clean = lift_mask(frame, mask, 'block', LiftConfig(center_mode='support'), gravity)
+    obs = lift_mask(frame, mask | fringe, 'block', LiftConfig(center_mode='support'), gravity)
+    assert np.linalg.norm(obs.center - clean.center) < 0.002, np.round((obs.center - clean.center) * 1000, 1)
+    err = obs.center - centre
+    assert np.linalg.norm(err) < 0.006, np.round(err * 1000, 1)  # (a block in the air: its bottom is not seen)
+    assert obs.size[1] == pytest.approx(0.05, abs=0.003)  # (width, height, depth)
+
 def test_support_options_are_validated():
     from spatialvlm_ros.core.errors import GroundingError
     from spatialvlm_ros.core.lifting import SupportConfig
