@@ -16,6 +16,15 @@ Also the isolated per-frame costs in one process (``isolated_ms``): the same sta
 their own, which bound what any amount of orchestration can reach on this machine
 (``ceiling_frames_per_s``), and ``copy_only_ms``: reading the bag and writing it again with
 rosbags, no labelling (``copy_only_ceiling_frames_per_s``: that alone, on every core).
+
+``--steady`` (bench/results/label_steady.json): a long bag (3000 frames at 320x240; ``--compression``
+as above), its steady-state rate (first to last finished chunk) with and without the labelled bag
+against ``ideal = cores x 1000 / step_ms_one_core``, the milliseconds per frame of
+``core.step.FrameStep`` alone in a process of the labeller's pool (one native thread: one core).
+Each run also records ``steady_cpu_ms_per_frame``, the CPU time of this process and its workers per
+frame over the same span, and ``cpu_ratio = step_ms_one_core / steady_cpu_ms_per_frame``: the ratio
+the run would reach on cores nothing else uses (on a shared machine the wall-time ratio also pays for
+the other processes).
 """
 
 from __future__ import annotations
@@ -96,8 +105,38 @@ def _copy_only(bag: Path, frames: int) -> float:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _cpu_s() -> float | None:
+    """CPU seconds of this process and its live descendants (the pool's workers) so far, from /proc
+    (Linux); None elsewhere. What the labelling costs whatever else runs on the machine."""
+    tick = os.sysconf('SC_CLK_TCK')
+
+    def own(pid: int) -> float:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    def children(pid: int) -> list[int]:
+        out = []
+        for task in Path(f'/proc/{pid}/task').iterdir():
+            out += [int(c) for c in (task / 'children').read_text().split()]
+        return out
+
+    try:
+        total, todo = 0.0, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            try:
+                total += own(pid)
+                todo += children(pid)
+            except (FileNotFoundError, ProcessLookupError):  # a process that just ended
+                pass
+        return total
+    except OSError:
+        return None
+
+
 class _Clock:
-    """A stand-in for tqdm recording (seconds, frames done) at every update of label_bags' bar."""
+    """A stand-in for tqdm recording (seconds, frames done, CPU seconds of this process and its
+    workers) at every update of label_bags' bar."""
 
     marks: list = []
 
@@ -106,7 +145,7 @@ class _Clock:
 
     def update(self, k) -> None:
         self.n += k
-        _Clock.marks.append((time.perf_counter(), self.n))
+        _Clock.marks.append((time.perf_counter(), self.n, _cpu_s()))
 
     def set_description(self, *_):
         pass
@@ -131,16 +170,36 @@ def _timed_label(bag: Path, config: LabelConfig, options: RunOptions) -> tuple[d
         t1 = time.perf_counter()
     finally:
         tqdm.tqdm = real
-    (ta, fa), (tb, fb) = _Clock.marks[0], _Clock.marks[-1]
+    (ta, fa, ca), (tb, fb, cb) = _Clock.marks[0], _Clock.marks[-1]
     steady = (fb - fa) / (tb - ta) if tb > ta else None
+    # CPU per frame in the steady state, this process and its workers (not Ray's, which are not ours)
+    cpu = (cb - ca) / (fb - fa) * 1e3 if None not in (ca, cb) and fb > fa and not options.ray_address else None
     return s, {'wall_s': round(t1 - t0, 3), 'startup_s': round(ta - t0, 3), 'tail_s': round(t1 - tb, 3),
                'steady_frames': fb - fa, 'steady_s': round(tb - ta, 3),
                'steady_frames_per_s': round(steady, 2) if steady else None,
+               'steady_cpu_ms_per_frame': round(cpu, 3) if cpu else None,
                'overall_frames_per_s': round(s['frames'] / (t1 - t0), 2)}, out
 
 
+def _step_ms_one_core(bag: Path, config: LabelConfig) -> float:
+    """:func:`_step_ms` in a process of the labeller's pool: one native thread (OpenCV, OpenMP,
+    BLAS), so one core; in this process OpenCV and OpenBLAS would run their own threads on every
+    core (on 2 cores: ~3.9 ms of wall time for ~5 ms of CPU, where one thread takes ~4.1 ms)."""
+    from spatialvlm_ros.offline.executors import PoolExecutor
+
+    pool = PoolExecutor(1)
+    try:
+        return pool.submit(_step_ms_job, (bag, config)).get()
+    finally:
+        pool.close()
+
+
+def _step_ms_job(args) -> float:
+    return _step_ms(*args)
+
+
 def _step_ms(bag: Path, config: LabelConfig, limit: int = 200) -> float:
-    """One core's milliseconds per frame of core.step.FrameStep alone (decoded frames, warm)."""
+    """Milliseconds per frame of core.step.FrameStep alone (decoded frames, warm), in this process."""
     from spatialvlm_ros.core.step import FrameStep
     from spatialvlm_ros.messages.bag import typestore_for
     from spatialvlm_ros.messages.convert import frame_from_msgs
@@ -172,14 +231,6 @@ def _step_ms(bag: Path, config: LabelConfig, limit: int = 200) -> float:
     return best
 
 
-def _long_bag(frames: int, width: int, height: int) -> Path:
-    bag = ROOT / 'runs' / 'cache' / f'fetch_seed1_{frames}f_{width}x{height}'
-    if not bag.exists():
-        from spatialvlm_ros.sim import record_episode
-
-        bag.parent.mkdir(parents=True, exist_ok=True)
-        record_episode(bag, seed=1, frames=frames, width=width, height=height, progress=False)
-    return bag
 
 
 def _table_digest(path: Path) -> str:
@@ -193,13 +244,18 @@ def _table_digest(path: Path) -> str:
 
 def steady(args) -> dict:
     """Steady-state throughput on a long bag against the per-frame step's one-core cost."""
-    bag = Path(args.bag) if args.bag else _long_bag(args.frames, args.width, args.height)
+    bag = Path(args.bag) if args.bag else _bag(args.frames, args.width, args.height, args.compression)
     _, task = resolve_task(None)
     cores = os.cpu_count() or 1
-    step_ms = _step_ms(bag, LabelConfig(task=task))
+    load_at_start = os.getloadavg()
+    step_ms = _step_ms_one_core(bag, LabelConfig(task=task))
     ideal = cores * 1e3 / step_ms
-    result = {'bag': str(bag), 'cpus': cores, 'load_average_at_start': os.getloadavg(), 'chunk_frames': args.chunk_frames,
-              'step_ms_one_core': round(step_ms, 3), 'ideal_frames_per_s': round(ideal, 1),
+    result = {'bag': str(bag), 'compression': None if args.bag else args.compression, 'cpus': cores,
+              'load_average_at_start': load_at_start, 'chunk_frames': args.chunk_frames,
+              'step_ms_one_core': round(step_ms, 3),
+              # as measured before (this process, OpenCV's and OpenBLAS's own threads on every core)
+              'step_ms_main_process_all_threads': round(_step_ms(bag, LabelConfig(task=task)), 3),
+              'ideal_frames_per_s': round(ideal, 1),
               'targets': {'no_bag': 0.85, 'with_bag': 0.6}, 'runs': []}
     digests = {}
     variants = [('no_bag', False, RunOptions(workers=cores)), ('with_bag', True, RunOptions(workers=cores))]
@@ -222,11 +278,13 @@ def steady(args) -> dict:
         t['steady_frames_per_s_tries'] = [x[0] for x in tries]
         t.update(name=name, workers=options.workers, ray=bool(options.ray_address), labelled_bag=with_bag,
                  frames=s['frames'], split_s=per,
-                 ratio_to_ideal=round(t['steady_frames_per_s'] / ideal, 3) if t['steady_frames_per_s'] else None)
+                 ratio_to_ideal=round(t['steady_frames_per_s'] / ideal, 3) if t['steady_frames_per_s'] else None,
+                 # the ratio on otherwise idle cores: one-core step cost / CPU spent per frame (all processes)
+                 cpu_ratio=round(step_ms / t['steady_cpu_ms_per_frame'], 3) if t['steady_cpu_ms_per_frame'] else None)
         result['runs'].append(t)
         print(f"{name:>18}: steady {t['steady_frames_per_s']} frames/s = {t['ratio_to_ideal']} x ideal "
-              f"({ideal:.1f} = {cores} x 1000 / {step_ms:.2f} ms); start-up {t['startup_s']} s, tail {t['tail_s']} s",
-              file=sys.stderr)
+              f"({ideal:.1f} = {cores} x 1000 / {step_ms:.2f} ms); start-up {t['startup_s']} s, tail {t['tail_s']} s; "
+              f"CPU {t['steady_cpu_ms_per_frame']} ms/frame (cpu_ratio {t['cpu_ratio']})", file=sys.stderr)
     by = {r['name']: r for r in result['runs']}
     result['ratio_no_bag'] = by['no_bag']['ratio_to_ideal']
     result['ratio_with_bag'] = by['with_bag']['ratio_to_ideal']
@@ -254,7 +312,7 @@ def main() -> int:
     ap.add_argument('--bag', help='label this bag instead of the cached sim bag')
     ap.add_argument('--compression', choices=('zstd', 'none'), default='zstd',
                     help="the sim bag's MCAP chunks: zstd (as `spatialvlm sim record` writes) or none "
-                         "(as `ros2 bag record` writes by default)")
+                         "(as `ros2 bag record` writes by default); also with --steady")
     ap.add_argument('--no-bag', action='store_true', help='label without writing the labelled bag (table only)')
     ap.add_argument('--json-out', help='also write the JSON here')
     args = ap.parse_args()
