@@ -129,3 +129,38 @@ def test_other_bags_are_read_by_rosbags(tmp_path):
     with open_reader(bag) as reader:
         assert not is_indexed_mcap(reader)
         assert [(c.id, t, bytes(r)) for c, t, r in raw_messages(reader)] == _rosbags(reader)
+
+
+@pytest.mark.parametrize('compress', [False, True])
+def test_the_fast_writer_writes_rosbags_bytes(tmp_path, compress):
+    """messages.mcap_writer.FastWriter: the same MCAP file and metadata.yaml as rosbags' Writer, for bytes and
+    memoryview payloads, several chunks, repeated and out-of-order log times, QoS and typestore connections."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+    from rosbags.rosbag2.storage_mcap import McapWriter
+
+    from spatialvlm_ros.messages.mcap_writer import FastMcapWriter, FastWriter
+
+    src = _write(tmp_path / 'src', False, _items(5))
+    ts = typestore_for()
+    outs = []
+    for cls in (Writer, FastWriter):
+        w = cls(tmp_path / cls.__name__ / 'x', version=9, storage_plugin=StoragePlugin.MCAP)
+        if compress:
+            w.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+        w.open()
+        assert type(w.storage) is (FastMcapWriter if cls is FastWriter else McapWriter)
+        with open_reader(src) as reader:
+            conns = {c.id: w.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest,
+                                            offered_qos_profiles=c.ext.offered_qos_profiles)
+                     for c in reader.connections}
+            extra = w.add_connection('/extra', SMALL, typestore=ts)
+            for k, (c, t, raw) in enumerate(raw_messages(reader)):
+                w.write(conns[c.id], t, raw if k % 2 else bytes(raw))
+                if k % 5 == 0:
+                    w.write(extra, t - 3, ts.serialize_cdr(ts.types[SMALL](data='x' * k), SMALL))
+        w.close()
+        outs.append(((tmp_path / cls.__name__ / 'x' / 'x.mcap').read_bytes(),
+                     (tmp_path / cls.__name__ / 'x' / 'metadata.yaml').read_text()))
+    assert outs[0] == outs[1]
+    with open_reader(tmp_path / 'FastWriter' / 'x') as reader:
+        assert len(reader.storage.storages[0].chunks) > 3
