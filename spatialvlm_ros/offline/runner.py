@@ -126,7 +126,9 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
     in_flight: list = []
     t_start = time.perf_counter()
     timing = Counter()
-    max_in_flight = max(2, executor.workers + 1)
+    # Pool workers read their chunks themselves, so a chunk in flight is a few kB here: one queued
+    # per worker keeps every worker busy when one chunk takes longer than the next one.
+    max_in_flight = 2 * executor.workers + 1 if getattr(executor, 'reads_bag', False) else max(2, executor.workers + 1)
 
     local = getattr(executor, 'local', False)  # workers that can write into job.work themselves
 
