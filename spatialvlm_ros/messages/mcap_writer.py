@@ -8,6 +8,10 @@ of writing one. :class:`FastMcapWriter` overrides only the two methods that copy
 ``close_chunk``): the same records, message indexes and chunk indexes, at the same offsets, each
 payload copied once into the chunk and the chunk written from its buffer. Everything else
 (schemas, channels, summary, footer, metadata.yaml) is rosbags' code.
+
+:class:`FastWriter` also remembers the YAML of each connection's QoS profiles (rosbags dumps it
+with ruamel for every connection, ~1 ms each: a labelled bag writes one file per chunk, each with
+all the input and output connections).
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ import struct
 from collections import defaultdict
 from io import BytesIO
 
+from io import StringIO
+
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2.errors import WriterError
+from rosbags.rosbag2.metadata import dump_qos_v8, dump_qos_v9
 from rosbags.rosbag2.storage_mcap import McapWriter, PendingChunk
 
 __all__ = ['FastMcapWriter', 'FastWriter']
@@ -87,7 +96,66 @@ class FastMcapWriter(McapWriter):
         self.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
 
 
+_QOS_YAML: dict[str, str] = {}  # repr of dumped QoS profiles -> their YAML as rosbags writes it
+
+
+def _qos_yaml(dumped) -> str:
+    key = repr(dumped)
+    if key not in _QOS_YAML:
+        from ruamel.yaml import YAML
+
+        stream = StringIO()
+        yaml = YAML(typ='safe')
+        yaml.default_flow_style = False
+        yaml.dump(dumped, stream)
+        _QOS_YAML[key] = stream.getvalue().strip()
+    return _QOS_YAML[key]
+
+
 class FastWriter(Writer):
-    """rosbags' rosbag2 Writer with :class:`FastMcapWriter` as its MCAP storage."""
+    """rosbags' rosbag2 Writer with :class:`FastMcapWriter` as its MCAP storage and the QoS YAML of
+    its connections remembered (module doc)."""
 
     STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: FastMcapWriter}
+
+    def add_connection(self, topic: str, msgtype: str, *, typestore=None, msgdef: str | None = None,
+                       rihs01: str | None = None, serialization_format: str = 'cdr',
+                       offered_qos_profiles=()) -> Connection:
+        """rosbags 0.11's ``Writer.add_connection``, line for line, but for the QoS YAML (:func:`_qos_yaml`)."""
+        if not self.storage:
+            raise WriterError('Bag was not opened.')
+        if msgdef is None or rihs01 is None:
+            if not typestore:
+                raise WriterError('Cannot determine message definition. '
+                                  'Use either the typestore or msgdef+rihs01 arguments.')
+            msgdef, _ = typestore.generate_msgdef(msgtype, ros_version=2)
+            rihs01 = typestore.hash_rihs01(msgtype)
+        assert msgdef is not None
+        assert rihs01
+        fmt = 'ros2idl' if msgdef.startswith('=' * 80 + '\nIDL: ') else 'ros2msg'
+        fmtmap = {'ros2msg': MessageDefinitionFormat.MSG, 'ros2idl': MessageDefinitionFormat.IDL}
+        connection = Connection(
+            id=len(self.connections) + 1,
+            topic=topic,
+            msgtype=msgtype,
+            msgdef=MessageDefinition(fmtmap[fmt], msgdef),
+            digest=rihs01,
+            msgcount=0,
+            ext=ConnectionExtRosbag2(serialization_format=serialization_format,
+                                     offered_qos_profiles=list(offered_qos_profiles)),
+            owner=self,
+        )
+        for conn in self.connections:
+            if conn.topic == connection.topic and conn.msgtype == connection.msgtype and conn.ext == connection.ext:
+                raise WriterError(f'Connection can only be added once: {connection!r}.')
+        dump_qos = dump_qos_v9 if self.version >= 9 else dump_qos_v8
+        dumped = dump_qos(list(offered_qos_profiles))
+        if not isinstance(dumped, str):
+            dumped = _qos_yaml(dumped)
+        if msgtype not in self.added_types:
+            self.storage.add_msgtype(connection)
+            self.added_types.add(msgtype)
+        self.storage.add_connection(connection, dumped)
+        self.connections.append(connection)
+        self.counts[connection.id] = 0
+        return connection

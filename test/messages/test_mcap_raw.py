@@ -134,13 +134,20 @@ def test_other_bags_are_read_by_rosbags(tmp_path):
 @pytest.mark.parametrize('compress', [False, True])
 def test_the_fast_writer_writes_rosbags_bytes(tmp_path, compress):
     """messages.mcap_writer.FastWriter: the same MCAP file and metadata.yaml as rosbags' Writer, for bytes and
-    memoryview payloads, several chunks, repeated and out-of-order log times, QoS and typestore connections."""
+    memoryview payloads, several chunks, repeated and out-of-order log times, connections with QoS profiles, with
+    a definition or a typestore, and the same refusal of a connection added twice."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
     from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+    from rosbags.rosbag2.errors import WriterError
     from rosbags.rosbag2.storage_mcap import McapWriter
 
     from spatialvlm_ros.messages.mcap_writer import FastMcapWriter, FastWriter
 
     src = _write(tmp_path / 'src', False, _items(5))
+    QOS = [Qos(QosHistory.KEEP_LAST, 10, QosReliability.RELIABLE, QosDurability.VOLATILE, QosTime(0, 0),
+               QosTime(2**31 - 1, 0), QosLiveliness.AUTOMATIC, QosTime(1, 500), False),
+           Qos(QosHistory.KEEP_ALL, 1, QosReliability.BEST_EFFORT, QosDurability.TRANSIENT_LOCAL, QosTime(3, 4),
+               QosTime(0, 0), QosLiveliness.SYSTEM_DEFAULT, QosTime(0, 0), True)]
     ts = typestore_for()
     outs = []
     for cls in (Writer, FastWriter):
@@ -153,7 +160,10 @@ def test_the_fast_writer_writes_rosbags_bytes(tmp_path, compress):
             conns = {c.id: w.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest,
                                             offered_qos_profiles=c.ext.offered_qos_profiles)
                      for c in reader.connections}
-            extra = w.add_connection('/extra', SMALL, typestore=ts)
+            extra = w.add_connection('/extra', SMALL, typestore=ts, offered_qos_profiles=QOS)
+            w.add_connection('/extra2', SMALL, typestore=ts, offered_qos_profiles=QOS[:1])
+            with pytest.raises(WriterError, match='only be added once'):
+                w.add_connection('/extra', SMALL, typestore=ts, offered_qos_profiles=QOS)
             for k, (c, t, raw) in enumerate(raw_messages(reader)):
                 w.write(conns[c.id], t, raw if k % 2 else bytes(raw))
                 if k % 5 == 0:
