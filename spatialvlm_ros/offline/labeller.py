@@ -10,6 +10,7 @@ serialised messages for the labelled bag and one table row per frame.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from ..core.types import ns_to_stamp
 from ..messages import serialize
 from ..messages.bag import message_factory, typestore_for
 from ..messages.convert import frame_from_msgs, label_image_from_msg
-from ..messages.markers import marker_array
+from ..messages.markers import marker_array, marker_array_cdr
 from .config import LabelConfig
 from .labellers import make_labeller
 
@@ -159,11 +160,14 @@ def _output_messages(config: LabelConfig, ts, new, result, objects_doc: dict, fa
     msgs = [('objects', t['std_msgs/msg/String'](data=serialize.dumps(objects_doc))),
             ('facts', t['std_msgs/msg/String'](data=serialize.dumps(facts_doc)))]
     if config.markers:
-        sec, nanosec = ns_to_stamp(result.stamp_ns)
-        header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
-                                          frame_id=result.frame_id)
-        msgs.append(('markers', marker_array(new, result.objects, result.facts, header)))
+        if sys.byteorder == 'little':  # the bytes serialize_cdr gives (little endian here), written directly
+            msgs.append(('markers', marker_array_cdr(result.objects, result.facts, result.stamp_ns, result.frame_id)))
+        else:
+            sec, nanosec = ns_to_stamp(result.stamp_ns)
+            header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
+                                              frame_id=result.frame_id)
+            msgs.append(('markers', marker_array(new, result.objects, result.facts, header)))
     if result.reward.valid:
         msgs.append(('reward', t['std_msgs/msg/Float32'](data=float(result.reward.reward))))
     msgs.append(('detail', t['std_msgs/msg/String'](data=serialize.dumps(detail_doc))))
-    return [(k, bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]
+    return [(k, m if isinstance(m, bytes) else bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]
