@@ -105,9 +105,9 @@ def _copy_only(bag: Path, frames: int) -> float:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _cpu_s() -> float | None:
-    """CPU seconds of this process and its live descendants (the pool's workers) so far, from /proc
-    (Linux); None elsewhere. What the labelling costs whatever else runs on the machine."""
+def _cpu_s() -> tuple[float, float] | None:
+    """CPU seconds of this process and of its live descendants (the pool's workers) so far, from
+    /proc (Linux); None elsewhere. What the labelling costs whatever else runs on the machine."""
     tick = os.sysconf('SC_CLK_TCK')
 
     def own(pid: int) -> float:
@@ -121,15 +121,16 @@ def _cpu_s() -> float | None:
         return out
 
     try:
-        total, todo = 0.0, [os.getpid()]
+        main = own(os.getpid())
+        rest, todo = 0.0, children(os.getpid())
         while todo:
             pid = todo.pop()
             try:
-                total += own(pid)
+                rest += own(pid)
                 todo += children(pid)
             except (FileNotFoundError, ProcessLookupError):  # a process that just ended
                 pass
-        return total
+        return main, rest
     except OSError:
         return None
 
@@ -173,11 +174,15 @@ def _timed_label(bag: Path, config: LabelConfig, options: RunOptions) -> tuple[d
     (ta, fa, ca), (tb, fb, cb) = _Clock.marks[0], _Clock.marks[-1]
     steady = (fb - fa) / (tb - ta) if tb > ta else None
     # CPU per frame in the steady state, this process and its workers (not Ray's, which are not ours)
-    cpu = (cb - ca) / (fb - fa) * 1e3 if None not in (ca, cb) and fb > fa and not options.ray_address else None
+    split = None
+    if None not in (ca, cb) and fb > fa and not options.ray_address:
+        split = {'main_process': round((cb[0] - ca[0]) / (fb - fa) * 1e3, 3),
+                 'workers': round((cb[1] - ca[1]) / (fb - fa) * 1e3, 3)}
+    cpu = split['main_process'] + split['workers'] if split else None
     return s, {'wall_s': round(t1 - t0, 3), 'startup_s': round(ta - t0, 3), 'tail_s': round(t1 - tb, 3),
                'steady_frames': fb - fa, 'steady_s': round(tb - ta, 3),
                'steady_frames_per_s': round(steady, 2) if steady else None,
-               'steady_cpu_ms_per_frame': round(cpu, 3) if cpu else None,
+               'steady_cpu_ms_per_frame': round(cpu, 3) if cpu else None, 'steady_cpu_ms_per_frame_split': split,
                'overall_frames_per_s': round(s['frames'] / (t1 - t0), 2)}, out
 
 
