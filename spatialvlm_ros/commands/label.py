@@ -196,7 +196,7 @@ def register(sub) -> None:
                         'copy of the images on disk)')
     p.add_argument('--lerobot', metavar='DIR', default=None,
                    help='also write a LeRobot v3.0 dataset there (next.reward, next.done, next.success, stage, '
-                        'distances; one episode per bag, in the order given)')
+                        'distances; one episode per bag or labelled episode, in the order given)')
     lr = p.add_argument_group(
         'LeRobot dataset input', 'label the episodes of a LeRobot v3.0 dataset with colour and depth instead of bags '
         '(one output directory per episode, no labelled bag); the reward also goes to ROOT/spatialvlm_progress.parquet '

@@ -1,8 +1,11 @@
 """LeRobot dataset input: label the episodes of a LeRobot v3.0 dataset with colour and depth in place of
 a bag, and write the reward as lerobot's own reward tooling writes per-frame progress.
 
-Pinned: lerobot v0.6.1 (the newest release on PyPI; tag v0.6.1, commit 7e241bd63) and checked
-unchanged at huggingface/lerobot main 7427f31 (0.6.2.dev) for every file named below.
+Pinned: lerobot v0.6.1 (the newest release on PyPI; tag v0.6.1, commit 7e241bd63); what is used here
+is unchanged at huggingface/lerobot main 7427f31 (0.6.2.dev), where the depth-map test moved from
+``LeRobotDatasetMetadata.depth_keys`` into ``configs/video.py`` ``is_depth_map`` with the same meaning.
+Checked by the tests against lerobot 0.4.4 where it imports (the newest lerobot that installs on
+Python 3.11): ``LeRobotDataset`` loads such a dataset and RA-BC's ``RABCWeights`` the progress file.
 
 What is read (``root``, ``CODEBASE_VERSION`` "v3.0"; ``lerobot/datasets/utils.py``)::
 
@@ -15,7 +18,7 @@ What is read (``root``, ``CODEBASE_VERSION`` "v3.0"; ``lerobot/datasets/utils.py
     videos/<key>/chunk-*/file-*.mp4      ``dtype: video`` features (decoded with PyAV when installed)
 
 Colour: a ``(H, W, 3)`` image or video feature (``observation.images.<camera>``). Depth
-(``lerobot/configs/video.py`` ``is_depth_map``, ``lerobot/utils/feature_utils.py``): a feature
+(``lerobot/datasets/dataset_metadata.py`` ``depth_keys``, ``lerobot/utils/feature_utils.py``): a feature
 whose ``info`` carries ``is_depth_map: true`` (legacy ``video.is_depth_map``), shape ``(H, W, 1)``;
 lerobot's robots name it ``observation.images.<camera>_depth``. Its unit is ``info.depth_unit``
 (``"mm"`` or ``"m"``, recorded from the first frame's dtype: integer = millimetres, float = metres;
@@ -311,7 +314,8 @@ def _need_av(root: Path, key: str) -> None:
         import av  # noqa: F401
     except ImportError as err:
         raise OfflineError(f'LeRobot dataset {root}: feature {key} is stored as video; decoding it needs PyAV '
-                           '(pip install av). Image features (dtype image) need nothing more', kind='dependency') from err
+                           '(pip install av). Image features (dtype image) need nothing more',
+                           kind='dependency') from err
 
 
 # ------------------------------------------------------------------------------------------------------ open

@@ -332,3 +332,108 @@ def test_cli_labels_a_lerobot_dataset(sim, dataset, labelled, tmp_path, capsys):
     assert 'no input' in capsys.readouterr().err
     assert main(['label', '--lerobot-in', str(ds), '--out', str(tmp_path / 'o2')]) == 1
     assert 'LeRobot datasets carry no camera intrinsics' in capsys.readouterr().err
+
+
+def test_interrupted_run_resumes_to_the_same_outputs(sim, dataset, labelled, task, tmp_path, monkeypatch):
+    """Ctrl-C after the first chunk keeps it; the same call again labels only the rest, with the same rows."""
+    import spatialvlm_ros.offline.lerobot_input as lri
+
+    out, _ = labelled
+    real, calls = lri.label_frames, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lri, 'label_frames', interrupted)
+    kwargs = dict(intrinsics=(sim['k'], sim['size']), progress=tmp_path / 'p.parquet')
+    with pytest.raises(KeyboardInterrupt):
+        label_lerobot(dataset, tmp_path / 'o', LabelConfig(task=task, chunk_frames=CHUNK), SERIAL, **kwargs)
+    assert (tmp_path / 'o' / '.work' / 'episode_000000' / 'chunks' / '000000' / 'done.json').is_file()
+    assert not (tmp_path / 'p.parquet').exists()
+    monkeypatch.setattr(lri, 'label_frames', real)
+    summary = label_lerobot(dataset, tmp_path / 'o', LabelConfig(task=task, chunk_frames=CHUNK), SERIAL, **kwargs)
+    first = json.loads((tmp_path / 'o' / 'episode_000000' / 'summary.json').read_text())
+    assert first['throughput']['resumed_chunks'] == 1 and summary['frames'] == 2 * FRAMES
+    for ep in (0, 1):
+        name = f'episode_{ep:06d}/frames.parquet'
+        assert pq.read_table(tmp_path / 'o' / name).drop(['vlm']).to_pylist() == pq.read_table(
+            out / name).drop(['vlm']).to_pylist()
+    assert not (tmp_path / 'o' / '.work' / 'episode_000000').exists()
+
+
+def test_video_dataset_labels_like_the_images(sim, labelled, task, tmp_path):
+    """Where PyAV imports: the episodes as lerobot's video features (colour near-lossless H.264, depth as
+    lerobot's 12-bit log codes in lossless HEVC, every episode in one file) decode to the image dataset's
+    frames (depth to one quantum) and label to its rewards within that."""
+    pytest.importorskip('av')
+    from spatialvlm_ros.offline.lerobot_input import read_chunk
+
+    root = write_lerobot_rgbd(tmp_path / 'vid', sim['episodes'], fps=sim['fps'], videos=True)
+    assert not any('observation' in c for c in pq.read_schema(root / 'data/chunk-000/file-000.parquet').names)
+    inp = open_lerobot(root, intrinsics=(sim['k'], sim['size']))
+    assert inp.streams.color_video and inp.streams.depth_video
+    ep = inp.episodes[1]
+    assert ep.videos[0][2] == pytest.approx(FRAMES / sim['fps'])
+    items = read_chunk(inp, ep, 0, FRAMES)
+    assert [fj.index for fj, _ in items] == list(range(FRAMES))
+    for (fj, decode), (rgb, depth) in zip(items, sim['episodes'][1]):
+        frame, _ = decode()
+        assert np.abs(frame.rgb.astype(int) - rgb).max() <= 3
+        metres = depth.astype(np.float32) * np.float32(0.001)
+        ok = np.isfinite(frame.depth) & (depth > 0)
+        step = (metres[ok] + 3.5) * (math.log(13.5) - math.log(3.51)) / 4095
+        assert ok.sum() > 0.5 * depth.size and np.all(np.abs(frame.depth[ok] - metres[ok]) <= step / 2 + 1e-5)
+    s = label_lerobot(root, tmp_path / 'o', LabelConfig(task=task, chunk_frames=CHUNK), SERIAL,
+                      intrinsics=(sim['k'], sim['size']))
+    assert s['frames'] == 2 * FRAMES and not s['failures']
+    out, _ = labelled
+    for e in (0, 1):
+        name = f'episode_{e:06d}/frames.parquet'
+        got, want = _rows(tmp_path / 'o' / name), _rows(out / name)
+        assert [g['valid'] for g in got] == [w['valid'] for w in want]
+        assert [g['reward'] for g in got if g['valid']] == pytest.approx([w['reward'] for w in want if w['valid']],
+                                                                         abs=0.02)
+
+
+_LEROBOT_READS = r'''
+import json, sys
+from pathlib import Path
+try:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    try:
+        from lerobot.rewards.sarm.rabc import RABCWeights  # lerobot >= 0.5
+    except ImportError:
+        from lerobot.utils.rabc import RABCWeights  # lerobot 0.4
+except Exception as err:
+    print(json.dumps({'skip': f'{type(err).__name__}: {err}'}))
+    sys.exit(0)
+root = Path(sys.argv[1])
+ds = LeRobotDataset('local/spatialvlm_in', root=root)
+depth = ds[3]['observation.images.front_depth']
+w = RABCWeights(progress_path=root / 'spatialvlm_progress.parquet', chunk_size=2, head_mode='sparse', device='cpu')
+print(json.dumps({'frames': len(ds), 'episodes': ds.meta.total_episodes, 'depth_max': float(depth.max()),
+                  'progress': {str(k): v for k, v in w.progress_lookup.items()}}))
+'''
+
+
+def test_lerobot_reads_the_dataset_and_the_progress_file(sim, dataset, labelled):
+    """Where lerobot imports (it needs torch and torchvision; in a subprocess, so that its native stack meets no
+    renderer): LeRobotDataset loads the input dataset, and RA-BC's RABCWeights the progress file, taking every
+    frame with a reward and no other."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, '-c', _LEROBOT_READS, str(dataset)], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(run.stdout.strip().splitlines()[-1])
+    if 'skip' in doc:
+        pytest.skip(f'lerobot does not import here: {doc["skip"]}')
+    assert doc['frames'] == 2 * FRAMES and doc['episodes'] == 2
+    assert doc['depth_max'] == float(sim['episodes'][0][3][1].max())  # uint16 millimetres as stored
+    t = pq.read_table(dataset / PROGRESS_FILE).to_pylist()
+    assert doc['progress'] == {str(r['index']): pytest.approx(r[PROGRESS_COLUMN]) for r in t
+                               if not math.isnan(r[PROGRESS_COLUMN])}

@@ -58,42 +58,93 @@ def _depth_file(depth: np.ndarray, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+# lerobot.configs.video DepthEncoderConfig defaults: log quantisation to 12-bit codes (metres)
+DEPTH_MIN, DEPTH_MAX, DEPTH_SHIFT = 0.01, 10.0, 3.5
+
+
+def quantise_depth(metres: np.ndarray) -> np.ndarray:
+    """lerobot.datasets.depth_utils.quantize_depth with its defaults (log): HxW metres -> uint16 codes 0..4095."""
+    lo, hi = np.log(DEPTH_MIN + DEPTH_SHIFT), np.log(DEPTH_MAX + DEPTH_SHIFT)
+    norm = (np.log(metres.astype(np.float32) + np.float32(DEPTH_SHIFT)) - lo) / (hi - lo)
+    return np.rint(norm * 4095).clip(0, 4095).astype(np.uint16)
+
+
+def _encode_video(path: Path, images: list, fps: int, depth: bool) -> None:
+    """lerobot's streams with PyAV: depth as gray12le codes in lossless HEVC (its DepthEncoderConfig), colour
+    as near-lossless H.264 (yuv444p, qp 0)."""
+    from fractions import Fraction
+
+    import av
+
+    h, w = images[0].shape[:2]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), 'w') as container:
+        if depth:
+            stream = container.add_stream('libx265', rate=fps, options={'x265-params': 'lossless=1:log-level=error'})
+            stream.pix_fmt = 'gray12le'
+        else:
+            stream = container.add_stream('libx264', rate=fps, options={'qp': '0'})
+            stream.pix_fmt = 'yuv444p'
+        stream.width, stream.height = w, h
+        for i, img in enumerate(images):
+            if depth:
+                frame = av.VideoFrame(w, h, 'gray12le')
+                plane = frame.planes[0]
+                np.frombuffer(plane, dtype=np.uint16).reshape(h, plane.line_size // 2)[:, :w] = img
+            else:
+                frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def write_lerobot_rgbd(root: Path, episodes: list, fps: int = 30, task: str = 'pick and place', *,
                        color_key: str = COLOR_KEY, depth_key: str | None = DEPTH_KEY, depth_unit: str | None = 'mm',
                        depth_format: str = 'tiff', flag_depth: bool = True, extra_features: dict | None = None,
-                       codebase_version: str = 'v3.0') -> Path:
+                       codebase_version: str = 'v3.0', videos: bool = False) -> Path:
     """A LeRobot image dataset at ``root``: ``episodes`` is a list of episodes, each a list of (rgb HxWx3
     uint8, depth HxW uint16 or float32) frames; depth_key None: no depth feature. ``timestamp`` is
     frame_index / fps (lerobot's), ``index`` runs over the dataset; a 2-vector ``action`` column stands
-    for the robot's own data. Returns ``root``."""
+    for the robot's own data. videos: colour and depth as lerobot's video features instead (every episode
+    in one videos/<key>/chunk-000/file-000.mp4, PyAV; depth quantised as lerobot does). Returns ``root``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     h, w = episodes[0][0][0].shape[:2]
     dh, dw = episodes[0][0][1].shape[:2]
+    kind = 'video' if videos else 'image'
     feats = {
-        color_key: {'dtype': 'image', 'shape': [h, w, 3], 'names': ['height', 'width', 'channels'],
+        color_key: {'dtype': kind, 'shape': [h, w, 3], 'names': ['height', 'width', 'channels'],
                     'info': {'is_depth_map': False}},
     }
     if depth_key is not None:
         info = {'is_depth_map': True} if flag_depth else {}
         if depth_unit is not None:
             info['depth_unit'] = depth_unit
-        feats[depth_key] = {'dtype': 'image', 'shape': [dh, dw, 1], 'names': ['height', 'width', 'channels'],
+        if videos:
+            info.update({'video.codec': 'hevc', 'video.pix_fmt': 'gray12le', 'video.depth_min': DEPTH_MIN,
+                         'video.depth_max': DEPTH_MAX, 'video.shift': DEPTH_SHIFT, 'video.use_log': True,
+                         'video.extra_options': {'x265-params': 'lossless=1'}})
+        feats[depth_key] = {'dtype': kind, 'shape': [dh, dw, 1], 'names': ['height', 'width', 'channels'],
                             'info': info}
     feats['action'] = {'dtype': 'float32', 'shape': [2], 'names': ['x', 'y']}
     feats.update(extra_features or {})
     for k in ('timestamp', 'frame_index', 'episode_index', 'index', 'task_index'):
         feats[k] = {'dtype': 'float32' if k == 'timestamp' else 'int64', 'shape': [1], 'names': None}
-    cols: dict = {k: [] for k in (color_key, *([depth_key] if depth_key else []), 'action', 'timestamp', 'frame_index',
-                                  'episode_index', 'index', 'task_index')}
+    images = () if videos else (color_key, *([depth_key] if depth_key else []))
+    ids = ('timestamp', 'frame_index', 'episode_index', 'index', 'task_index')
+    cols: dict = {k: [] for k in (*images, 'action', *ids)}
     eps = []
     index = 0
     for e, frames in enumerate(episodes):
         for i, (rgb, depth) in enumerate(frames):
-            cols[color_key].append({'bytes': _png(rgb), 'path': f'frame-{i:06d}.png'})
-            if depth_key:
-                cols[depth_key].append({'bytes': _depth_file(depth, depth_format), 'path': f'frame-{i:06d}.{depth_format}'})
+            if not videos:
+                cols[color_key].append({'bytes': _png(rgb), 'path': f'frame-{i:06d}.png'})
+            if depth_key and not videos:
+                cols[depth_key].append({'bytes': _depth_file(depth, depth_format),
+                                        'path': f'frame-{i:06d}.{depth_format}'})
             cols['action'].append([0.1 * i, -0.1 * i])
             cols['timestamp'].append(i / fps)
             cols['frame_index'].append(i)
@@ -103,14 +154,25 @@ def write_lerobot_rgbd(root: Path, episodes: list, fps: int = 30, task: str = 'p
         eps.append({'episode_index': e, 'tasks': [task], 'length': len(frames), 'data/chunk_index': 0,
                     'data/file_index': 0, 'dataset_from_index': index, 'dataset_to_index': index + len(frames),
                     'meta/episodes/chunk_index': 0, 'meta/episodes/file_index': 0})
+        if videos:
+            for key in (color_key, depth_key):
+                eps[-1].update({f'videos/{key}/chunk_index': 0, f'videos/{key}/file_index': 0,
+                                f'videos/{key}/from_timestamp': index / fps,
+                                f'videos/{key}/to_timestamp': (index + len(frames)) / fps})
         index += len(frames)
     image = pa.struct([('bytes', pa.binary()), ('path', pa.string())])
     types = {color_key: image, depth_key: image, 'action': pa.list_(pa.float32(), 2), 'timestamp': pa.float32()}
     table = pa.table({k: pa.array(v, type=types.get(k, pa.int64())) for k, v in cols.items()})
-    hf = {'info': {'features': {k: ({'_type': 'Image'} if k in (color_key, depth_key) else
+    hf = {'info': {'features': {k: ({'_type': 'Image'} if k in images else
                                     {'dtype': feats[k]['dtype'], '_type': 'Value'}) for k in cols if k != 'action'}}}
     table = table.replace_schema_metadata({b'huggingface': json.dumps(hf).encode()})
     root = Path(root)
+    if videos:
+        every = [f for frames in episodes for f in frames]
+        _encode_video(root / f'videos/{color_key}/chunk-000/file-000.mp4', [c for c, _ in every], fps, depth=False)
+        _encode_video(root / f'videos/{depth_key}/chunk-000/file-000.mp4',
+                      [quantise_depth(d.astype(np.float32) * np.float32(0.001 if d.dtype == np.uint16 else 1.0))
+                       for _, d in every], fps, depth=True)
     (root / 'data/chunk-000').mkdir(parents=True)
     (root / 'meta/episodes/chunk-000').mkdir(parents=True)
     pq.write_table(table, root / 'data/chunk-000/file-000.parquet')
