@@ -45,7 +45,8 @@ whose schema ``rewards/robometer`` and ``rewards/topreward`` share; read by RA-B
 ``progress_sparse`` is the column the single-head models (robometer, topreward) write and RA-BC's
 default ``head_mode`` reads; RA-BC skips NaN frames. The file is the one thing added to the dataset
 (lerobot's tools add theirs, ``sarm_progress.parquet``, the same way); nothing of the dataset is changed,
-and an existing progress file is only replaced when this module wrote it.
+and an existing progress file is only replaced when this module wrote it (keeping the rows of the
+episodes a run did not label when it was written with the same configuration).
 """
 
 from __future__ import annotations
@@ -725,9 +726,29 @@ def _check_progress_target(path: Path) -> None:
                            'is not replaced: delete it or choose another file with --progress-out', kind='exists')
 
 
+def _earlier_rows(path: Path, config: LabelConfig, labelled: set) -> dict:
+    """The rows of an existing progress file of ours, written with ``config``, for other episodes than
+    ``labelled`` (empty when there is none, or it is of another configuration: then it is replaced)."""
+    _, pq = _pa()
+    cols: dict = {'index': [], 'episode_index': [], 'frame_index': [], PROGRESS_COLUMN: []}
+    if not path.exists():
+        return cols
+    table = pq.read_table(path)
+    about = json.loads((table.schema.metadata or {}).get(_METADATA_KEY, b'{}'))
+    if about.get('config') != config.fingerprint():
+        logger.warning('%s was written with another configuration: replaced by this run\'s episodes only', path)
+        return cols
+    for r in table.to_pylist():
+        if r['episode_index'] not in labelled:
+            for k in cols:
+                cols[k].append(r[k])
+    return cols
+
+
 def write_progress(path: Path, inp: LeRobotInput, frames_tables: Sequence[Path], config: LabelConfig) -> int:
     """Write the progress file (module doc) for the labelled episodes from their ``frames.parquet``,
-    in ``inp.episodes`` order; ``index`` is the dataset's own. Returns its rows. Atomic."""
+    in ``inp.episodes`` order; ``index`` is the dataset's own. The rows of other episodes in an earlier
+    file of the same configuration are kept. Returns its rows. Atomic."""
     pa, pq = _pa()
     root = Path(inp.root)
     wanted = {e.index for e in inp.episodes}
@@ -745,6 +766,10 @@ def write_progress(path: Path, inp: LeRobotInput, frames_tables: Sequence[Path],
             cols['episode_index'].append(ep.index)
             cols['frame_index'].append(int(r['frame']))
             cols[PROGRESS_COLUMN].append(r['reward'] if r['valid'] and r['reward'] is not None else math.nan)
+    # Episodes labelled earlier with this same configuration (another --episodes run) stay in the file.
+    kept = _earlier_rows(path, config, wanted)
+    for k in cols:
+        cols[k].extend(kept[k])
     order = np.argsort(np.asarray(cols['index'], np.int64), kind='stable')
     table = pa.table({
         'index': pa.array(np.asarray(cols['index'], np.int64)[order]),

@@ -155,6 +155,15 @@ def test_episode_subset_pool_workers_progress_elsewhere_and_export(sim, dataset,
     lr = pq.read_table(tmp_path / 'lr' / 'data/chunk-000/file-000.parquet')
     assert lr.column('next.reward').to_pylist() == pytest.approx(
         [r['reward'] if r['valid'] else 0.0 for r in want])
+    # the other episode in a second run: the progress file keeps the first run's rows (same configuration)
+    label_lerobot(dataset, tmp_path / 'o', LabelConfig(task=task, chunk_frames=CHUNK), SERIAL,
+                  intrinsics=(sim['k'], sim['size']), episodes=[0], progress=prog)
+    both = pq.read_table(prog)
+    assert both.column('index').to_pylist() == list(range(2 * FRAMES))
+    full = pq.read_table(dataset / PROGRESS_FILE)  # the run of both episodes at once
+    for c in ('index', 'episode_index', 'frame_index'):
+        assert both.column(c).to_pylist() == full.column(c).to_pylist()
+    np.testing.assert_array_equal(both.column(PROGRESS_COLUMN).to_numpy(), full.column(PROGRESS_COLUMN).to_numpy())
 
 
 def test_depth_units_float_metres_and_a_depth_scale(sim, labelled, task, tmp_path):
