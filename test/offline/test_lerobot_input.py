@@ -446,3 +446,24 @@ def test_lerobot_reads_the_dataset_and_the_progress_file(sim, dataset, labelled)
     t = pq.read_table(dataset / PROGRESS_FILE).to_pylist()
     assert doc['progress'] == {str(r['index']): pytest.approx(r[PROGRESS_COLUMN]) for r in t
                                if not math.isnan(r[PROGRESS_COLUMN])}
+
+
+def test_ray_labels_a_dataset_like_one_process(sim, dataset, labelled, task, tmp_path):
+    """Ray workers (a local instance) give the serial run's rows and the same progress file."""
+    ray = pytest.importorskip('ray')
+    out, _ = labelled
+    prog = tmp_path / 'progress.parquet'
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        label_lerobot(dataset, tmp_path / 'ray', LabelConfig(task=task, chunk_frames=CHUNK),
+                      RunOptions(progress=False, ray_address='auto'), intrinsics=(sim['k'], sim['size']),
+                      progress=prog)
+    finally:
+        ray.shutdown()
+    for ep in ('episode_000000', 'episode_000001'):
+        got, want = _rows(tmp_path / 'ray' / ep / 'frames.parquet'), _rows(out / ep / 'frames.parquet')
+        assert [(r['reward'], r['stage'], r['distances']) for r in got] == \
+            [(r['reward'], r['stage'], r['distances']) for r in want]
+    full = pq.read_table(dataset / PROGRESS_FILE)
+    np.testing.assert_array_equal(pq.read_table(prog).column(PROGRESS_COLUMN).to_numpy(),
+                                  full.column(PROGRESS_COLUMN).to_numpy())
