@@ -170,7 +170,7 @@ def _major_components(mask: np.ndarray, keep_ratio: float) -> np.ndarray:
 # chroma, further in only its own.
 _CHROMA_REACH_PX = 2
 _CORE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _CHROMA_REACH_PX + 1,) * 2)
-# Boundary pixels whose vote is enough to tell, for the whole frame, whether its chroma is blurred.
+# Fewest boundary pixels whose vote tells whether a frame's chroma is blurred (fewer: not re-decided).
 _FRAME_VOTES = 20
 
 
@@ -198,7 +198,7 @@ def _jpeg_edges(rgb: np.ndarray, raw: np.ndarray, decide, tolerance: float,
     raw: its HxW uint8 0/255 threshold mask; decide: Nx1x3 uint8 RGB -> N uint8 0/255 (the colour's
     thresholds); tolerance: luma error in levels; blurred: True when the frame is already known to
     be chroma-blurred, None when this crop is to tell. Returns the mask and what this crop told
-    about the frame (None: too little to tell).
+    about the frame (None: too little to tell, and the mask is left as thresholded).
 
     The boundary band is the pixels within the chroma's reach (``_CHROMA_REACH_PX``) of the mask's
     border, on either side; beyond it are the inner and outer cores, whose chroma is their own. A
@@ -206,12 +206,13 @@ def _jpeg_edges(rgb: np.ndarray, raw: np.ndarray, decide, tolerance: float,
     alpha of the inner one comes from its luma, which JPEG keeps, and gives its chroma. On a raw
     image that model explains the band's chroma better than the model blurred the way 4:2:0 blurs
     (a two-colour anti-aliased edge, exactly); on a JPEG image the blurred model explains it better.
-    The majority of the band pixels where either misses by more than 2 ``tolerance`` decides; only
-    then is a pixel re-decided (the thresholds applied to its modelled colour), and only where the
-    model holds: the two sides differ by at least 4 ``tolerance`` in luma and in chroma, its luma
-    lies between theirs, the blurred model matches its chroma to 3 ``tolerance`` (else a third
-    colour is there: an outline, a shadow), and the decision is the same over the alpha range that
-    errors of ``tolerance`` in its luma and in the core colours allow.
+    The majority of the band pixels where either misses by more than 2 ``tolerance`` (at least
+    ``_FRAME_VOTES`` of them) decides; only then is a pixel re-decided (the thresholds applied to
+    its modelled colour), and only where the model holds: the two sides differ by at least
+    4 ``tolerance`` in luma and in chroma, its luma lies between theirs, the blurred model matches
+    its chroma to 3 ``tolerance`` (else a third colour is there: an outline, a shadow), and the
+    decision is the same over the alpha range that errors of ``tolerance`` in its luma and in the
+    core colours allow.
     """
     mu = (raw > 0).view(np.uint8)
     core_in = cv2.erode(mu, _CORE_KERNEL, borderType=cv2.BORDER_REPLICATE)
@@ -245,10 +246,9 @@ def _jpeg_edges(rgb: np.ndarray, raw: np.ndarray, decide, tolerance: float,
     if blurred is None:
         votes = np.maximum(r_sharp, r_blur) > (2.0 * tolerance) ** 2
         n = int(np.count_nonzero(votes))
-        if not n:
+        if n < _FRAME_VOTES:  # too little to tell: left as thresholded
             return raw, None
-        blurred = 2 * int(np.count_nonzero(r_blur[votes] < r_sharp[votes])) > n
-        told = blurred if n >= _FRAME_VOTES else None
+        told = blurred = 2 * int(np.count_nonzero(r_blur[votes] < r_sharp[votes])) > n
         if not blurred:
             return raw, told
     # alpha's uncertainty: the pixel's luma and the core colours are each known to about the tolerance
