@@ -11,7 +11,14 @@ better than its depth along the viewing ray:
 - its **bottom**: an object whose lowest visible point is within ``support_max_gap_m`` of the
   frame's dominant horizontal plane rests on it, so its bottom is the support surface: the
   plane, or a thin object lying on the plane under it (a mat, a marker: sampled in a ring of
-  ``support_ring_px`` around the mask). An object in the air keeps its lowest visible point;
+  ``support_ring_px`` around the mask). Its own support is the highest horizontal surface seen
+  around its foot (another object, a night stand) when that lies above the dominant plane. One
+  whose lowest visible point reaches that surface (within ``support_contact_m``: its foot, or its
+  mask's fringe lying on the surface, which depth noise spreads a few mm below it) stands there;
+  one whose lowest visible point is higher stands there too unless the surface is seen through
+  free space under it, inside its footprint (the outline of its top when that is in view, not
+  its bounding square, which also covers the table beside a round or a yawed object). An object
+  in the air keeps its lowest visible point;
 - its **horizontal centre**: when the camera looks down on the object by at least
   ``min_view_down_deg``, the whole top surface is in view, and its area-weighted mean (each
   pixel weighted by its footprint on a horizontal plane, z^2 / |up . d|) is the horizontal centre
@@ -55,6 +62,10 @@ class SupportConfig:
     # Its bottom is then the support surface.
     support_max_gap_m: float = option(0.05, "'support' mode: an object whose lowest visible point is within "
                                             'this above the dominant horizontal plane rests on it (metres).')
+    # The 1st percentile of a foot's heights, with depth noise, and the mask's fringe on the plane.
+    support_contact_m: float = option(0.008, "'support' mode: an object whose lowest visible point is within "
+                                             'this above its support surface touches it: it stands there, '
+                                             'whatever is seen beside it (metres).')
     support_ring_px: int = option(6, "'support' mode: width in pixels of the ring around the mask where the "
                                      'support surface is sampled.')
     min_view_down_deg: float = option(15.0, "'support' mode: the top counts as seen when the camera looks down "
@@ -62,7 +73,7 @@ class SupportConfig:
 
     def __post_init__(self) -> None:
         check_int(self, 'support_ring_px', 1)
-        for name in ('cap_tolerance_m', 'support_max_gap_m'):
+        for name in ('cap_tolerance_m', 'support_max_gap_m', 'support_contact_m'):
             check_number(self, name)
         if not 0.0 <= self.min_view_down_deg < 90.0:
             raise GroundingError(
@@ -127,6 +138,26 @@ def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int 
     return int(np.count_nonzero(occluders)) >= max(3, ring_px)
 
 
+def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.ndarray:
+    """(M,) bool: which of the 2D points ``pts`` (Mx2) lie inside the convex hull of ``outline``
+    (Kx2, K >= 3) by more than ``margin`` (metres; all False for a degenerate hull)."""
+    hull = cv2.convexHull(np.ascontiguousarray(outline, dtype=np.float32))[:, 0, :].astype(np.float64)
+    if len(hull) < 3:
+        return np.zeros(len(pts), bool)
+    a, b = hull, np.roll(hull, -1, axis=0)
+    edge = b - a
+    length = np.linalg.norm(edge, axis=1)
+    ok = length > 1e-9
+    a, edge, length = a[ok], edge[ok], length[ok]
+    area2 = float(np.sum(hull[:, 0] * np.roll(hull[:, 1], -1) - np.roll(hull[:, 0], -1) * hull[:, 1]))
+    if len(a) < 3 or abs(area2) < 1e-12:
+        return np.zeros(len(pts), bool)
+    # signed distance of every point to every edge line, positive inside
+    d = ((edge[None, :, 0] * (pts[:, None, 1] - a[None, :, 1]) - edge[None, :, 1] * (pts[:, None, 0] - a[None, :, 0]))
+         / length[None, :]) * math.copysign(1.0, area2)
+    return d.min(axis=1) > margin
+
+
 def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
                    min_count: int = 15) -> float | None:
     """Height of the highest horizontal surface seen around an object's foot, or None.
@@ -170,6 +201,7 @@ def support_box(
     support_max_gap_m: float,
     support_ring_px: int,
     min_view_down_deg: float,
+    support_contact_m: float = 0.008,
     percentiles: tuple[float, float],
     min_points: int,
     near_fwd_values: np.ndarray | None = None,
@@ -263,14 +295,25 @@ def support_box(
             plane = local
     if plane is not None and lowest - plane <= support_max_gap_m:
         on_plane = np.abs(ring[:, 2] - plane) <= plane_tol_m
-        # Free space under the object: the plane seen inside the object's footprint (through the
-        # gap between its bottom and the plane) means it hangs in the air; otherwise gravity says
-        # it rests there (a bottom hidden by the view or by something in front of it).
-        half_w = width / 2.0 - footprint_margin_m
-        fp_fwd0 = near_fwd + footprint_margin_m
-        fp_fwd1 = near_fwd + width - footprint_margin_m
-        c_right = float(horiz @ right)
-        under = on_plane & (np.abs(ring[:, 0] - c_right) < half_w) & (ring[:, 1] > fp_fwd0) & (ring[:, 1] < fp_fwd1)
+        # Its lowest visible points reach the plane (the foot, or the mask's fringe on the plane
+        # around it: a hanging object's fringe is cut off by the depth jump to the plane behind
+        # it): it stands there. Otherwise free space under the object, the plane seen inside the
+        # object's footprint (through the gap between its bottom and the plane), means it hangs
+        # in the air; else gravity says it rests there (a bottom hidden by the view or by
+        # something in front of it).
+        if lowest - plane <= support_contact_m:
+            under = np.zeros(len(ring), bool)
+        elif top_visible and not occluded and cap_size is not None:
+            # The whole top is in view: its outline is the footprint of a box, a cylinder, a bowl
+            # (the plane seen beside a round foot lies outside it, unlike in a bounding square).
+            under = on_plane & _inside_convex(ring[:, :2], c_lat, footprint_margin_m)
+        else:
+            half_w = width / 2.0 - footprint_margin_m
+            fp_fwd0 = near_fwd + footprint_margin_m
+            fp_fwd1 = near_fwd + width - footprint_margin_m
+            c_right = float(horiz @ right)
+            under = (on_plane & (np.abs(ring[:, 0] - c_right) < half_w) & (ring[:, 1] > fp_fwd0)
+                     & (ring[:, 1] < fp_fwd1))
         if np.count_nonzero(under) < 5:
             resting = True
             support = float(plane)
@@ -279,7 +322,9 @@ def support_box(
                         & (ring[:, 2] <= lowest + 0.003), 2]
             if mats.size >= 10:
                 support = float(stats.percentile(mats, 75))
-            bottom = min(support, bottom_vis)
+            # Its bottom is the support: visible points below it by less than the contact band
+            # are depth noise and the fringe on the plane; more than that, and it reaches lower.
+            bottom = support if bottom_vis >= support - support_contact_m else bottom_vis
             # Neither the plane nor a mat is seen under it, and its lowest visible point is above
             # both: its lower part is hidden.
             bottom_hidden = mats.size < 10 and lowest - plane > max_mat_m
@@ -325,6 +370,7 @@ def support(cloud: Cloud, config: LiftConfig) -> Estimate:
         cloud.points, cloud.mask_crop, cloud.origin, cloud.frame, cloud.gravity, fallback.center, cloud.border_m,
         cap_tolerance_m=opts.cap_tolerance_m, support_max_gap_m=opts.support_max_gap_m,
         support_ring_px=opts.support_ring_px, min_view_down_deg=opts.min_view_down_deg,
+        support_contact_m=opts.support_contact_m,
         percentiles=config.extent_percentiles, min_points=config.min_points,
         near_fwd_values=cloud.smoothed_along(fwd, config.near_smooth_px),
         up_values=cloud.smoothed_along(cloud.gravity.up, config.near_smooth_px),
