@@ -19,16 +19,27 @@ better than its depth along the viewing ray:
   free space under it, inside its footprint (the outline of its top when that is in view, not
   its bounding square, which also covers the table beside a round or a yawed object). An object
   in the air keeps its lowest visible point;
-- its **horizontal centre**: when the camera looks down on the object by at least
-  ``min_view_down_deg``, the whole top surface is in view, and its area-weighted mean (each
-  pixel weighted by its footprint on a horizontal plane, z^2 / |up . d|) is the horizontal centre
-  of a box, an upright cylinder or a sphere. Seen from the side, the horizontal centre comes from
-  the ray push of the 'amodal' mode instead.
+- its **horizontal box**: when the camera looks down on the object by at least
+  ``min_view_down_deg``, the whole top surface is in view. The rays through the corners of the
+  cap's pixels meet the top's level where the face is, whatever the depth noise along them (the
+  upper band of a side face, within the height tolerance but behind the level along its rays,
+  is left out), so the top's outline holds the far corner of a yawed box that a percentile of
+  noisy points cuts off. The box holds that outline and the visible sides where they reach past
+  it (a bottle's body, a mug's handle); its near side is the nearest visible point (the top's
+  near edge meets the front face without a depth jump). The mask's fringe lying on the support
+  in front of, beside and behind a standing object (where no depth jump cuts it off) is not
+  part of it: the pixels whose local median height rises above the support count, which keeps
+  a part a few pixels wide and a few mm high (a tool's shaft). Seen from the side, or with
+  something in front of the top, the horizontal centre comes from the ray push of the 'amodal'
+  mode, the far side from a cross-section as deep as it is wide.
 
 centre = horizontal centre + up * (top + bottom) / 2. The size is the gravity-aligned box (width
 along the camera's horizontal right, depth along the horizontal viewing direction, height = top -
 bottom), returned as the camera-axis bounding box of that box (``ObjectObservation.extent`` stays
 camera-axis aligned); :func:`spatialvlm_ros.core.geometry.gravity_box` recovers the box itself.
+
+Measured on realistic rendered tabletops and rooms with exact truth (``bench/realistic.py``):
+see ``bench/results/realistic.json``.
 
 Without a measured up direction (gravity unknown or only the prior) the mode is 'amodal'.
 Measured on the sim episodes: see ``bench/spatial_core.py``.
@@ -48,7 +59,7 @@ from ..gravity import Gravity, gravity_basis
 from ..options import option
 from .amodal import amodal
 from .base import Estimate, check_int, check_number, register_center_mode
-from .cloud import Cloud, LiftConfig
+from .cloud import _MAD_TO_STD, Cloud, LiftConfig
 
 __all__ = ['SupportConfig', 'SupportResult', 'support', 'support_box']
 
@@ -119,23 +130,97 @@ def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int 
     """Whether something nearer than the top surface borders it in the image (hides part of it).
 
     Looks at the pixels within ``ring_px`` outside the mask next to the cap; a few of them more
-    than ``step_m`` in front of the cap's nearest depth means an occluder.
+    than ``step_m`` (at 1 m; depth noise grows with z^2) in front of the cap pixels near them (the
+    nearest within ``ring_px``: an object in front of the top's far part is farther than the top's
+    near edge) means an occluder.
     """
     h, w = frame.shape
     r0, c0 = origin
     rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
     rr1, cc1 = min(r0 + mask_crop.shape[0] + ring_px, h), min(c0 + mask_crop.shape[1] + ring_px, w)
     shape = (rr1 - rr0, cc1 - cc0)
-    cap_img = np.zeros(shape, np.uint8)
-    cap_img[cap_vs + r0 - rr0, cap_us + c0 - cc0] = 1
+    cap_depth = np.full(shape, np.inf, np.float32)
+    cap_depth[cap_vs + r0 - rr0, cap_us + c0 - cc0] = cap_z
     obj = np.zeros(shape, np.uint8)
     obj[r0 - rr0 : r0 - rr0 + mask_crop.shape[0], c0 - cc0 : c0 - cc0 + mask_crop.shape[1]] = mask_crop
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
-    near_cap = cv2.dilate(cap_img, kernel).astype(bool) & ~obj.astype(bool)
+    local = cv2.erode(cap_depth, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)  # nearest cap depth
+    near_cap = np.isfinite(local) & ~obj.astype(bool)
     depth = frame.depth[rr0:rr1, cc0:cc1]
     with np.errstate(invalid='ignore'):
-        occluders = near_cap & (depth < float(np.min(cap_z)) - step_m)
+        occluders = near_cap & (depth < local - step_m * np.maximum(local, 1.0) ** 2)
     return int(np.count_nonzero(occluders)) >= max(3, ring_px)
+
+
+# The nearest point and the top's outline are extremes, where a yawed box's corner holds few
+# points: a percentile of 1 cuts ~6 % off a 45-degree corner's reach. The outline's footprints are
+# noise-free, so only the outermost pixel of each side is dropped; the nearest point is noisy.
+_NEAR_PCT = 0.2
+
+
+def _footprint_on_level(vs: np.ndarray, us: np.ndarray, origin: tuple[int, int], k, basis: np.ndarray,
+                        level: float, points: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """((4M, 2) float64 (right, forward) metres where the rays through the 4 corners of each pixel
+    that lies on the horizontal plane at height ``level`` meet it: the pixels' footprint on a
+    level surface (a top face), exact whatever the depth noise; the depth noise sigma measured on
+    the plane, metres).
+
+    vs, us: rows and columns (crop at ``origin``) of N candidate pixels; points: their Nx3 points.
+    basis: rows right, forward, up (:func:`gravity_basis`). A pixel is on the plane when its depth
+    lies within 3 robust noise sigmas of where its ray meets the plane: the upper band of a side
+    face, within the cap's height tolerance, lies behind the plane along its rays, and would
+    widen the footprint by that band over the tangent of the view's depression. None where a ray
+    runs (nearly) parallel to the plane or meets it behind the camera or beyond 4 times the
+    median range, or fewer than 3 pixels are on it.
+    """
+    ray = np.stack([(us + (origin[1] - k.cx)) / k.fx, (vs + (origin[0] - k.cy)) / k.fy, np.ones(len(us))], axis=1)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t = level / (ray @ basis[2])  # the depth where each pixel's ray meets the plane
+    if not np.all(np.isfinite(t)) or np.any(t <= 0) or float(t.max()) > 4.0 * float(np.median(t)):
+        return None
+    resid = points[:, 2] - t  # > 0: behind the plane (a side face below the top)
+    sigma = _MAD_TO_STD * float(stats.median(np.abs(resid)))
+    on = resid <= 3.0 * sigma + 1e-4 * t
+    if np.count_nonzero(on) < 3:
+        return None
+    sigma = _MAD_TO_STD * float(stats.median(np.abs(resid[on])))
+    du = np.array([-0.5, 0.5, 0.5, -0.5])
+    dv = np.array([-0.5, -0.5, 0.5, 0.5])
+    x = ((us[on, None] + du[None, :]) + (origin[1] - k.cx)) / k.fx
+    y = ((vs[on, None] + dv[None, :]) + (origin[0] - k.cy)) / k.fy
+    rays = np.stack([x.ravel(), y.ravel(), np.ones(x.size)], axis=1)
+    g = rays @ basis.T  # (right, forward, up) of each corner ray
+    with np.errstate(divide='ignore', invalid='ignore'):
+        tc = level / g[:, 2]
+    if not np.all(np.isfinite(tc)) or np.any(tc <= 0):
+        return None
+    return g[:, :2] * tc[:, None], sigma
+
+
+def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
+                   support: float, tol_m: float, window_px: int = 3) -> np.ndarray:
+    """HxW bool on the crop: pixels that rise above the support surface at height ``support``.
+
+    The height of each pixel is the median over a ``window_px`` square (a part a few pixels wide,
+    a tool's shaft 8 mm over the table, keeps its height; depth noise on the support does not
+    reach far above it); mask pixels without depth count as above (they hold the object), other
+    pixels without depth as the support. Above = more than ``tol_m`` or 2 noise sigmas (those
+    of the support pixels beside the mask, after the median) over the support.
+    """
+    h, w = depth.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    z = depth.astype(np.float64)
+    x = (cols + origin[1] - k.cx) / k.fx * z
+    y = (rows + origin[0] - k.cy) / k.fy * z
+    heights = x * up[0] + y * up[1] + z * up[2]
+    valid = np.isfinite(heights)
+    filled = np.where(valid, heights, np.where(mask_crop, support + 1.0, support)).astype(np.float32)
+    med = cv2.medianBlur(filled, window_px).astype(np.float64)
+    outside = ~mask_crop & valid & (np.abs(heights - support) <= 4.0 * tol_m)
+    noise = 0.0
+    if np.count_nonzero(outside) >= 20:
+        noise = _MAD_TO_STD * float(stats.median(np.abs(med[outside] - support)))
+    return med > support + max(tol_m, 2.0 * noise)
 
 
 def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.ndarray:
@@ -206,6 +291,7 @@ def support_box(
     min_points: int,
     near_fwd_values: np.ndarray | None = None,
     up_values: np.ndarray | None = None,
+    point_pixels: np.ndarray | None = None,
     plane_tol_m: float = 0.005,
     max_mat_m: float = 0.01,
     footprint_margin_m: float = 0.005,
@@ -246,7 +332,29 @@ def support_box(
     mean_dir = rays.mean(axis=0)
     mean_dir /= np.linalg.norm(mean_dir)
     view_down = float(-(mean_dir @ up))
-    lat = pts @ np.stack([right, fwd], axis=1)
+
+    # The support (the contact decides below whether it stands there).
+    bottom_full = float(stats.percentile(hf, lo_p)) if hf.size else bottom_vis
+    lowest = min(bottom_vis, bottom_full)
+    plane = gravity.plane_height
+    ring = None
+    if plane is not None or gravity.source != 'prior':
+        ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
+        local = _local_support(ring[:, 2], bottom_vis, top, support_max_gap_m, plane_tol_m)
+        if local is not None and (plane is None or local > plane + support_max_gap_m):
+            # It stands on something of its own (another object, a shelf, a night stand), not on
+            # the frame's dominant plane: that surface, seen around its foot, is its support.
+            plane = local
+    contact = plane is not None and lowest - plane <= support_contact_m
+    own = None
+    if contact and point_pixels is not None:
+        # The mask's fringe lying on the support (in front of, beside and behind the foot, where
+        # no depth jump cuts it off) is the support, not the object: it would stretch the box.
+        above = _above_support(depth, mask_crop, origin, k, up, float(plane), plane_tol_m)
+        sel = above[point_pixels[:, 0], point_pixels[:, 1]]
+        if np.count_nonzero(sel) >= max(min_points, len(pts) // 10):
+            own = sel
+    lat = (pts if own is None else pts[own]) @ np.stack([right, fwd], axis=1)
     lo, hi = stats.percentiles(lat, percentiles, axis=0)
     # The erosion took between nothing (where the extreme lies on a side seen edge-on) and
     # border_m (a side seen face-on) off the visible extent: take the middle.
@@ -254,20 +362,43 @@ def support_box(
     cap_size = None
     if np.count_nonzero(cap) >= max(3, min_points // 2):
         # The top face from the uneroded mask (mixed border pixels fell out by height): its
-        # extent is the object's horizontal size up to the pixel-centre sampling (one pixel),
-        # where the eroded points plus a nominal border over- or under-shoot by the side faces
-        # the camera sees obliquely.
+        # extent is the object's horizontal size, where the eroded points plus a nominal border
+        # over- or under-shoot by the side faces the camera sees obliquely. Its pixels' rays
+        # meet the top's level where the face is, whatever the depth noise along them.
         c_lat = full[cap] @ np.stack([right, fwd], axis=1)
-        c_lo, c_hi = stats.percentiles(c_lat, percentiles, axis=0)
-        pixel = float(np.median(full[cap, 2])) / math.sqrt(k.fx * k.fy)
-        cap_size = (c_hi - c_lo) + pixel
-    near_fwd = float(stats.percentile(near_fwd_values, lo_p)) if near_fwd_values is not None else float(lo[1])
+        on_level = _footprint_on_level(vs[cap], us[cap], origin, k, basis, top, full[cap])
+        if on_level is not None:
+            trim = 100.0 * 4 / len(on_level[0])  # one pixel's 4 corners
+            c_lo, c_hi = stats.percentiles(on_level[0], (trim, 100.0 - trim), axis=0)
+        else:
+            c_lo, c_hi = stats.percentiles(c_lat, percentiles, axis=0)
+            pixel = float(np.median(full[cap, 2])) / math.sqrt(k.fx * k.fy)
+            c_lo, c_hi = c_lo - pixel / 2.0, c_hi + pixel / 2.0
+        cap_size = c_hi - c_lo
+    if near_fwd_values is not None:
+        near_fwd = float(stats.percentile(near_fwd_values if own is None else near_fwd_values[own],
+                                          min(lo_p, _NEAR_PCT)))
+    else:
+        near_fwd = float(lo[1])
     cap_ok = np.count_nonzero(cap) >= max(3, min_points // 2)
     top_visible = view_down >= math.sin(math.radians(min_view_down_deg)) and cap_ok
     occluded = cap_ok and _cap_occluded(frame, mask_crop, origin, vs[cap], us[cap], full[cap, 2])
+    box_lo = box_hi = None  # (right, fwd) of the horizontal box, where the top outlines it
     if top_visible and cap_size is not None:
-        width = max(float(cap_size[0]), width)
-    if top_visible:
+        # The top's outline and the visible sides (a bottle's body, a mug's handle reach past
+        # it; the top face's outermost pixels mix with the background behind them, so each
+        # falls short by about a pixel): the box holds both. The near side is the nearest
+        # visible point: the top's near edge borders the front face without a depth jump, and
+        # the rays of the front face's upper pixels (within the cap's height tolerance) meet the
+        # top's level in front of the object, by the tolerance over the tangent of the view's
+        # depression.
+        b = border_m / 4.0
+        box_lo = np.minimum(c_lo, lo - b)
+        box_hi = np.maximum(c_hi, hi + b)
+        box_lo[1] = near_fwd
+        width = float(box_hi[0] - box_lo[0])
+        horiz = right * float(box_lo[0] + box_hi[0]) / 2.0 + fwd * float(box_lo[1] + box_hi[1]) / 2.0
+    elif top_visible:
         c = full[cap]
         wts = c[:, 2] ** 2 / np.maximum(np.abs(rays[cap] @ up), 1e-3)
         horiz = (c * wts[:, None]).sum(axis=0) / wts.sum()
@@ -279,20 +410,9 @@ def support_box(
         # it is wide, so the centre lies half the width behind the nearest visible point.
         horiz = horiz + (near_fwd + width / 2.0 - horiz @ fwd) * fwd
 
-    bottom_full = float(stats.percentile(hf, lo_p)) if hf.size else bottom_vis
-    lowest = min(bottom_vis, bottom_full)
     resting = False
     bottom = bottom_vis
     bottom_hidden = False
-    plane = gravity.plane_height
-    ring = None
-    if plane is not None or gravity.source != 'prior':
-        ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
-        local = _local_support(ring[:, 2], bottom_vis, top, support_max_gap_m, plane_tol_m)
-        if local is not None and (plane is None or local > plane + support_max_gap_m):
-            # It stands on something of its own (another object, a shelf, a night stand), not on
-            # the frame's dominant plane: that surface, seen around its foot, is its support.
-            plane = local
     if plane is not None and lowest - plane <= support_max_gap_m:
         on_plane = np.abs(ring[:, 2] - plane) <= plane_tol_m
         # Its lowest visible points reach the plane (the foot, or the mask's fringe on the plane
@@ -301,7 +421,7 @@ def support_box(
         # object's footprint (through the gap between its bottom and the plane), means it hangs
         # in the air; else gravity says it rests there (a bottom hidden by the view or by
         # something in front of it).
-        if lowest - plane <= support_contact_m:
+        if contact:
             under = np.zeros(len(ring), bool)
         elif top_visible and not occluded and cap_size is not None:
             # The whole top is in view: its outline is the footprint of a box, a cylinder, a bowl
@@ -345,8 +465,8 @@ def support_box(
     center = horiz - (horiz @ up) * up + up * (top + bottom) / 2.0
 
     depth_size = float(hi[1] - lo[1]) + border_m / 2.0
-    if top_visible and not occluded and cap_size is not None:
-        depth_size = max(depth_size, float(cap_size[1]))
+    if box_lo is not None and not occluded:
+        depth_size = float(box_hi[1] - box_lo[1])
     if occluded or not top_visible:  # the back is hidden: at least twice the centre's distance behind the near side
         depth_size = max(depth_size, 2.0 * float(center @ fwd - lo[1]))
     size = np.array([width, depth_size, height])
@@ -374,5 +494,6 @@ def support(cloud: Cloud, config: LiftConfig) -> Estimate:
         percentiles=config.extent_percentiles, min_points=config.min_points,
         near_fwd_values=cloud.smoothed_along(fwd, config.near_smooth_px),
         up_values=cloud.smoothed_along(cloud.gravity.up, config.near_smooth_px),
+        point_pixels=cloud.pixels,
     )
     return Estimate(res.center, res.extent, res.size[[0, 2, 1]], res.visible)  # (w, d, h) -> (w, h, d)
