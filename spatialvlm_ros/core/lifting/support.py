@@ -156,14 +156,21 @@ def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int 
 # points: a percentile of 1 cuts ~6 % off a 45-degree corner's reach. The outline's footprints are
 # noise-free, so only the outermost pixel of each side is dropped; the nearest point is noisy.
 _NEAR_PCT = 0.2
+# A top narrower than this share of the object's width does not bound its far side.
+_NARROW_TOP = 0.6
+# Depth step (at 1 m, growing with z^2) between a point and its neighbours' median beyond which
+# it is a flying pixel, not a thin part's.
+_PART_STEP_M = 0.02
+# Pixels nearest each side of the top's outline whose corners are projected.
+_EDGE_PIXELS = 48
 
 
 def _footprint_on_level(vs: np.ndarray, us: np.ndarray, origin: tuple[int, int], k, basis: np.ndarray,
-                        level: float, points: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """((4M, 2) float64 (right, forward) metres where the rays through the 4 corners of each pixel
-    that lies on the horizontal plane at height ``level`` meet it: the pixels' footprint on a
-    level surface (a top face), exact whatever the depth noise; the depth noise sigma measured on
-    the plane, metres).
+                        level: float, points: np.ndarray) -> np.ndarray | None:
+    """(4M, 2) float64 (right, forward) metres where the rays through the 4 corners of the pixels
+    on the horizontal plane at height ``level`` meet it: the pixels' footprint on a level surface
+    (a top face), exact whatever the depth noise; of the ``_EDGE_PIXELS`` pixels nearest each side
+    (M <= 4 of them), the only ones that can hold an extreme.
 
     vs, us: rows and columns (crop at ``origin``) of N candidate pixels; points: their Nx3 points.
     basis: rows right, forward, up (:func:`gravity_basis`). A pixel is on the plane when its depth
@@ -183,18 +190,23 @@ def _footprint_on_level(vs: np.ndarray, us: np.ndarray, origin: tuple[int, int],
     on = resid <= 3.0 * sigma + 1e-4 * t
     if np.count_nonzero(on) < 3:
         return None
-    sigma = _MAD_TO_STD * float(stats.median(np.abs(resid[on])))
+    # Only the pixels nearest each side can hold an extreme corner: their centres' footprints.
+    g_on = ray[on] @ basis.T
+    centres = g_on[:, :2] * (level / g_on[:, 2:3])
+    m = min(len(centres), _EDGE_PIXELS)
+    idx = np.unique(np.concatenate([np.argpartition(centres[:, j], (m - 1, len(centres) - m))[sl]
+                                    for j in (0, 1) for sl in (slice(None, m), slice(len(centres) - m, None))]))
     du = np.array([-0.5, 0.5, 0.5, -0.5])
     dv = np.array([-0.5, -0.5, 0.5, 0.5])
-    x = ((us[on, None] + du[None, :]) + (origin[1] - k.cx)) / k.fx
-    y = ((vs[on, None] + dv[None, :]) + (origin[0] - k.cy)) / k.fy
+    x = ((us[on][idx, None] + du[None, :]) + (origin[1] - k.cx)) / k.fx
+    y = ((vs[on][idx, None] + dv[None, :]) + (origin[0] - k.cy)) / k.fy
     rays = np.stack([x.ravel(), y.ravel(), np.ones(x.size)], axis=1)
     g = rays @ basis.T  # (right, forward, up) of each corner ray
     with np.errstate(divide='ignore', invalid='ignore'):
         tc = level / g[:, 2]
     if not np.all(np.isfinite(tc)) or np.any(tc <= 0):
         return None
-    return g[:, :2] * tc[:, None], sigma
+    return g[:, :2] * tc[:, None]
 
 
 def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
@@ -356,6 +368,22 @@ def support_box(
             own = sel
     lat = (pts if own is None else pts[own]) @ np.stack([right, fwd], axis=1)
     lo, hi = stats.percentiles(lat, percentiles, axis=0)
+    # A thin part reaching out (a tool's shaft, a handle: few points along its length) holds less
+    # than the percentile's share of the points beyond its end: where the outermost points reach
+    # farther past the percentile than the eroded border, they are a part, not noise.
+    # Only points whose depth agrees with their neighbours' count there: a flying pixel's does not.
+    smooth = lat
+    if point_pixels is not None:
+        dcrop = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+        med3 = cv2.medianBlur(dcrop, 3)[point_pixels[:, 0], point_pixels[:, 1]]
+        zp = pts[:, 2]
+        agree = np.abs(zp - med3) <= 0.5 * _PART_STEP_M * np.maximum(zp, 1.0) ** 2
+        agree = agree if own is None else agree[own]
+        if np.count_nonzero(agree) >= min_points:
+            smooth = lat[agree]
+    lo_x, hi_x = stats.percentiles(smooth, (min(lo_p, _NEAR_PCT), max(hi_p, 100.0 - _NEAR_PCT)), axis=0)
+    lo = np.where(lo - lo_x > border_m, lo_x, lo)
+    hi = np.where(hi_x - hi > border_m, hi_x, hi)
     # The erosion took between nothing (where the extreme lies on a side seen edge-on) and
     # border_m (a side seen face-on) off the visible extent: take the middle.
     width = float(hi[0] - lo[0]) + border_m / 2.0
@@ -368,8 +396,9 @@ def support_box(
         c_lat = full[cap] @ np.stack([right, fwd], axis=1)
         on_level = _footprint_on_level(vs[cap], us[cap], origin, k, basis, top, full[cap])
         if on_level is not None:
-            trim = 100.0 * 4 / len(on_level[0])  # one pixel's 4 corners
-            c_lo, c_hi = stats.percentiles(on_level[0], (trim, 100.0 - trim), axis=0)
+            # less the outermost pixel of each side (its 4 corners): a stray one
+            corners = np.sort(on_level, axis=0)
+            c_lo, c_hi = corners[min(4, len(corners) - 1)], corners[max(len(corners) - 5, 0)]
         else:
             c_lo, c_hi = stats.percentiles(c_lat, percentiles, axis=0)
             pixel = float(np.median(full[cap, 2])) / math.sqrt(k.fx * k.fy)
@@ -397,6 +426,20 @@ def support_box(
         box_hi = np.maximum(c_hi, hi + b)
         box_lo[1] = near_fwd
         width = float(box_hi[0] - box_lo[0])
+        if cap_size[0] < _NARROW_TOP * width:
+            # A top much narrower than the object (a bottle's neck) does not bound its back: the
+            # body's far side may lie hidden behind it. A square or round body is as deep as it
+            # is wide (as where the top is hidden, below), unless the support is seen there (a
+            # flat tool lying across the view: the table right behind it is in view).
+            far = near_fwd + width
+            behind = 0
+            if ring is not None and plane is not None:
+                m = footprint_margin_m
+                behind = int(np.count_nonzero((np.abs(ring[:, 2] - plane) <= plane_tol_m)
+                                              & (ring[:, 0] > box_lo[0] + m) & (ring[:, 0] < box_hi[0] - m)
+                                              & (ring[:, 1] > box_hi[1] + m) & (ring[:, 1] < far - m)))
+            if behind < 5:
+                box_hi[1] = max(float(box_hi[1]), far)
         horiz = right * float(box_lo[0] + box_hi[0]) / 2.0 + fwd * float(box_lo[1] + box_hi[1]) / 2.0
     elif top_visible:
         c = full[cap]
