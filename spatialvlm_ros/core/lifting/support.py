@@ -152,6 +152,43 @@ def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int 
     return int(np.count_nonzero(occluders)) >= max(3, ring_px)
 
 
+def _foot_occluded(frame, mask_crop, origin, foot_vs, foot_us, foot_pts, up: np.ndarray, above: float,
+                   reach_px: int = 2, step_m: float = 0.01) -> bool:
+    """Whether something nearer hides what lies below an object's lowest visible part.
+
+    foot_vs, foot_us: crop rows and columns of its lowest visible pixels, foot_pts their Nx3
+    points; up: (3,) unit vector. Looks up to ``reach_px`` pixels from each of them in the image
+    direction of down, outside the mask: a few pixels there more than ``step_m`` (at 1 m, growing
+    with z^2) nearer than the foot pixel and higher than ``above`` (an object in front that rises
+    above the foot; not the surface in front of a foot standing on it, nor one beside it) hide it.
+    """
+    k = frame.intrinsics
+    h, w = frame.shape
+    p = foot_pts.mean(axis=0)
+    # image motion of the mean foot point moved down along -up
+    du = k.fx * (-up[0] / p[2] + p[0] * up[2] / p[2] ** 2)
+    dv = k.fy * (-up[1] / p[2] + p[1] * up[2] / p[2] ** 2)
+    norm = math.hypot(du, dv)
+    if norm < 1e-9:
+        return False
+    du, dv = du / norm, dv / norm
+    rows0, cols0 = foot_vs + origin[0], foot_us + origin[1]
+    mask_full = np.zeros((h, w), bool)
+    mask_full[origin[0]:origin[0] + mask_crop.shape[0], origin[1]:origin[1] + mask_crop.shape[1]] = mask_crop
+    z_foot = foot_pts[:, 2]
+    hits = np.zeros(len(foot_vs), bool)
+    for step in range(1, reach_px + 1):
+        r = np.rint(rows0 + step * dv).astype(int)
+        c = np.rint(cols0 + step * du).astype(int)
+        ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        r, c = np.where(ok, r, 0), np.where(ok, c, 0)
+        z = frame.depth[r, c].astype(np.float64)
+        height = ((c - k.cx) / k.fx * up[0] + (r - k.cy) / k.fy * up[1] + up[2]) * z
+        with np.errstate(invalid='ignore'):
+            hits |= ok & ~mask_full[r, c] & (z < z_foot - step_m * np.maximum(z_foot, 1.0) ** 2) & (height > above)
+    return int(np.count_nonzero(hits)) >= max(3, len(foot_vs) // 10)
+
+
 # The nearest point and the top's outline are extremes, where a yawed box's corner holds few
 # points: a percentile of 1 cuts ~6 % off a 45-degree corner's reach. The outline's footprints are
 # noise-free, so only the outermost pixel of each side is dropped; the nearest point is noisy.
@@ -209,6 +246,18 @@ def _footprint_on_level(vs: np.ndarray, us: np.ndarray, origin: tuple[int, int],
     return g[:, :2] * tc[:, None]
 
 
+def _median_heights(depth: np.ndarray, origin: tuple[int, int], k, up: np.ndarray, window_px: int = 3) -> np.ndarray:
+    """HxW float64 heights along ``up`` of the crop's pixels, each the median over a ``window_px``
+    square (pixels without depth count as far below); NaN where the pixel has no depth."""
+    h, w = depth.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    z = depth.astype(np.float64)
+    heights = ((cols + origin[1] - k.cx) / k.fx * up[0] + (rows + origin[0] - k.cy) / k.fy * up[1] + up[2]) * z
+    valid = np.isfinite(heights)
+    med = cv2.medianBlur(np.where(valid, heights, -1e3).astype(np.float32), window_px).astype(np.float64)
+    return np.where(valid, med, np.nan)
+
+
 def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
                    support: float, tol_m: float, window_px: int = 3) -> np.ndarray:
     """HxW bool on the crop: pixels that rise above the support surface at height ``support``.
@@ -256,13 +305,14 @@ def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.nd
 
 
 def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
-                   min_count: int = 15) -> float | None:
+                   min_count: int = 15, of_window: bool = False) -> float | None:
     """Height of the highest horizontal surface seen around an object's foot, or None.
 
     ring_h: heights of the valid pixels around the mask. A horizontal surface shows as a dense
     level (many ring pixels within ``tol`` of one height); a vertical face spreads its pixels over
     its height. Candidates lie between ``max_gap`` below the object's lowest visible point and
-    ``tol`` above it, and well below its top.
+    ``tol`` above it, and well below its top. Dense: a fifth of all ring pixels (of those at the
+    candidate heights with ``of_window``: a surface seen only around the foot of a tall object).
     """
     if ring_h.size < min_count:
         return None
@@ -276,7 +326,7 @@ def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: f
     counts = np.histogram(h, bins=edges)[0]
     # density in a window of 2 tol (4 half-bins) around each level
     win = np.convolve(counts, np.ones(4), mode='same')
-    dense = np.flatnonzero(win >= max(min_count, 0.2 * ring_h.size))
+    dense = np.flatnonzero(win >= max(min_count, 0.2 * (h.size if of_window else ring_h.size)))
     if dense.size == 0:
         return None
     j = int(dense[-1])  # the highest dense level
@@ -349,6 +399,11 @@ def support_box(
     bottom_full = float(stats.percentile(hf, lo_p)) if hf.size else bottom_vis
     lowest = min(bottom_vis, bottom_full)
     plane = gravity.plane_height
+    # Its own support is the highest horizontal plane found under its foot (the floor under a
+    # cabinet, though a table fills more of the view), not always the dominant one.
+    under_foot = [h for h in getattr(gravity, 'levels', ()) if h <= lowest + support_contact_m]
+    if under_foot:
+        plane = max(under_foot)
     ring = None
     if plane is not None or gravity.source != 'prior':
         ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
@@ -394,7 +449,13 @@ def support_box(
         # over- or under-shoot by the side faces the camera sees obliquely. Its pixels' rays
         # meet the top's level where the face is, whatever the depth noise along them.
         c_lat = full[cap] @ np.stack([right, fwd], axis=1)
-        on_level = _footprint_on_level(vs[cap], us[cap], origin, k, basis, top, full[cap])
+        # Pixels whose 3x3 median height is at the top's level: not the band of a surface that
+        # rises behind the top's edge (a wall) whose noisy heights fall within the tolerance.
+        level_img = _median_heights(depth, origin, k, up)
+        flat = cap & (np.abs(level_img[vs, us] - top) <= cap_tolerance_m)
+        if np.count_nonzero(flat) < 3:
+            flat = cap
+        on_level = _footprint_on_level(vs[flat], us[flat], origin, k, basis, top, full[flat])
         if on_level is not None:
             # less the outermost pixel of each side (its 4 corners): a stray one
             corners = np.sort(on_level, axis=0)
@@ -456,7 +517,16 @@ def support_box(
     resting = False
     bottom = bottom_vis
     bottom_hidden = False
-    if plane is not None and lowest - plane <= support_max_gap_m:
+    foot_hidden = False
+    if (plane is not None and lowest - plane > support_max_gap_m and hf.size and ring is not None
+            and _local_support(ring[:, 2], lowest, top, support_contact_m, plane_tol_m, of_window=True) is None):
+        # No surface is seen at its foot, and its lowest visible part borders something nearer
+        # that rises well above it (a bed in front of a dresser): the gap under it is not seen,
+        # so it may well stand on the support below.
+        foot = hf <= lowest + max(plane_tol_m, 0.05 * (top - lowest))
+        foot_hidden = _foot_occluded(frame, mask_crop, origin, vs[foot], us[foot], full[foot], up,
+                                     lowest + support_max_gap_m)
+    if plane is not None and (lowest - plane <= support_max_gap_m or foot_hidden):
         on_plane = np.abs(ring[:, 2] - plane) <= plane_tol_m
         # Its lowest visible points reach the plane (the foot, or the mask's fringe on the plane
         # around it: a hanging object's fringe is cut off by the depth jump to the plane behind
