@@ -59,7 +59,7 @@ from ..gravity import Gravity, gravity_basis
 from ..options import option
 from .amodal import amodal
 from .base import Estimate, check_int, check_number, register_center_mode
-from .cloud import _MAD_TO_STD, Cloud, LiftConfig
+from .cloud import _MAD_TO_STD, Cloud, LiftConfig, depth_agrees
 
 __all__ = ['SupportConfig', 'SupportResult', 'support', 'support_box']
 
@@ -195,9 +195,9 @@ def _foot_occluded(frame, mask_crop, origin, foot_vs, foot_us, foot_pts, up: np.
 _NEAR_PCT = 0.2
 # A top narrower than this share of the object's width does not bound its far side.
 _NARROW_TOP = 0.6
-# Depth step (at 1 m, growing with z^2) between a point and its neighbours' median beyond which
-# it is a flying pixel, not a thin part's.
-_PART_STEP_M = 0.02
+# Depth jump (at 1 m, growing with z^2) of which half between a point and its neighbours' median
+# makes it a flying pixel (LiftConfig.bleed_jump_m's default).
+_AGREE_JUMP_M = 0.02
 # Pixels nearest each side of the top's outline whose corners are projected.
 _EDGE_PIXELS = 48
 
@@ -422,21 +422,18 @@ def support_box(
         if np.count_nonzero(sel) >= max(min_points, len(pts) // 10):
             own = sel
     lat = (pts if own is None else pts[own]) @ np.stack([right, fwd], axis=1)
+    # The sides come from the points whose depth agrees with their neighbours': a flying pixel's
+    # (a mix of the object's depth and the background's, along the ray) does not.
+    if point_pixels is not None:
+        agree = depth_agrees(depth, point_pixels[:, 0], point_pixels[:, 1], pts[:, 2], _AGREE_JUMP_M)
+        agree = agree if own is None else agree[own]
+        if np.count_nonzero(agree) >= min_points:
+            lat = lat[agree]
     lo, hi = stats.percentiles(lat, percentiles, axis=0)
     # A thin part reaching out (a tool's shaft, a handle: few points along its length) holds less
     # than the percentile's share of the points beyond its end: where the outermost points reach
     # farther past the percentile than the eroded border, they are a part, not noise.
-    # Only points whose depth agrees with their neighbours' count there: a flying pixel's does not.
-    smooth = lat
-    if point_pixels is not None:
-        dcrop = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
-        med3 = cv2.medianBlur(dcrop, 3)[point_pixels[:, 0], point_pixels[:, 1]]
-        zp = pts[:, 2]
-        agree = np.abs(zp - med3) <= 0.5 * _PART_STEP_M * np.maximum(zp, 1.0) ** 2
-        agree = agree if own is None else agree[own]
-        if np.count_nonzero(agree) >= min_points:
-            smooth = lat[agree]
-    lo_x, hi_x = stats.percentiles(smooth, (min(lo_p, _NEAR_PCT), max(hi_p, 100.0 - _NEAR_PCT)), axis=0)
+    lo_x, hi_x = stats.percentiles(lat, (min(lo_p, _NEAR_PCT), max(hi_p, 100.0 - _NEAR_PCT)), axis=0)
     lo = np.where(lo - lo_x > border_m, lo_x, lo)
     hi = np.where(hi_x - hi > border_m, hi_x, hi)
     # The erosion took between nothing (where the extreme lies on a side seen edge-on) and
