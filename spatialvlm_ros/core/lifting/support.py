@@ -304,6 +304,32 @@ def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.nd
     return d.min(axis=1) > margin
 
 
+def _wall_behind(ring: np.ndarray | None, lo_right: float, hi_right: float, near_fwd: float, top: float,
+                 width: float, tol_m: float, margin_m: float, min_count: int = 10) -> float | None:
+    """Farthest forward coordinate (metres), over an object's lateral range, of a vertical surface
+    seen right above it, in line with it and behind its near side (the wall a piece of furniture
+    stands against), or None.
+
+    ring: Mx3 (right, forward, height) of the pixels around the mask. The pixels higher than the
+    object's ``top`` within its lateral range [lo_right, hi_right] (less ``margin_m``) behind
+    ``near_fwd`` count; they are a vertical surface when a line forward = a + b right fits them
+    within a tenth of the object's ``width`` (interquartile range of the residuals; a
+    horizontal surface behind spreads along the view). The object lies in front of that line.
+    """
+    if ring is None:
+        return None
+    sel = ((ring[:, 2] > top + tol_m) & (ring[:, 0] > lo_right + margin_m) & (ring[:, 0] < hi_right - margin_m)
+           & (ring[:, 1] > near_fwd))
+    if np.count_nonzero(sel) < min_count:
+        return None
+    r, f = ring[sel, 0], ring[sel, 1]
+    b, a = np.polyfit(r, f, 1)
+    q1, q3 = stats.percentiles(f - (a + b * r), (25.0, 75.0))
+    if q3 - q1 >= 0.1 * width:
+        return None
+    return float(max(a + b * lo_right, a + b * hi_right))
+
+
 def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
                    min_count: int = 15, of_window: bool = False) -> float | None:
     """Height of the highest horizontal surface seen around an object's foot, or None.
@@ -506,10 +532,18 @@ def support_box(
     else:
         horiz = np.asarray(fallback_center, dtype=np.float64)
     if occluded or not top_visible:
-        # Something in front hides part of the top (a gripper's palm): the far edge is unknown.
-        # Along the horizontal viewing direction, a square or round cross-section is as deep as
-        # it is wide, so the centre lies half the width behind the nearest visible point.
-        horiz = horiz + (near_fwd + width / 2.0 - horiz @ fwd) * fwd
+        # Something in front hides part of the top (a gripper's palm), or the top is not in view:
+        # the far edge is unknown. Along the horizontal viewing direction, a square or round
+        # cross-section is as deep as it is wide, so the centre lies half the width behind the
+        # nearest visible point; unless, with the top out of view, a wall seen right above it,
+        # in line with it, stands nearer (a dresser against the wall is not as deep as wide).
+        far = near_fwd + width
+        wall = None
+        if not top_visible:  # (what is seen above an occluded top may be what hides it)
+            wall = _wall_behind(ring, lo[0], hi[0], near_fwd, top, width, plane_tol_m, footprint_margin_m)
+        if wall is not None:
+            far = max(min(far, wall), float(hi[1]))
+        horiz = horiz + ((near_fwd + far) / 2.0 - horiz @ fwd) * fwd
 
     resting = False
     bottom = bottom_vis

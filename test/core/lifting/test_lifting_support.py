@@ -188,3 +188,19 @@ def test_a_tools_thin_shaft_is_kept(yaw):
     obs = lift_mask(frame_of(depth, label), mask, 'tool', LiftConfig(center_mode='support'), gravity)
     length = obs.size[0] if yaw == 0.0 else obs.size[2]  # (width, height, depth)
     assert length == pytest.approx(0.17, rel=0.04), obs.size
+
+
+def test_furniture_against_a_wall_is_not_completed_through_it():
+    """A 60 cm wide, 30 cm deep, 80 cm tall cabinet standing on the floor against a wall, its top
+    above the camera (out of view): its back is hidden, and a cross-section as deep as wide would
+    put it 30 cm into the wall seen right above it; the wall bounds it."""
+    up = np.array([0.0, -1.0, 0.0])  # the camera looks level, 0.5 m over the floor
+    centre = np.array([0.1, 0.5 - 0.4, 2.0])  # bottom on the floor (y = 0.5), top 0.3 m over the camera
+    shapes = [Box(tuple(centre), (0.6, 0.8, 0.3)), Plane((0.0, 0.5, 0.0), tuple(up)),
+              Plane((0.0, 0.0, 2.15), (0.0, 0.0, 1.0))]
+    depth, label = render(shapes, noise_m=0.002)
+    gravity = Gravity(up=up, source='given', confidence=1.0, plane_height=-0.5, levels=(-0.5,))
+    obs = lift_mask(frame_of(depth, label), label == 0, 'cabinet', LiftConfig(center_mode='support'), gravity)
+    width, _, depth_size = obs.size
+    assert depth_size == pytest.approx(0.30, abs=0.03), obs.size
+    assert width == pytest.approx(0.60, abs=0.02), obs.size
