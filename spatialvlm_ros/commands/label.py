@@ -1,5 +1,7 @@
 """``spatialvlm label``: rosbags -> labelled bags with facts, markers and dense rewards, a
-per-frame Parquet table and a reward plot (see spatialvlm_ros.offline)."""
+per-frame Parquet table and a reward plot (see spatialvlm_ros.offline); or, with ``--lerobot-in``, the
+episodes of a LeRobot dataset with depth -> the same tables and plots plus the reward in lerobot's
+per-frame progress format (offline.lerobot_input)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,22 @@ def _fmt_rate(v) -> str:
 
 def run(args) -> int:
     from ..offline import LabelConfig, OfflineError, RunOptions, label_bags, load_params, resolve_task
+    from ..offline.lerobot_input import is_lerobot_root
     from ..offline.runner import WORK
 
-    for bag in args.bags:
-        if not Path(bag).exists():
-            raise OfflineError(f'no bag at {bag}')
+    if args.lerobot_in is None:
+        if not args.bags:
+            raise OfflineError('no input: give rosbag2 directories, or a LeRobot dataset with --lerobot-in ROOT',
+                               kind='params')
+        for bag in args.bags:
+            if not Path(bag).exists():
+                raise OfflineError(f'no bag at {bag}')
+            if is_lerobot_root(Path(bag)):
+                raise OfflineError(f'{bag} is a LeRobot dataset, not a bag: label it with --lerobot-in {bag} '
+                                   '--intrinsics fx,fy,cx,cy', kind='params')
+        _no_lerobot_in_options(args)
+    elif args.bags:
+        raise OfflineError('give rosbag2 directories or --lerobot-in ROOT, not both', kind='params')
     _, task = resolve_task(args.task)
     config = LabelConfig(
         task=task, params=load_params(Path(args.params) if args.params else None),
@@ -26,13 +39,22 @@ def run(args) -> int:
         mask_topic=args.mask_topic,
         **_labeller_choice(task, args),
         chunk_frames=args.chunk_frames, compress=args.compress, markers=not args.no_markers,
-        bag=not args.no_bag,
+        bag=not args.no_bag and args.lerobot_in is None,
         kinematic=tuple(_kinematic(k) for k in args.kinematic),
     )
     options = RunOptions(workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
+    lerobot = Path(args.lerobot) if args.lerobot else None
     try:
-        summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options,
-                             lerobot=Path(args.lerobot) if args.lerobot else None)
+        if args.lerobot_in is not None:
+            from ..offline.lerobot_input import label_lerobot, parse_episodes, parse_intrinsics
+
+            summary = label_lerobot(
+                Path(args.lerobot_in), Path(args.out), config, options, color=args.lerobot_color,
+                depth=args.lerobot_depth, intrinsics=parse_intrinsics(args.intrinsics) if args.intrinsics else None,
+                depth_scale=args.depth_scale, episodes=parse_episodes(args.episodes),
+                progress=Path(args.progress_out) if args.progress_out else None, lerobot=lerobot)
+        else:
+            summary = label_bags([Path(b) for b in args.bags], Path(args.out), config, options, lerobot=lerobot)
     except KeyboardInterrupt:
         # Ctrl-C: the pool is stopped, the finished chunks are kept; one line, and 130 (128 + SIGINT),
         # the exit code of an interrupted command, so a script or CI job does not take it for done.
@@ -44,7 +66,9 @@ def run(args) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     tp = summary['throughput']
-    print(f'\nspatialvlm label: {summary["bags"]} bag(s), task {summary["task"]!r}, {summary["labeller"]} labeller')
+    lri = summary.get('lerobot_input')
+    what = f'{summary["bags"]} episode(s) of {lri["root"]}' if lri else f'{summary["bags"]} bag(s)'
+    print(f'\nspatialvlm label: {what}, task {summary["task"]!r}, {summary["labeller"]} labeller')
     rows = [
         ('frames', summary['frames']),
         ('frames with reward', summary['frames_with_reward']),
@@ -64,9 +88,12 @@ def run(args) -> int:
                                      f'({d["n"]} distances)'))
     for k, v in rows:
         print(f'  {k:<20} {v}')
-    files = ('labelled/, ' if not args.no_bag else '') + 'frames.parquet, reward.png, summary.json'
+    files = ('labelled/, ' if config.bag else '') + 'frames.parquet, reward.png, summary.json'
     for b in summary['per_bag']:
         print(f'  -> {b["output"]}/  ({files})')
+    if lri:
+        print(f'  -> {lri["progress"]}  (per-frame reward as lerobot progress: {lri["progress_column"]}, '
+              f'{lri["progress_rows"]} rows; RA-BC: --sample_weighting.progress_path={lri["progress"]})')
     if summary.get('lerobot'):
         lr = summary['lerobot']
         print(f'  -> {lr["root"]}/  (LeRobot {lr["codebase_version"]}: {lr["episodes"]} episode(s), '
@@ -74,6 +101,18 @@ def run(args) -> int:
     if summary['bags_already_done']:
         print(f'  already labelled, skipped: {", ".join(summary["bags_already_done"])}', file=sys.stderr)
     return 0
+
+
+_LEROBOT_IN_OPTIONS = ('lerobot_color', 'lerobot_depth', 'intrinsics', 'depth_scale', 'episodes', 'progress_out')
+
+
+def _no_lerobot_in_options(args) -> None:
+    from ..offline import OfflineError
+
+    given = [f'--{k.replace("_", "-")}' for k in _LEROBOT_IN_OPTIONS if getattr(args, k) is not None]
+    if given:
+        raise OfflineError(f'{", ".join(given)} apply to a LeRobot dataset input: give it with --lerobot-in ROOT',
+                           kind='params')
 
 
 def _fmt_m(v) -> str:
@@ -121,8 +160,9 @@ def _kinematic(entry: str) -> tuple:
 
 
 def register(sub) -> None:
-    p = sub.add_parser('label', help='label rosbags with spatial facts, markers and dense rewards (offline)')
-    p.add_argument('bags', nargs='+', metavar='BAG', help='rosbag2 directories (sqlite3 or mcap)')
+    p = sub.add_parser('label', help='label rosbags (or a LeRobot dataset with depth) with spatial facts, markers and '
+                                     'dense rewards (offline)')
+    p.add_argument('bags', nargs='*', metavar='BAG', help='rosbag2 directories (sqlite3 or mcap)')
     p.add_argument('--out', required=True, help='output directory; an interrupted run resumes there')
     p.add_argument('--task', default=None, help='task YAML path or name in config/tasks (default: pick_and_place)')
     p.add_argument('--params', default=None,
@@ -156,7 +196,27 @@ def register(sub) -> None:
                         'copy of the images on disk)')
     p.add_argument('--lerobot', metavar='DIR', default=None,
                    help='also write a LeRobot v3.0 dataset there (next.reward, next.done, next.success, stage, '
-                        'distances; one episode per bag, in the order given)')
+                        'distances; one episode per bag or labelled episode, in the order given)')
+    lr = p.add_argument_group(
+        'LeRobot dataset input', 'label the episodes of a LeRobot v3.0 dataset with colour and depth instead of bags '
+        '(one output directory per episode, no labelled bag); the reward also goes to ROOT/spatialvlm_progress.parquet '
+        "(index, episode_index, frame_index, progress_sparse: the format of lerobot's reward models, read by RA-BC "
+        'with --sample_weighting.progress_path); nothing else in ROOT is changed')
+    lr.add_argument('--lerobot-in', metavar='ROOT', default=None, help='the dataset root (with meta/info.json)')
+    lr.add_argument('--lerobot-color', metavar='KEY', default=None,
+                    help='colour feature, e.g. observation.images.front (default: auto-detect)')
+    lr.add_argument('--lerobot-depth', metavar='KEY', default=None,
+                    help="depth feature (default: auto-detect: the feature with info.is_depth_map, lerobot's "
+                         "'<colour key>_depth'); a depth video must carry lerobot's depth quantisation")
+    lr.add_argument('--intrinsics', metavar='FX,FY,CX,CY|YAML', default=None,
+                    help="the colour camera's intrinsics in pixels, or a calibration YAML (camera_matrix with "
+                         "image_width/height, or a CameraInfo's k/width/height); required: LeRobot datasets have none")
+    lr.add_argument('--depth-scale', metavar='M', type=float, default=None,
+                    help="metres per stored depth unit (default: the feature's info.depth_unit, mm or m; without "
+                         'one, integer depth is millimetres and float depth metres)')
+    lr.add_argument('--episodes', metavar='LIST', default=None, help='episodes to label, e.g. 0,3,5-7 (default: all)')
+    lr.add_argument('--progress-out', metavar='FILE', default=None,
+                    help='write the progress parquet there instead of ROOT/spatialvlm_progress.parquet')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--json', action='store_true', help='print the run summary as JSON')
     p.set_defaults(func=run)

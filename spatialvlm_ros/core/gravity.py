@@ -117,6 +117,9 @@ class Gravity:
     rival_share: share of the view explained by the best rival up (0 when none).
     plane_height: height of the dominant horizontal plane along ``up`` from the optical centre
         (metres, negative below the camera), or None when no plane was found.
+    levels: heights (metres, ascending, same origin) of every horizontal plane found below the
+        camera (the floor, a table, a bed): an object's own support is the highest of them under
+        its foot, not always the dominant one; empty when no plane was found.
     inlier_ratio: plane inliers / sampled valid pixels (0 when no plane).
     tilt_deg: angle between ``up`` and the optical frame's -y axis (how far the camera looks down).
     """
@@ -130,6 +133,7 @@ class Gravity:
     tilt_deg: float = 0.0
     planes: int = 0
     rival_share: float = 0.0
+    levels: tuple = ()
 
     def to_dict(self) -> dict:
         return {
@@ -280,7 +284,8 @@ def _extract_planes(pts: np.ndarray, config: GravityConfig) -> list[tuple[np.nda
 
 
 def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: GravityConfig):
-    """(up, support plane index, explained share, rival share, supporting plane count) or None."""
+    """(up, support plane index, explained share, rival share, supporting plane count, indices of
+    the horizontal planes below the camera) or None."""
     n_pts = len(pts)
     counts = np.array([len(p[2]) for p in planes], dtype=np.float64)
     normals = np.array([p[0] for p in planes])
@@ -319,7 +324,7 @@ def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: Gr
     # The support: the largest horizontal plane below the camera (normal towards it, along up).
     below = [j for j in np.flatnonzero(horiz) if normals[j] @ u > 0]
     support = max(below, key=lambda j: counts[j]) if below else best
-    return u, support, score / n_pts, rival / n_pts, int(np.count_nonzero(horiz | vert))
+    return u, support, score / n_pts, rival / n_pts, int(np.count_nonzero(horiz | vert)), below
 
 
 def estimate_gravity(
@@ -336,6 +341,7 @@ def estimate_gravity(
     pts = _grid_points(frame, config.max_points, config.max_depth_m)
     planes = _extract_planes(pts, config) if len(pts) >= config.min_points else []
     up, source, conf, height, ratio, rms, n_planes, rival = prior, 'prior', 0.0, None, 0.0, None, 0, 0.0
+    levels: tuple = ()
     if given is not None:
         up, source, conf = given, 'given', 1.0
         cos_tol = math.cos(math.radians(config.given_plane_tol_deg))
@@ -344,15 +350,17 @@ def estimate_gravity(
             normal, d, idx = max(near, key=lambda p: len(p[2]))
             # Height of the plane measured along the given up (the plane's own normal differs slightly).
             height = float(median(pts[idx] @ given))
+            levels = tuple(sorted(float(median(pts[p[2]] @ given)) for p in near if p[0] @ given > 0))
             ratio = len(idx) / len(pts)
             rms = float(np.sqrt(np.mean((pts[idx] @ normal - d) ** 2)))
     elif planes:
         found = _up_from_planes(pts, planes, prior, config)
         if found is not None:
-            u, j, share, rival, n_planes = found
+            u, j, share, rival, n_planes, below = found
             normal, d, idx = planes[j]
             up, source = u, 'plane'
             height = float(median(pts[idx] @ u))
+            levels = tuple(sorted(float(median(pts[planes[i][2]] @ u)) for i in below))
             ratio = len(idx) / len(pts)
             rms = float(np.sqrt(np.mean((pts[idx] @ normal - d) ** 2)))
             conf = min(1.0, share / config.full_confidence_share)
@@ -372,4 +380,5 @@ def estimate_gravity(
         tilt_deg=tilt,
         planes=n_planes,
         rival_share=float(rival),
+        levels=levels,
     )

@@ -21,6 +21,7 @@ __all__ = [
     'header_stamp_ns',
     'image_and_encoding',
     'intrinsics_from_camera_info',
+    'checked_intrinsics',
     'frame_from_msgs',
 ]
 
@@ -30,19 +31,28 @@ def header_stamp_ns(msg) -> int:
 
 
 def intrinsics_from_camera_info(info) -> Intrinsics:
-    """sensor_msgs/CameraInfo -> Intrinsics of the image it describes.
+    """sensor_msgs/CameraInfo -> Intrinsics of the image it describes (:func:`checked_intrinsics`).
 
     Raises FrameError for a zero/NaN K (uncalibrated driver) or a zero size.
     """
-    k = np.asarray(info.k, dtype=np.float64)
-    if k.size != 9 or not np.all(np.isfinite(k)) or k[0] <= 0 or k[4] <= 0:
+    return checked_intrinsics(info.k, info.width, info.height, 'camera_info')
+
+
+def checked_intrinsics(k, width: int, height: int, source: str = 'camera_info') -> Intrinsics:
+    """A row-major 3x3 K of a ``width`` x ``height`` image -> Intrinsics, refusing what would silently
+    scale every distance: a zero/NaN K, focal lengths outside 0.05-50 x the image size, a principal
+    point outside the image. ``source`` names where K came from in the messages. Raises FrameError
+    (kind 'intrinsics')."""
+    k = np.asarray(k, dtype=np.float64)
+    fix = 'calibrate the camera or check the camera_info topic' if source == 'camera_info' else f'check the {source}'
+    if k.size != 9 or not np.all(np.isfinite(k)) or k.reshape(-1)[0] <= 0 or k.reshape(-1)[4] <= 0:
         raise FrameError(
-            f'camera_info has an unusable K {list(np.round(k, 3))} (focal lengths must be positive and finite); '
-            'calibrate the camera or check the camera_info topic',
+            f'{source} has an unusable K {list(np.round(k.reshape(-1), 3))} (focal lengths must be positive and '
+            f'finite); {fix}',
             kind='intrinsics',
         )
     try:
-        intr = Intrinsics.from_k(k, int(info.width), int(info.height))
+        intr = Intrinsics.from_k(k, int(width), int(height))
     except FrameError as err:
         raise FrameError(str(err), kind='intrinsics') from err
     # Absurd but positive values (a K for another resolution, pixels vs metres mix-ups) would
@@ -50,13 +60,13 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     w, h = intr.width, intr.height
     if not (0.05 * w <= intr.fx <= 50 * w and 0.05 * h <= intr.fy <= 50 * h):
         raise FrameError(
-            f'camera_info focal lengths fx={intr.fx:.1f} fy={intr.fy:.1f} are implausible for a {w}x{h} image '
+            f'{source} focal lengths fx={intr.fx:.1f} fy={intr.fy:.1f} are implausible for a {w}x{h} image '
             '(expected 0.05-50 x the image size); check that K belongs to this resolution',
             kind='intrinsics',
         )
     if not (-0.5 <= intr.cx <= w - 0.5 and -0.5 <= intr.cy <= h - 0.5):
         raise FrameError(
-            f'camera_info principal point ({intr.cx:.1f}, {intr.cy:.1f}) lies outside the {w}x{h} image; '
+            f'{source} principal point ({intr.cx:.1f}, {intr.cy:.1f}) lies outside the {w}x{h} image; '
             'check that K belongs to this resolution',
             kind='intrinsics',
         )

@@ -13,6 +13,8 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Iterable
 
 from ..core.errors import SpatialError
 from ..core.step import KnownPosition
@@ -25,7 +27,7 @@ from ..messages.markers import marker_array, marker_array_cdr
 from .config import LabelConfig
 from .labellers import make_labeller
 
-__all__ = ['FrameJob', 'ChunkJob', 'ChunkResult', 'label_chunk', 'OUTPUT_TYPES']
+__all__ = ['FrameJob', 'ChunkJob', 'ChunkResult', 'label_chunk', 'label_frames', 'OUTPUT_TYPES']
 
 logger = logging.getLogger(__name__)
 
@@ -96,18 +98,33 @@ def _row(bag: str, job: FrameJob, frame_id: str) -> dict:
 
 
 def label_chunk(job: ChunkJob) -> ChunkResult:
-    """Label every frame of ``job``; a frame whose inputs are unusable gets a row with its error."""
-    labeller, ts, new, static_tf = _worker_state(job.config)
+    """Label every frame of ``job`` (serialized bag messages); a frame whose inputs are unusable gets
+    a row with its error."""
+    ts = _worker_state(job.config)[1]
     p = job.config.params
     min_d, max_d = float(p['min_depth_m']), float(p['max_depth_m'])
-    out = ChunkResult(bag=job.bag, chunk=job.chunk)
-    for fj in job.frames:
+
+    def decode(fj: FrameJob):
+        color, depth, info, *masks = (ts.deserialize_cdr(raw, mtype) for mtype, raw in fj.raw)
+        frame = frame_from_msgs(color, depth, info, min_d, max_d)
+        return frame, (label_image_from_msg(masks[0], frame) if masks else None)
+
+    return label_frames(job.bag, job.chunk, ((fj, partial(decode, fj)) for fj in job.frames), job.config)
+
+
+def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelConfig) -> ChunkResult:
+    """Label frames from any input: ``items`` are ``(FrameJob, decode)`` pairs, ``decode()`` giving
+    ``(core.types.Frame, label image or None)`` and raising SpatialError for unusable inputs (the
+    frame then gets a row with its error, as does any other exception, kind 'internal'). ``FrameJob.raw``
+    is only read by ``decode``. The bag path (:func:`label_chunk`) and the LeRobot dataset input
+    (``offline.lerobot_input``) both label through here."""
+    labeller, ts, new, static_tf = _worker_state(config)
+    out = ChunkResult(bag=name, chunk=chunk)
+    for fj, decode in items:
         t0 = time.perf_counter()
-        row = _row(job.bag, fj, '')
+        row = _row(name, fj, '')
         try:
-            color, depth, info, *masks = (ts.deserialize_cdr(raw, mtype) for mtype, raw in fj.raw)
-            frame = frame_from_msgs(color, depth, info, min_d, max_d)
-            labels = label_image_from_msg(masks[0], frame) if masks else None
+            frame, labels = decode()
             t1 = time.perf_counter()
             out.decode_s += t1 - t0
             tf = None
@@ -138,9 +155,8 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
             missing=d['missing'], objects=objects_doc['objects'], facts=facts_doc['facts'],
         )
         out.rows.append(row)
-        if job.config.bag:
-            out.messages[fj.index] = _output_messages(job.config, ts, new, result, objects_doc, facts_doc,
-                                                      detail_doc)
+        if config.bag:
+            out.messages[fj.index] = _output_messages(config, ts, new, result, objects_doc, facts_doc, detail_doc)
         out.compute_s += time.perf_counter() - t1
     flush = getattr(labeller, 'flush', None)
     if flush is not None:  # a labeller that batches across the chunk's frames (the VLM labeller)

@@ -26,8 +26,9 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from ..messages.bag import open_reader, typestore_for
 from .bagio import ReadStats, iter_chunks, merge_metadata
@@ -39,7 +40,7 @@ from .inputs import CameraTopics, detect_topics
 from .labeller import ChunkJob, label_chunk
 from .score import pool_quality, pool_vlm_agreement, reward_quality, vlm_agreement
 
-__all__ = ['label_bags', 'bag_signature', 'RunOptions']
+__all__ = ['label_bags', 'bag_signature', 'RunOptions', 'InputJob', 'ChunkWork', 'run_jobs', 'export_lerobot']
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +82,31 @@ def _bag_names(bags: Sequence[Path]) -> list[str]:
     return names
 
 
-class _BagJob:
-    """The state of one bag's labelling: its work directory and finished chunks."""
+@dataclass(frozen=True)
+class ChunkWork:
+    """One chunk of a job for the executor: ``fn(arg)`` runs in a worker; ``finish(result)`` (None: the
+    worker wrote the chunk itself and returned its counters) writes it here. ``fn`` None: the chunk was
+    finished by an earlier run."""
 
-    def __init__(self, bag: Path, name: str, out: Path, config: LabelConfig, topics: CameraTopics) -> None:
-        self.bag, self.name, self.config, self.topics = bag, name, config, topics
+    index: int
+    frames: int
+    fn: Optional[Callable] = None
+    arg: object = None
+    finish: Optional[Callable] = None
+
+
+class InputJob:
+    """The state of one input's labelling (a bag, or an episode of a LeRobot dataset): its work directory
+    and finished chunks. Subclasses say what the input is (``source``, ``signature``, ``topics``: anything
+    with ``by_stream()``) and cut it into chunks (:meth:`work`)."""
+
+    def __init__(self, source: str, identity: str, name: str, out: Path, config: LabelConfig, topics,
+                 signature: dict) -> None:
+        # source: what the summaries call the input; identity: what the checkpoints are of (absolute)
+        self.source, self.name, self.config, self.topics = source, name, config, topics
         self.final = out / name
         self.work = out / WORK / name
-        self.manifest = {'bag': str(bag.resolve()), 'input': bag_signature(bag), 'config': config.fingerprint(),
+        self.manifest = {'bag': identity, 'input': signature, 'config': config.fingerprint(),
                          'topics': topics.by_stream()}
 
     def prepare(self) -> set[int]:
@@ -116,13 +134,64 @@ class _BagJob:
     def chunk_dir(self, index: int) -> Path:
         return chunk_dir(self.work / 'chunks', index)
 
+    def frame_count(self) -> int:
+        """Frames to label (for the progress bar)."""
+        raise NotImplementedError
 
-def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
-    """Label one bag into ``job.final``; returns its summary."""
-    ts = typestore_for()
+    def work_items(self, executor, stats: ReadStats, done: set) -> Iterator[ChunkWork]:
+        """The input's chunks in order; ``stats`` is filled while reading."""
+        raise NotImplementedError
+
+    def summary_extra(self) -> dict:
+        """Entries of this input's summary beyond the common ones."""
+        return {}
+
+
+class _BagJob(InputJob):
+    """One bag: chunks of matched frames (offline.bagio), labelled and written by the workers when they
+    share this machine's disk, else written here."""
+
+    def __init__(self, bag: Path, name: str, out: Path, config: LabelConfig, topics: CameraTopics) -> None:
+        super().__init__(str(bag), str(bag.resolve()), name, out, config, topics, bag_signature(bag))
+        self.bag = bag
+
+    def frame_count(self) -> int:
+        with open_reader(self.bag) as reader:
+            return sum(c.msgcount for c in reader.connections if c.topic == self.topics.color)
+
+    def work_items(self, executor, stats: ReadStats, done: set) -> Iterator[ChunkWork]:
+        ts = typestore_for()
+        connections: list = []
+        local = getattr(executor, 'local', False)  # workers that can write into the work dir themselves
+        # Pool workers read their chunks' bytes from the bag themselves; in this process or on Ray
+        # (possibly another machine) the chunk carries them.
+        by_reference = getattr(executor, 'reads_bag', False)
+        portable = None
+        t_read = time.perf_counter()
+        for chunk in iter_chunks(self.bag, self.topics, self.config, stats, ts, connections,
+                                 keep_data=not by_reference):
+            read_s = time.perf_counter() - t_read
+            n = len(chunk.frames)
+            if chunk.index in done:
+                yield ChunkWork(chunk.index, n)
+            elif local:
+                if portable is None:
+                    portable = portable_connections(connections)
+                yield ChunkWork(chunk.index, n, label_and_write,
+                            WriteJob(str(self.bag), self.name, chunk, self.config, portable, str(self.work / 'chunks'),
+                                     read_s))
+            else:
+                yield ChunkWork(chunk.index, n, label_chunk, ChunkJob(self.name, chunk.index, tuple(chunk.frames),
+                                                                   self.config),
+                            partial(write_chunk_dir, self.work / 'chunks', chunk, connections=connections,
+                                    config=self.config, ts=ts, read_s=read_s))
+            t_read = time.perf_counter()
+
+
+def _label_one(job: InputJob, executor, bar, totals: Counter) -> dict:
+    """Label one input into ``job.final``; returns its summary."""
     done = job.prepare()
     stats = ReadStats()
-    connections: list = []
     in_flight: list = []
     t_start = time.perf_counter()
     timing = Counter()
@@ -130,43 +199,24 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
     # per worker keeps every worker busy when one chunk takes longer than the next one.
     max_in_flight = 2 * executor.workers + 1 if getattr(executor, 'reads_bag', False) else max(2, executor.workers + 1)
 
-    local = getattr(executor, 'local', False)  # workers that can write into job.work themselves
-
     def drain(limit: int) -> None:
         while len(in_flight) > limit:
-            chunk, handle, read_s = in_flight.pop(0)
+            handle, finish = in_flight.pop(0)
             result = handle.get()
-            if local:
-                t = result
-            else:
-                t = write_chunk_dir(job.work / 'chunks', chunk, result, connections, job.config, ts, read_s)
+            t = result if finish is None else finish(result)
             timing.update(t)
             if bar is not None:
                 bar.update(t['frames'])
 
-    t_read = time.perf_counter()
     n_chunks = 0
-    portable = None
-    # Pool workers read their chunks' bytes from the bag themselves; in this process or on Ray
-    # (possibly another machine) the chunk carries them.
-    by_reference = getattr(executor, 'reads_bag', False)
-    for chunk in iter_chunks(job.bag, job.topics, job.config, stats, ts, connections, keep_data=not by_reference):
-        read_s = time.perf_counter() - t_read
+    for w in job.work_items(executor, stats, done):
         n_chunks += 1
-        if chunk.index in done:
+        if w.fn is None:
             if bar is not None:
-                bar.update(len(chunk.frames))
-        else:
-            if local:
-                if portable is None:
-                    portable = portable_connections(connections)
-                handle = executor.submit(label_and_write, WriteJob(str(job.bag), job.name, chunk, job.config, portable,
-                                                                   str(job.work / 'chunks'), read_s))
-            else:
-                handle = executor.submit(label_chunk, ChunkJob(job.name, chunk.index, tuple(chunk.frames), job.config))
-            in_flight.append((chunk, handle, read_s))
-            drain(max_in_flight)
-        t_read = time.perf_counter()
+                bar.update(w.frames)
+            continue
+        in_flight.append((executor.submit(w.fn, w.arg), w.finish))
+        drain(max_in_flight)
     drain(0)
     summary = _assemble(job, n_chunks, stats, done)
     wall = time.perf_counter() - t_start
@@ -181,7 +231,7 @@ def _label_one_bag(job: _BagJob, executor, bar, totals: Counter) -> dict:
     return summary
 
 
-def _assemble(job: _BagJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
+def _assemble(job: InputJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
     """Join the finished chunks into the bag's output directory and rename it into place."""
     import yaml
 
@@ -217,13 +267,14 @@ def _assemble(job: _BagJob, n_chunks: int, stats: ReadStats, done: set) -> dict:
     return summary
 
 
-def _bag_summary(job: _BagJob, rows: list, stats: ReadStats) -> dict:
+def _bag_summary(job: InputJob, rows: list, stats: ReadStats) -> dict:
     valid = [r for r in rows if r['valid']]
     rewards = [r['reward'] for r in valid]
     failures = Counter(r['error_kind'] for r in rows if r['error_kind'])
     no_reward = Counter('missing_' + '+'.join(r['missing']) for r in rows if not r['error_kind'] and not r['valid'])
     return {
-        'bag': str(job.bag),
+        'bag': job.source,
+        **job.summary_extra(),
         'output': str(job.final),
         'config': job.config.fingerprint(),
         'task': job.config.task.name,
@@ -273,19 +324,41 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
         topics = detect_topics(bag, config.color_topic, config.depth_topic, config.info_topic,
                                masks=config.mask_topic)
         jobs.append(_BagJob(bag, name, out, config, topics))
+    summary = run_jobs(jobs, out, config, options)
+    if lerobot is not None:
+        export_lerobot(summary, Path(lerobot), config)
+    _write_atomic(out / 'summary.json', json.dumps(summary, indent=2) + '\n')
+    return summary
+
+
+def export_lerobot(summary: dict, root: Path, config: LabelConfig) -> None:
+    """Write the run's frames as a LeRobot v3.0 dataset at ``root`` (offline.lerobot), one episode per
+    input in the run's order; adds ``summary['lerobot']``."""
+    from .lerobot import write_lerobot_dataset
+
+    info = write_lerobot_dataset(root, [Path(b['output']) / 'frames.parquet' for b in summary['per_bag']],
+                                 config.task)
+    summary['lerobot'] = {'root': str(root), 'episodes': info['total_episodes'], 'frames': info['total_frames'],
+                          'fps': info['fps'], 'codebase_version': info['codebase_version']}
+
+
+def run_jobs(jobs: Sequence[InputJob], out: Path, config: LabelConfig, options: RunOptions) -> dict:
+    """Label every job (skipping those already labelled with this configuration) with one executor and
+    one progress bar; Ctrl-C stops the workers and keeps the finished chunks. Returns the run summary
+    (not yet written to ``out``)."""
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    per_bag, skipped = [], []
+    per_input, skipped = [], []
     todo = []
     for job in jobs:
         if job.final.exists():
             prev = _read_json(job.final / 'summary.json')
-            if prev.get('config') != config.fingerprint() or prev.get('bag') != str(job.bag):
+            if prev.get('config') != config.fingerprint() or prev.get('bag') != job.source:
                 raise OfflineError(
-                    f'{job.final} exists from another bag or configuration; delete it or choose another --out',
+                    f'{job.final} exists from another input or configuration; delete it or choose another --out',
                     kind='exists')
             logger.info('%s: already labelled in %s, skipped', job.name, job.final)
-            per_bag.append(prev)
+            per_input.append(prev)
             skipped.append(job.name)
         else:
             todo.append(job)
@@ -296,13 +369,13 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
         if options.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=sum(_color_count(j) for j in todo), unit='frame', desc='labelling', file=sys.stderr,
+            bar = tqdm(total=sum(j.frame_count() for j in todo), unit='frame', desc='labelling', file=sys.stderr,
                        smoothing=0.1)
         try:
             for job in todo:
                 if bar is not None:
                     bar.set_description(f'labelling {job.name}')
-                per_bag.append(_label_one_bag(job, executor, bar, totals))
+                per_input.append(_label_one(job, executor, bar, totals))
         except BaseException:
             if hasattr(executor, 'terminate'):
                 _cancel(executor)
@@ -315,16 +388,7 @@ def label_bags(bags: Sequence[Path], out: Path, config: LabelConfig, options: Ru
     else:
         workers = 0
     wall = time.perf_counter() - t0
-    summary = _run_summary(per_bag, skipped, wall, workers, totals['frames'], config)
-    if lerobot is not None:
-        from .lerobot import write_lerobot_dataset
-
-        info = write_lerobot_dataset(Path(lerobot), [Path(b['output']) / 'frames.parquet' for b in per_bag],
-                                     config.task)
-        summary['lerobot'] = {'root': str(lerobot), 'episodes': info['total_episodes'], 'frames': info['total_frames'],
-                              'fps': info['fps'], 'codebase_version': info['codebase_version']}
-    _write_atomic(out / 'summary.json', json.dumps(summary, indent=2) + '\n')
-    return summary
+    return _run_summary(per_input, skipped, wall, workers, totals['frames'], config)
 
 
 def _cancel(executor) -> None:
@@ -347,11 +411,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _color_count(job: _BagJob) -> int:
-    with open_reader(job.bag) as reader:
-        return sum(c.msgcount for c in reader.connections if c.topic == job.topics.color)
 
 
 def _run_summary(per_bag: list, skipped: list, wall: float, workers: int, frames_run: int, config) -> dict:

@@ -38,6 +38,17 @@ def test_tabletop_support_is_the_table():
     assert g.plane_height == pytest.approx(bottom, abs=0.01) and g.plane_height > table_height
 
 
+def test_every_level_below_the_camera_is_reported():
+    """A room where a table fills more of the view than the floor (the dominant plane is the table
+    top): the floor is reported among the levels too, so furniture standing on it finds it."""
+    scene = make_scene(1036, 'room')
+    g = estimate_gravity(scene.frame())
+    floor = -scene.camera_height
+    assert list(g.levels) == sorted(g.levels) and g.plane_height in g.levels
+    assert g.plane_height > floor + 0.5  # the table
+    assert min(abs(h - floor) for h in g.levels) < 0.02
+
+
 def test_a_wall_alone_is_not_taken_for_the_floor():
     """Only a side wall in view (camera rolled 10 deg): no candidate within the roll prior."""
     scene = make_scene(1000, 'room')

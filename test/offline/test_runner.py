@@ -151,7 +151,7 @@ def test_interrupted_run_resumes_to_identical_outputs(sim_bag, task, tmp_path, m
     # a finished bag is not labelled again; another configuration does not overwrite it
     again = _label([sim_bag], tmp_path / 'resumed', task, chunk=4)
     assert again['bags_already_done'] == [sim_bag.name]
-    with pytest.raises(OfflineError, match='exists from another bag or configuration'):
+    with pytest.raises(OfflineError, match='exists from another input or configuration'):
         _label([sim_bag], tmp_path / 'resumed', task, chunk=5)
 
 

@@ -6,8 +6,12 @@ Pipeline of :func:`clean_cloud` (all vectorised, on the mask's bounding box only
    depth ("flying pixels") and would stretch the object towards the background;
 2. drop invalid depth (NaN, <= 0, outside [min_depth_m, max_depth_m]);
 3. keep pixels whose depth is within ``mad_k`` robust standard deviations (1.4826 * MAD) of
-   the median, plus ``mad_tolerance_m``: removes background or occluder pixels the mask
-   leaked onto;
+   the median, plus ``mad_tolerance_m``, or, for pixels whose depth agrees with their 3x3
+   neighbourhood (not flying pixels), within the run of depths reached from the median without
+   a jump of ``bleed_jump_m`` (growing with z^2) between sorted depths: removes background or
+   occluder pixels the mask leaked onto, while an object that reaches far along the view (a tool
+   pointing away, a table seen obliquely), whose depths spread far beyond a band about their
+   median without a gap, keeps its ends;
 4. back-project: x = (u - cx) z / fx, y = (v - cy) z / fy (optical frame, metres);
 5. optional statistical outlier removal in 3D (``sor_neighbors`` > 0, needs scipy);
 6. extent = robust per-axis size (percentile range); the centre comes from the centre mode
@@ -56,7 +60,9 @@ class LiftConfig:
     # Sensor minimum range below, far-away junk above.
     min_depth_m: float = option(0.05, 'Depth readings closer than this (metres) are invalid.')
     max_depth_m: float = option(10.0, 'Depth readings farther than this (metres) are invalid.')
-    mad_k: float = option(3.0, 'Depth filter: keep |z - median(z)| <= mad_k * 1.4826 * MAD(z) + mad_tolerance_m.')
+    mad_k: float = option(3.0, 'Depth filter: keep |z - median(z)| <= mad_k * 1.4826 * MAD(z) + mad_tolerance_m, '
+                               'and the depths of smooth pixels reached from the median without a jump of '
+                               'bleed_jump_m.')
     # The tolerance keeps flat objects (MAD ~ noise) from losing their own slightly tilted pixels.
     mad_tolerance_m: float = option(0.01, 'Depth filter tolerance added to the MAD band (metres).')
     sor_neighbors: int = option(0, 'Statistical outlier removal: neighbours per point (0 = off; needs scipy).')
@@ -191,6 +197,30 @@ def split_bleed(depth: np.ndarray, mask: np.ndarray, jump_m: float, core_px: int
     return grown & valid
 
 
+def _gap_free_run(z: np.ndarray, center: float, jump_m: float) -> tuple[float, float]:
+    """(low, high) metres: the depths of ``z`` (N,) reached from ``center`` through sorted depths
+    no farther apart than ``jump_m * max(z, 1)^2`` (the depth jump that separates surfaces)."""
+    zs = np.sort(z.astype(np.float64))
+    if zs.size < 2:
+        return float(center), float(center)
+    gap = np.diff(zs) > jump_m * np.maximum(zs[1:], 1.0) ** 2
+    i = int(np.searchsorted(zs, center))
+    below = np.flatnonzero(gap[:max(i, 0)])
+    above = np.flatnonzero(gap[i:])
+    lo = zs[below[-1] + 1] if below.size else zs[0]
+    hi = zs[i + above[0]] if above.size else zs[-1]
+    return float(lo), float(hi)
+
+
+def depth_agrees(depth: np.ndarray, vs: np.ndarray, us: np.ndarray, z: np.ndarray, jump_m: float) -> np.ndarray:
+    """(N,) bool: whether each pixel's depth ``z`` (rows ``vs``, columns ``us`` of the HxW crop
+    ``depth``, metres) lies within half the jump ``jump_m * max(z, 1)^2`` of the median of its 3x3
+    neighbourhood: a flying pixel (a random mix of the depths either side of an edge) mostly does
+    not, a pixel of a surface or of a thin part does."""
+    med3 = cv2.medianBlur(np.where(np.isfinite(depth), depth, 0.0).astype(np.float32), 3)[vs, us]
+    return np.abs(z - med3) <= 0.5 * jump_m * np.maximum(z, 1.0) ** 2
+
+
 def strided(a: np.ndarray, max_n: int) -> np.ndarray:
     """Every k-th row of ``a`` so that at most ``max_n`` remain (a view; ``a`` itself if small).
 
@@ -314,7 +344,15 @@ def clean_cloud(
     zs = strided(z, config.stats_max_points)
     med = median(zs)
     mad = median(np.abs(zs - med))
-    inlier = np.abs(z - med) <= config.mad_k * _MAD_TO_STD * mad + config.mad_tolerance_m
+    band = config.mad_k * _MAD_TO_STD * mad + config.mad_tolerance_m
+    inlier = np.abs(z - med) <= band
+    # Beyond the band, the depths reached without a jump, of pixels that agree with their
+    # neighbours: a surface reaching far along the view, not a streak of flying pixels (their
+    # mixed depths fill the range to the background without a gap, but not smoothly).
+    smooth = depth_agrees(depth, vs, us, z, config.bleed_jump_m)
+    if np.count_nonzero(smooth) >= 2:
+        lo_z, hi_z = _gap_free_run(z[smooth], med, config.bleed_jump_m)
+        inlier |= smooth & (z >= lo_z) & (z <= hi_z)
     z, us, vs = z[inlier], us[inlier], vs[inlier]
 
     k = frame.intrinsics

@@ -67,3 +67,33 @@ def test_tabletop_sizes_are_not_shrunk():
     assert len(errs) >= 30
     assert abs(float(np.median(errs))) < 0.03
     assert float(np.median(np.abs(errs))) < 0.08
+
+
+def _errors(seeds, kind):
+    """(N, 3) relative (width, height, depth) errors of the measurable objects of ``kind``."""
+    out = []
+    for seed in seeds:
+        scene = make_scene(seed, 'tabletop')
+        names = [n for n, t in scene.truth.items()
+                 if t['pixels'] >= 300 and not t['touches_border'] and t['visible_share'] >= 0.6]
+        res = _measure(scene, names)
+        out += [(res.sizes[n] - scene.truth[n]['size']) / scene.truth[n]['size']
+                for n in names if scene.truth[n]['kind'] == kind]
+    return np.array(out)
+
+
+def test_objects_under_4_cm_tall_stand_on_the_table():
+    """Sponges and lids 1.5-4 cm tall with bled masks: they touch the table, so their bottom is the
+    table (they were judged hanging, the table beside them inside their bounding square, and came
+    out ~20 % too tall)."""
+    err = _errors((5001, 5003, 5005, 5007, 5008, 5010), 'small')
+    assert len(err) >= 5
+    assert float(np.median(np.abs(err[:, 1]))) < 0.05, err.round(3)
+
+
+def test_a_bottles_back_hidden_behind_its_neck_is_completed():
+    """The top of a bottle is its neck: its outline does not bound the body, whose far side lies
+    hidden; the body is as deep as wide (it came out ~20 % too shallow)."""
+    err = _errors((5004, 5009, 5016, 5019), 'bottle')
+    assert len(err) >= 4
+    assert float(np.median(np.abs(err[:, 2]))) < 0.06, err.round(3)
