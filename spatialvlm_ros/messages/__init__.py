@@ -6,7 +6,9 @@
 - :mod:`.cdr`: header stamps read straight from serialized images;
 - :mod:`.serialize`: the JSON documents of objects, facts and rewards;
 - :mod:`.markers`: the RViz markers, built for rclpy or rosbags alike; :mod:`.debug_image`: the debug image;
-- :mod:`.bag`: the one rosbag2 reader (rosbags) and rosbags message building;
+- :mod:`.bag`: the one rosbag2 reader (rosbags) and rosbags message building; :mod:`.mcap_raw`: an
+  indexed MCAP bag's raw messages as rosbags reads them, without its copies; :mod:`.mcap_writer`:
+  rosbags' bag writer with the same bytes and fewer copies;
 - :mod:`.rgbd_files`: RGB-D files of public datasets -> Frame.
 
 Nothing here imports rclpy: message classes come in as arguments (rclpy's or rosbags', same fields).

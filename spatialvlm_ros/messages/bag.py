@@ -139,25 +139,46 @@ _NUMPY = {'bool': np.bool_, 'int8': np.int8, 'uint8': np.uint8, 'byte': np.uint8
 
 def message_factory(typestore) -> Callable[..., Any]:
     """``new(msgtype, **fields)`` building a message of ``typestore`` with every field not given
-    at its ROS default (0, '', False, empty sequences, nested defaults), as rclpy does."""
+    at its ROS default (0, '', False, empty sequences, nested defaults), as rclpy does.
+
+    Each type's fields and how to make their defaults are worked out once (a marker array builds
+    some 70 messages a frame); immutable defaults are shared, every other one is made anew."""
     from rosbags.typesys.store import Nodetype
 
-    def default(node) -> Any:
+    plans: dict[str, tuple] = {}
+
+    def maker(node) -> tuple[bool, Any]:
+        """(True, the default) for an immutable default, else (False, a function making one)."""
         kind, desc = node
         if kind == Nodetype.BASE:
-            name = desc[0]
-            return _BASE_DEFAULTS.get(name, 0)
+            return True, _BASE_DEFAULTS.get(desc[0], 0)
         if kind == Nodetype.NAME:
-            return new(desc)
+            return False, functools.partial(new, desc)
         elem, count = desc
         if elem[0] == Nodetype.BASE and elem[1][0] in _NUMPY:
-            return np.zeros(count if kind == Nodetype.ARRAY else 0, dtype=_NUMPY[elem[1][0]])
-        return [default(elem) for _ in range(count)] if kind == Nodetype.ARRAY else []
+            return False, functools.partial(np.zeros, count if kind == Nodetype.ARRAY else 0, dtype=_NUMPY[elem[1][0]])
+        if kind != Nodetype.ARRAY:
+            return False, list
+        const, value = maker(elem)
+        if const:
+            return False, functools.partial(lambda v, n: [v] * n, value, count)
+        return False, functools.partial(lambda make, n: [make() for _ in range(n)], value, count)
+
+    def plan(msgtype: str) -> tuple:
+        if msgtype not in plans:
+            _, defs = typestore.fielddefs[msgtype]
+            plans[msgtype] = (typestore.types[msgtype], tuple((name, *maker(node)) for name, node in defs))
+        return plans[msgtype]
 
     def new(msgtype: str, **fields: Any) -> Any:
-        _, defs = typestore.fielddefs[msgtype]
-        values = {name: fields[name] if name in fields else default(node) for name, node in defs}
-        return typestore.types[msgtype](**values)
+        cls, fields_plan = plan(msgtype)
+        values = {}
+        for name, const, value in fields_plan:
+            if name in fields:
+                values[name] = fields[name]
+            else:
+                values[name] = value if const else value()
+        return cls(**values)
 
     return new
 

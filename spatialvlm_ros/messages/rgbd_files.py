@@ -148,16 +148,19 @@ class Plausibility(NamedTuple):
     readings: int
 
 
-def depth_plausibility(values: np.ndarray, metres_per_unit: float, min_m: float, max_m: float) -> Plausibility:
+def depth_plausibility(values: np.ndarray, metres_per_unit: float, min_m: float, max_m: float,
+                       median: bool = True) -> Plausibility:
     """How many non-hole readings of decoded depth fall inside [min_m, max_m], and their median.
 
     values: HxW decoded depth (uint16 units or float32 metres); 0, NaN and inf are holes.
+    median: False leaves ``median_m`` NaN (it costs a partial sort, and only error messages quote it).
     """
     v = values.astype(np.float64, copy=False)
     v = v[np.isfinite(v) & (v > 0)] * metres_per_unit
     if v.size == 0:
         return Plausibility(0.0, float('nan'), 0)
-    return Plausibility(float(np.mean((v >= min_m) & (v <= max_m))), float(np.median(v)), int(v.size))
+    return Plausibility(float(np.mean((v >= min_m) & (v <= max_m))), float(np.median(v)) if median else float('nan'),
+                        int(v.size))
 
 
 def plausible_range(min_depth_m: float, max_depth_m: float) -> tuple[float, float]:
@@ -226,9 +229,10 @@ def check_stream_depth(raw: np.ndarray, encoding: str, min_depth_m: float = 0.05
     step = max(1, round(math.sqrt(raw.size / STREAM_SAMPLE_PIXELS)))
     sample = raw[::step, ::step]
     lo, hi = plausible_range(min_depth_m, max_depth_m)
-    p = depth_plausibility(sample, unit, lo, hi)
+    p = depth_plausibility(sample, unit, lo, hi, median=False)  # every frame of a stream: the verdict alone
     if p.readings < _MIN_SAMPLED_READINGS or p.fraction >= _MIN_IN_RANGE:
         return
+    p = depth_plausibility(sample, unit, lo, hi)  # the message quotes the median
     msg = (f'depth image ({encoding}, {unit:g} m per unit by REP 118) is implausible: {_what(p, lo, hi)}; the camera '
            'driver publishes another depth unit or encoding (configure it for REP 118: 16UC1 millimetres or 32FC1 '
            'metres), or the depth input is remapped to a topic that is no metric depth (disparity, confidence); '

@@ -11,7 +11,9 @@ work whose labelled bag files concatenate into the whole bag.
 By reference (``keep_data=False``): the chunks carry each message's key (connection id, log
 time, occurrence of that pair) instead of its bytes, and a worker on this machine reads the
 bytes back from the bag itself (:func:`fill_chunk`): images then never cross between processes
-(pickling 2 MB a frame through a pipe costs more than reading it again).
+(pickling 2 MB a frame through a pipe costs more than reading it again). A worker keeps the bag
+open between its chunks and reads MCAP chunks with :mod:`..messages.mcap_raw` (no copies); the
+main process reads the same way and takes camera stamps from the CDR header alone.
 
 Writing: one MCAP file per chunk (original messages copied byte for byte, outputs inserted
 right after the message that completed each frame's match, logged at its bag time, header
@@ -21,6 +23,7 @@ stamps of the source frame); :func:`merge_metadata` joins the chunk files into o
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 from collections import Counter, namedtuple
@@ -33,6 +36,7 @@ from ..core.transform import StampedBuffer
 from ..messages.convert import header_stamp_ns
 from ..messages.bag import open_reader, typestore_for
 from ..messages.cdr import IMAGE_STAMP_READERS
+from ..messages.mcap_raw import raw_messages
 from .config import OUTPUT_TOPICS, LabelConfig
 from .errors import OfflineError
 from .inputs import CameraTopics
@@ -130,9 +134,13 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
         messages, frames, after = [], [], {}
         newest = -1
         keys = _MessageKeys()
-        for conn, log_time, raw in reader.messages():
+        for conn, log_time, raw in raw_messages(reader):
             stats.messages += 1
-            messages.append((conn.id, int(log_time), raw) if keep_data else keys.key(conn.id, log_time))
+            if keep_data:
+                raw = bytes(raw)  # the chunk travels with its bytes (to Ray: a memoryview does not pickle)
+                messages.append((conn.id, int(log_time), raw))
+            else:
+                messages.append(keys.key(conn.id, log_time))
             if conn.topic in kin_topics:
                 try:
                     m = ts.deserialize_cdr(raw, conn.msgtype)
@@ -176,7 +184,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 continue
             last_processed = stamp
             frames.append(FrameJob(index=frame_index, stamp_ns=matched[0][2], log_time_ns=int(log_time),
-                                   raw=tuple((m, bytes(r) if keep_data else r) for m, r, _ in matched)))
+                                   raw=tuple((m, r) for m, r, _ in matched)))
             after[frame_index] = len(messages) - 1
             frame_index += 1
             if len(frames) == per_chunk:
@@ -193,6 +201,37 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
 
 
+_OPEN: dict = {}  # this process's open input bag: {(path, files' identity): (open_reader context, reader)}
+
+
+def _bag_identity(path: Path) -> tuple:
+    """What tells one bag from another at ``path``: its files' names, inodes, sizes and mtimes."""
+    files = [path] if path.is_file() else sorted(f for f in path.iterdir() if f.is_file())
+    return (str(path.resolve()),) + tuple((f.name, st.st_ino, st.st_size, st.st_mtime_ns)
+                                          for f in files for st in (f.stat(),))
+
+
+def _reader(path: Path):
+    """An open reader of the bag at ``path``, kept open between the chunks a worker reads from it
+    (opening parses metadata.yaml and the MCAP index: 10-20 ms, half a millisecond a frame for
+    a chunk of 64 frames); reopened when the bag's files change, closed at exit."""
+    key = _bag_identity(path)
+    if key not in _OPEN:
+        _close_readers()
+        ctx = open_reader(path)
+        _OPEN[key] = (ctx, ctx.__enter__())
+    return _OPEN[key][1]
+
+
+def _close_readers() -> None:
+    while _OPEN:
+        ctx, _ = _OPEN.pop(next(iter(_OPEN)))
+        ctx.__exit__(None, None, None)
+
+
+atexit.register(_close_readers)
+
+
 def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     """``chunk`` (by reference) with its messages' bytes, read from the bag at ``path``.
 
@@ -201,6 +240,8 @@ def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     since it was indexed: an OfflineError, never a silently different output.
     with_messages: False reads only the frames' camera messages (no labelled bag is written);
     the chunk's ``messages`` are then empty.
+    The bytes are those of the bag's messages, for an MCAP bag as memoryviews of its chunks
+    (:mod:`..messages.mcap_raw`; no copy): for this process, not to be pickled.
     """
     if not chunk.by_reference:
         return chunk
@@ -215,18 +256,18 @@ def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     conn_ids = {k[0] for k in keys}
     data: dict = {}
     keys_of = _MessageKeys()
-    with open_reader(path) as reader:
-        conns = [c for c in reader.connections if c.id in conn_ids]
-        for conn, log_time, raw in reader.messages(connections=conns, start=lo, stop=hi + 1):
-            key = keys_of.key(conn.id, log_time)
-            if key in wanted:
-                data[key] = raw
+    reader = _reader(Path(path))
+    conns = [c for c in reader.connections if c.id in conn_ids]
+    for conn, log_time, raw in raw_messages(reader, connections=conns, start=lo, stop=hi + 1):
+        key = keys_of.key(conn.id, log_time)
+        if key in wanted:
+            data[key] = raw
     missing = wanted - data.keys()
     if missing:
         raise OfflineError(f'{path}: {len(missing)} messages of chunk {chunk.index} are no longer in the bag '
                            f'(e.g. connection {min(missing)[0]} at {min(missing)[1]} ns); was it changed while '
                            'being labelled? Run again.', kind='unreadable')
-    frames = [dataclasses.replace(fj, raw=tuple((m, bytes(data[ref])) for m, ref in fj.raw)) for fj in chunk.frames]
+    frames = [dataclasses.replace(fj, raw=tuple((m, data[ref]) for m, ref in fj.raw)) for fj in chunk.frames]
     messages = [(cid, t, data[(cid, t, occ)]) for cid, t, occ in chunk.messages] if with_messages else []
     return Chunk(chunk.index, messages, frames, chunk.after, False)
 
@@ -235,11 +276,25 @@ def _qos(conn) -> list:
     return list(getattr(conn.ext, 'offered_qos_profiles', []) or [])
 
 
+_DEFINITIONS: dict = {}
+
+
+def _definition(ts, msgtype: str) -> tuple[str, str]:
+    """(message definition, RIHS01 hash) of ``msgtype`` in ``ts``, as rosbags' writer derives them from
+    a typestore, once per process (deriving them took a few ms per connection and chunk)."""
+    key = (id(ts), msgtype)
+    if key not in _DEFINITIONS:  # the typestore is kept with its entries: its id is not reused
+        _DEFINITIONS[key] = (ts, ts.generate_msgdef(msgtype, ros_version=2)[0], ts.hash_rihs01(msgtype))
+    return _DEFINITIONS[key][1:]
+
+
 def write_chunk_bag(path: Path, connections: list, chunk: Chunk, outputs: dict, config: LabelConfig, ts) -> None:
     """One labelled-bag file: the chunk's messages plus ``outputs`` (frame index -> [(key, cdr)])."""
-    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin
 
-    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
+    from ..messages.mcap_writer import FastWriter
+
+    writer = FastWriter(path, version=9, storage_plugin=StoragePlugin.MCAP)  # rosbags' bytes, fewer copies
     if config.compress:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
     writer.open()
@@ -261,7 +316,8 @@ def write_chunk_bag(path: Path, connections: list, chunk: Chunk, outputs: dict, 
         for key in OUTPUT_TOPICS:
             if key == 'markers' and not config.markers:
                 continue
-            out_conns[key] = writer.add_connection(OUTPUT_TOPICS[key], OUTPUT_TYPES[key], typestore=ts)
+            msgdef, rihs01 = _definition(ts, OUTPUT_TYPES[key])
+            out_conns[key] = writer.add_connection(OUTPUT_TOPICS[key], OUTPUT_TYPES[key], msgdef=msgdef, rihs01=rihs01)
         inserts: dict[int, list] = {}
         for fj in chunk.frames:
             if fj.index in outputs:

@@ -45,7 +45,7 @@ def write_chunk_dir(chunks: Path, chunk: Chunk, result: ChunkResult, connections
         for r in result.rows:
             fh.write(json.dumps(r, allow_nan=False) + '\n')
     timing = {'frames': len(result.rows), 'read_s': read_s, 'decode_s': result.decode_s,
-              'compute_s': result.compute_s, 'write_s': time.perf_counter() - t0}
+              'compute_s': result.compute_s, 'step_cpu_s': result.step_cpu_s, 'write_s': time.perf_counter() - t0}
     (tmp / 'done.json').write_text(json.dumps(timing))
     os.replace(tmp, chunk_dir(chunks, chunk.index))
     return timing

@@ -10,6 +10,7 @@ serialised messages for the labelled bag and one table row per frame.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +23,7 @@ from ..core.types import ns_to_stamp
 from ..messages import serialize
 from ..messages.bag import message_factory, typestore_for
 from ..messages.convert import frame_from_msgs, label_image_from_msg
-from ..messages.markers import marker_array
+from ..messages.markers import marker_array, marker_array_cdr
 from .config import LabelConfig
 from .labellers import make_labeller
 
@@ -66,7 +67,8 @@ class ChunkResult:
     rows: list = field(default_factory=list)  # one dict per frame
     messages: dict = field(default_factory=dict)  # frame index -> [(output key, cdr bytes), ...]
     decode_s: float = 0.0
-    compute_s: float = 0.0
+    compute_s: float = 0.0  # wall time of the step, reward rows and output messages
+    step_cpu_s: float = 0.0  # this thread's CPU time in the labeller's per-frame step alone
 
 
 _CACHE: dict[str, tuple] = {}
@@ -131,7 +133,9 @@ def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelCon
                 tf = RigidTransform.from_xyz_quat(static_tf[0], static_tf[1], frame.frame_id, frame.stamp_ns)
             known = {name: None if point is None else KnownPosition(point, frame_id)
                      for name, point, frame_id in fj.known}
+            c0 = time.thread_time()
             result = labeller(frame, known, tf, labels)
+            out.step_cpu_s += time.thread_time() - c0
         except SpatialError as err:
             out.decode_s += time.perf_counter() - t0
             row.update(error_kind=err.kind, error=str(err))
@@ -145,9 +149,7 @@ def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelCon
         objects_doc = serialize.objects_to_doc(result.objects, result.stamp_ns, result.frame_id, result.sizes,
                                                result.up)
         facts_doc = serialize.facts_to_doc(result.facts, result.stamp_ns, result.camera_frame)
-        sample = result.reward
-        detail_doc = serialize.reward_to_doc(sample, result.frame_id)
-        d = sample.to_dict()
+        d = result.reward.to_dict()
         row.update(
             frame_id=result.frame_id, valid=d['valid'], reward=d['reward'], stage=d['stage'],
             stage_name=d['stage_name'], success=d['success'], done=d['done'], terms=d['terms'], distances=d['distances'],
@@ -155,6 +157,7 @@ def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelCon
         )
         out.rows.append(row)
         if config.bag:
+            detail_doc = serialize.reward_to_doc(result.reward, result.frame_id)
             out.messages[fj.index] = _output_messages(config, ts, new, result, objects_doc, facts_doc, detail_doc)
         out.compute_s += time.perf_counter() - t1
     flush = getattr(labeller, 'flush', None)
@@ -175,11 +178,14 @@ def _output_messages(config: LabelConfig, ts, new, result, objects_doc: dict, fa
     msgs = [('objects', t['std_msgs/msg/String'](data=serialize.dumps(objects_doc))),
             ('facts', t['std_msgs/msg/String'](data=serialize.dumps(facts_doc)))]
     if config.markers:
-        sec, nanosec = ns_to_stamp(result.stamp_ns)
-        header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
-                                          frame_id=result.frame_id)
-        msgs.append(('markers', marker_array(new, result.objects, result.facts, header)))
+        if sys.byteorder == 'little':  # the bytes serialize_cdr gives (little endian here), written directly
+            msgs.append(('markers', marker_array_cdr(result.objects, result.facts, result.stamp_ns, result.frame_id)))
+        else:
+            sec, nanosec = ns_to_stamp(result.stamp_ns)
+            header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
+                                              frame_id=result.frame_id)
+            msgs.append(('markers', marker_array(new, result.objects, result.facts, header)))
     if result.reward.valid:
         msgs.append(('reward', t['std_msgs/msg/Float32'](data=float(result.reward.reward))))
     msgs.append(('detail', t['std_msgs/msg/String'](data=serialize.dumps(detail_doc))))
-    return [(k, bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]
+    return [(k, m if isinstance(m, bytes) else bytes(ts.serialize_cdr(m, OUTPUT_TYPES[k]))) for k, m in msgs]

@@ -195,7 +195,9 @@ def _label_one(job: InputJob, executor, bar, totals: Counter) -> dict:
     in_flight: list = []
     t_start = time.perf_counter()
     timing = Counter()
-    max_in_flight = max(2, executor.workers + 1)
+    # Pool workers read their chunks themselves, so a chunk in flight is a few kB here: one queued
+    # per worker keeps every worker busy when one chunk takes longer than the next one.
+    max_in_flight = 2 * executor.workers + 1 if getattr(executor, 'reads_bag', False) else max(2, executor.workers + 1)
 
     def drain(limit: int) -> None:
         while len(in_flight) > limit:
@@ -223,6 +225,8 @@ def _label_one(job: InputJob, executor, bar, totals: Counter) -> dict:
         'frames_per_s': round(summary['frames'] / wall, 2) if wall > 0 else None,
         'resumed_chunks': len(done),
         'split_s': {k: round(timing[k], 3) for k in ('read_s', 'decode_s', 'compute_s', 'write_s')},
+        # CPU seconds in the per-frame step itself (core.step.FrameStep), summed over the workers
+        'step_cpu_s': round(timing['step_cpu_s'], 3),
     }
     _write_atomic(job.final / 'summary.json', json.dumps(summary, indent=2) + '\n')
     totals.update({'frames': summary['frames']})

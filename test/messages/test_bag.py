@@ -74,3 +74,16 @@ def test_message_factory_fills_every_field_not_given():
     assert (marker.ns, marker.id, marker.text, marker.points) == ('objects', 3, '', [])
     assert marker.texture.data.dtype == np.uint8 and marker.texture.data.size == 0
     assert len(ts.serialize_cdr(marker, 'visualization_msgs/msg/Marker')) > 0
+
+
+def test_message_factory_makes_every_type_with_defaults_of_its_own():
+    """Every type of the typestore serialises from its defaults alone; a mutable default (nested message,
+    sequence, array) is a new object in every message, never shared between two of them."""
+    ts = typestore_for()
+    new = message_factory(ts)
+    for msgtype in ts.fielddefs:
+        assert len(ts.serialize_cdr(new(msgtype), msgtype)) >= 4
+    a, b = (new('visualization_msgs/msg/Marker') for _ in range(2))
+    assert a.pose is not b.pose and a.points is not b.points and a.texture.data is not b.texture.data
+    info = [new('sensor_msgs/msg/CameraInfo') for _ in range(2)]
+    assert info[0].k is not info[1].k and info[0].k.shape == (9,) and not info[0].k.any()

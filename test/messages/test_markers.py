@@ -162,3 +162,32 @@ def test_markers_mirror_the_live_nodes():
     offline = marker_array(message_factory(ts), objects, facts, hdr)
     assert [_fields(m) for m in live.markers] == [_fields(m) for m in offline.markers]
     ts.serialize_cdr(offline, 'visualization_msgs/msg/MarkerArray')  # a valid message
+
+
+@pytest.mark.parametrize('frame_id', ['', 'c', 'cam', 'camera_color_optical_frame', 'câmera'])
+def test_marker_array_cdr_is_the_serialized_marker_array(frame_id):
+    """marker_array_cdr (the labelled bag's markers, written directly) is byte for byte rosbags' serialization of
+    marker_array: frame ids and names of every length modulo the alignment, missing objects, non-ASCII text,
+    lines and labels, any stamp and lifetime."""
+    ts, new, _ = _rosbags()
+    from spatialvlm_ros.messages.markers import marker_array_cdr
+
+    t = ts.types
+    rng = np.random.default_rng(len(frame_id))
+    names = ['g', 'block', 'tärget', 'a_much_longer_object_name', 'x5']
+    for trial in range(12):
+        objects = {n: None if rng.random() < 0.25 else obs(n, rng.normal(0, 1, 3), rng.uniform(0, 0.2, 3))
+                   for n in names[: 1 + trial % len(names)]}
+        facts = compute_facts({n: o for n, o in objects.items()}) + [dist('g', 'tärget', float(rng.uniform(0, 2)))]
+        stamp = int(rng.integers(0, 2**40)) * 1000 + int(rng.integers(0, 999))
+        lifetime = [0.5, 0.25, 1.0, 2.75][trial % 4]
+        sec, nanosec = stamp // 10**9, stamp % 10**9
+        header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
+                                          frame_id=frame_id)
+        expected = bytes(ts.serialize_cdr(marker_array(new, objects, facts, header, lifetime_s=lifetime),
+                                          'visualization_msgs/msg/MarkerArray', little_endian=True))
+        assert marker_array_cdr(objects, facts, stamp, frame_id, lifetime_s=lifetime) == expected
+    assert marker_array_cdr({}, [], 0, frame_id) == bytes(ts.serialize_cdr(
+        marker_array(new, {}, [], t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=0, nanosec=0),
+                                                           frame_id=frame_id)),
+        'visualization_msgs/msg/MarkerArray', little_endian=True))

@@ -30,18 +30,23 @@ def test_bad_worker_counts_are_refused(workers):
 
 def test_a_pool_runs_jobs_in_other_processes_with_one_native_thread(monkeypatch):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.delenv('MALLOC_TRIM_THRESHOLD_', raising=False)
     monkeypatch.setenv('OPENBLAS_NUM_THREADS', '7')
     ex = make_executor(2)
     try:
         assert isinstance(ex, PoolExecutor) and ex.workers == 2 and ex.local and ex.reads_bag
         threads = [ex.submit(os.getenv, k) for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')]
         assert [h.get(timeout=120) for h in threads] == ['1', '1', '1']
+        # glibc keeps a worker's freed memory for its next chunk (no page faults on every chunk)
+        malloc = [ex.submit(os.getenv, k) for k in ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_')]
+        assert [h.get(timeout=120) for h in malloc] == [str(32 * 2**20), str(256 * 2**20)]
         roots = [ex.submit(abs, -n) for n in range(6)]
         assert [h.get(timeout=120) for h in roots] == list(range(6))
     finally:
         ex.close()
     # this process's environment is as it was
     assert 'OMP_NUM_THREADS' not in os.environ and os.environ['OPENBLAS_NUM_THREADS'] == '7'
+    assert 'MALLOC_TRIM_THRESHOLD_' not in os.environ
 
 
 def test_ray_without_the_package_says_how_to_install_it(monkeypatch):

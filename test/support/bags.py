@@ -1,5 +1,6 @@
 """Hand-built camera bags (rosbags, no ROS install) for the offline tests: ``write_camera_bag`` (colour with a red
-square, flat depth at 1 m, camera_info), ``copy_with_repeats``, ``bag_messages`` and ``output_tree``."""
+square, flat depth at 1 m, camera_info), ``copy_with_repeats``, ``bag_messages`` and ``output_tree``; ``write_blob_bag``
+(big payloads in many MCAP chunks, log times out of order and repeated) with ``blob_items``."""
 from __future__ import annotations
 
 import json
@@ -122,3 +123,48 @@ def output_tree(root: Path) -> dict:
                 data = json.dumps(doc, sort_keys=True).encode()
             out[str(p.relative_to(root))] = data
     return out
+
+
+BLOB = 'sensor_msgs/msg/Image'  # big payloads: several MCAP chunks (rosbags closes one past 1 MiB)
+SMALL = 'std_msgs/msg/String'
+
+
+def write_blob_bag(path, compress: bool, items, storage='mcap'):
+    """A bag of ``items`` [(topic, log time, payload size), ...] written in the order given (log times
+    out of order and repeated across chunks on purpose)."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    ts = typestore_for()
+    t = ts.types
+    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+    w = Writer(path, version=9, storage_plugin=plugin)
+    if compress:
+        w.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    w.open()
+    conns = {}
+    for k, (topic, stamp, size) in enumerate(items):
+        if topic not in conns:
+            conns[topic] = w.add_connection(topic, BLOB if topic.startswith('/img') else SMALL, typestore=ts)
+        if topic.startswith('/img'):
+            header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=0, nanosec=k), frame_id='c')
+            msg = t[BLOB](header=header, height=1, width=size, encoding='mono8', is_bigendian=0, step=size,
+                          data=np.full(size, k % 251, np.uint8))
+            raw = ts.serialize_cdr(msg, BLOB)
+        else:
+            raw = ts.serialize_cdr(t[SMALL](data=f'message {k}'), SMALL)
+        w.write(conns[topic], stamp, raw)
+    w.close()
+    return path
+
+
+def blob_items(seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    items = []
+    for i in range(60):
+        stamp = 1000 + i * 10 + int(rng.integers(-25, 25))  # out of order within and across chunks
+        items.append(('/img_a', stamp, int(rng.integers(50_000, 300_000))))
+        items.append(('/text', stamp, 0))  # the same log time on another connection
+        if i % 7 == 0:
+            items.append(('/img_b', stamp, 1000))
+            items.append(('/img_b', stamp, 2000))  # the same log time twice on one connection
+    return items
