@@ -18,7 +18,9 @@ their own, which bound what any amount of orchestration can reach on this machin
 rosbags, no labelling (``copy_only_ceiling_frames_per_s``: that alone, on every core).
 
 ``--steady`` (bench/results/label_steady.json): a long bag (3000 frames at 320x240; ``--compression``
-as above), its steady-state rate (first to last finished chunk) with and without the labelled bag
+as above), its steady-state rate (from the first finished chunk to the one after which fewer chunks
+are left than workers: the drain that follows, with cores idle by construction, counts as the tail,
+``drain_s``) with and without the labelled bag
 against ``ideal = cores x 1000 / step_ms``. ``step_ms`` is the one-core cost of ``core.step.FrameStep``
 measured in the same run (``step_ms_in_run``: the CPU time each pool worker, one native thread,
 spent in the step, per frame), so the ratio compares the run with the step's own cost under the
@@ -139,6 +141,28 @@ def _cpu_s() -> tuple[float, float] | None:
         return None
 
 
+_TICK_NAMES = ('user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal')
+
+
+def _machine_ticks() -> tuple | None:
+    """The machine's CPU ticks (all cores) by kind, from /proc/stat (Linux), else None."""
+    try:
+        with open('/proc/stat') as fh:
+            return tuple(int(v) for v in fh.readline().split()[1:1 + len(_TICK_NAMES)])
+    except (OSError, ValueError):
+        return None
+
+
+def _machine_share(a: tuple | None, b: tuple | None) -> dict | None:
+    """Shares of the machine's CPU time between two _machine_ticks: where a run's cores went
+    (idle while it ran: it waited; steal: the hypervisor gave them to another machine)."""
+    if a is None or b is None:
+        return None
+    d = [y - x for x, y in zip(a, b)]
+    total = sum(d)
+    return {n: round(v / total, 4) for n, v in zip(_TICK_NAMES, d) if n in ('idle', 'iowait', 'steal')} if total else None
+
+
 class _Clock:
     """A stand-in for tqdm recording (seconds, frames done, CPU seconds of this process and its
     workers) at every update of label_bags' bar."""
@@ -150,7 +174,7 @@ class _Clock:
 
     def update(self, k) -> None:
         self.n += k
-        _Clock.marks.append((time.perf_counter(), self.n, _cpu_s()))
+        _Clock.marks.append((time.perf_counter(), self.n, _cpu_s(), _machine_ticks()))
 
     def set_description(self, *_):
         pass
@@ -175,7 +199,11 @@ def _timed_label(bag: Path, config: LabelConfig, options: RunOptions) -> tuple[d
         t1 = time.perf_counter()
     finally:
         tqdm.tqdm = real
-    (ta, fa, ca), (tb, fb, cb) = _Clock.marks[0], _Clock.marks[-1]
+    # steady state: from the first finished chunk to the one after which fewer chunks are left than
+    # workers (from then on cores idle by construction: that drain is the tail, with the joining)
+    marks = _Clock.marks
+    end = -options.workers if len(marks) > options.workers + 1 else -1
+    (ta, fa, ca, ma), (tb, fb, cb, mb) = marks[0], marks[end]
     steady = (fb - fa) / (tb - ta) if tb > ta else None
     # CPU per frame in the steady state, this process and its workers (not Ray's, which are not ours)
     split = None
@@ -184,9 +212,11 @@ def _timed_label(bag: Path, config: LabelConfig, options: RunOptions) -> tuple[d
                  'workers': round((cb[1] - ca[1]) / (fb - fa) * 1e3, 3)}
     cpu = split['main_process'] + split['workers'] if split else None
     return s, {'wall_s': round(t1 - t0, 3), 'startup_s': round(ta - t0, 3), 'tail_s': round(t1 - tb, 3),
+               'drain_s': round(marks[-1][0] - tb, 3),
                'steady_frames': fb - fa, 'steady_s': round(tb - ta, 3),
                'steady_frames_per_s': round(steady, 2) if steady else None,
                'steady_cpu_ms_per_frame': round(cpu, 3) if cpu else None, 'steady_cpu_ms_per_frame_split': split,
+               'steady_machine_share': _machine_share(ma, mb),
                'overall_frames_per_s': round(s['frames'] / (t1 - t0), 2)}, out
 
 
@@ -296,6 +326,10 @@ def steady(args) -> dict:
             tries.append((t['steady_frames_per_s'] or 0, t, per))
         _, t, per = max(tries, key=lambda x: x[0])
         t['steady_frames_per_s_tries'] = [x[0] for x in tries]
+        # every try's ratio to its own in-run ideal (the kept one is the fastest try's)
+        t['ratio_to_ideal_in_run_tries'] = [
+            round(fps * p['step_cpu_s'] / s['frames'] / cores, 3) if fps and p['step_cpu_s'] else None
+            for fps, _, p in tries]
         # the step's one-core cost in this very run: the CPU time its workers spent in FrameStep per
         # frame (each worker is one native thread), under the run's own conditions (both cores busy)
         step_in_run = per['step_cpu_s'] / s['frames'] * 1e3 if s['frames'] and per['step_cpu_s'] else None
@@ -314,7 +348,8 @@ def steady(args) -> dict:
               f"({t['ideal_frames_per_s_in_run']} = {cores} x 1000 / {t['step_ms_in_run']} ms, the step's CPU per "
               f"frame in this run; {t['ratio_to_ideal']} x {ideal:.1f} from {step_ms:.2f} ms alone); "
               f"start-up {t['startup_s']} s, tail {t['tail_s']} s; "
-              f"CPU {t['steady_cpu_ms_per_frame']} ms/frame (cpu_ratio {t['cpu_ratio']})", file=sys.stderr)
+              f"CPU {t['steady_cpu_ms_per_frame']} ms/frame (cpu_ratio {t['cpu_ratio']}); machine {t['steady_machine_share']}",
+              file=sys.stderr)
     by = {r['name']: r for r in result['runs']}
     # the targets' ratios use the step's cost measured in the same run (the isolated one beside them)
     result['ratio_no_bag'] = by['no_bag']['ratio_to_ideal_in_run']
