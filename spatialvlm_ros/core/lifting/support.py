@@ -110,8 +110,9 @@ def _backproject(vs: np.ndarray, us: np.ndarray, z: np.ndarray, origin: tuple[in
     return np.stack([x * z, y * z, z], axis=1)
 
 
-def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int) -> np.ndarray:
-    """Mx3 float64 points of the valid depth pixels in a ``ring_px`` band around the mask."""
+def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Mx3 float64 points, (M,) bool depth agrees with its 3x3 neighbours' (not a flying pixel:
+    :func:`depth_agrees`)) of the valid depth pixels in a ``ring_px`` band around the mask."""
     h, w = frame.shape
     r0, c0 = origin
     rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
@@ -123,7 +124,9 @@ def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px:
     depth = frame.depth[rr0:rr1, cc0:cc1]
     ring &= np.isfinite(depth)
     vs, us = np.nonzero(ring)
-    return _backproject(vs, us, depth[vs, us].astype(np.float64), (rr0, cc0), frame.intrinsics)
+    z = depth[vs, us].astype(np.float64)
+    agree = depth_agrees(depth, vs, us, z, _AGREE_JUMP_M)
+    return _backproject(vs, us, z, (rr0, cc0), frame.intrinsics), agree
 
 
 def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int = 3, step_m: float = 0.01) -> bool:
@@ -198,6 +201,9 @@ _NARROW_TOP = 0.6
 # Depth jump (at 1 m, growing with z^2) of which half between a point and its neighbours' median
 # makes it a flying pixel (LiftConfig.bleed_jump_m's default).
 _AGREE_JUMP_M = 0.02
+# A mask's fringe (its bleed onto the surroundings) is narrower than this (pixels); a piece of it
+# reaching farther from the object is a part (split_bleed's fringe_px).
+_FRINGE_PX = 8.0
 # Pixels nearest each side of the top's outline whose corners are projected.
 _EDGE_PIXELS = 48
 
@@ -258,6 +264,25 @@ def _median_heights(depth: np.ndarray, origin: tuple[int, int], k, up: np.ndarra
     return np.where(valid, med, np.nan)
 
 
+def _level_along_column(level_img: np.ndarray, vs: np.ndarray, us: np.ndarray, level: float, tol_m: float,
+                        step_px: int = 2) -> np.ndarray:
+    """(N,) bool: whether the pixel ``step_px`` rows above or below each pixel (rows ``vs``, columns
+    ``us`` of the HxW crop heights ``level_img``, metres) is at ``level`` too (within ``tol_m``).
+
+    On a level top, one of them is (the top's interior, or its near or far edge's inner side); on
+    a wall beside the top, crossing its level (a mask that bleeds onto the wall), the heights rise
+    and fall with the rows and neither is: the wall is not the top's footprint.
+    """
+    h = level_img.shape[0]
+    same = np.zeros(len(vs), bool)
+    for dv in (-step_px, step_px):
+        r = vs + dv
+        ok = (r >= 0) & (r < h)
+        with np.errstate(invalid='ignore'):
+            same |= ok & (np.abs(level_img[np.clip(r, 0, h - 1), us] - level) <= tol_m)
+    return same
+
+
 def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
                    support: float, tol_m: float, window_px: int = 3) -> np.ndarray:
     """HxW bool on the crop: pixels that rise above the support surface at height ``support``.
@@ -284,6 +309,22 @@ def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, 
     return med > support + max(tol_m, 2.0 * noise)
 
 
+def _with_low_parts(above: np.ndarray, mask: np.ndarray, fringe_px: float = _FRINGE_PX) -> np.ndarray:
+    """HxW bool: ``above`` (the mask's pixels rising above the support) and the pieces of the rest of
+    ``mask`` (HxW bool) that reach farther than ``fringe_px`` from them: a part lying almost flat on
+    the support (a tool's shaft, 8 mm high under depth noise of as much) is far longer than a
+    mask's fringe is wide (:func:`.cloud.split_bleed` keeps such parts past a depth jump alike)."""
+    rest = mask & ~above
+    if not rest.any() or not above.any():
+        return above
+    dist = cv2.distanceTransform((~above).view(np.uint8), cv2.DIST_L2, 3)
+    far = rest & (dist > fringe_px)
+    if not far.any():
+        return above
+    _, lab = cv2.connectedComponents(rest.view(np.uint8), connectivity=8)
+    return above | np.isin(lab, np.unique(lab[far]))
+
+
 def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.ndarray:
     """(M,) bool: which of the 2D points ``pts`` (Mx2) lie inside the convex hull of ``outline``
     (Kx2, K >= 3) by more than ``margin`` (metres; all False for a degenerate hull)."""
@@ -305,16 +346,18 @@ def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.nd
 
 
 def _wall_behind(ring: np.ndarray | None, lo_right: float, hi_right: float, near_fwd: float, top: float,
-                 width: float, tol_m: float, margin_m: float, min_count: int = 10) -> float | None:
-    """Farthest forward coordinate (metres), over an object's lateral range, of a vertical surface
-    seen right above it, in line with it and behind its near side (the wall a piece of furniture
-    stands against), or None.
+                 width: float, tol_m: float, margin_m: float, min_count: int = 10) -> tuple[float, float] | None:
+    """The line ``forward = a + b right`` (a, b; metres) of a vertical surface seen right above an
+    object, in line with it and behind its near side (the wall a piece of furniture stands
+    against), or None.
 
     ring: Mx3 (right, forward, height) of the pixels around the mask. The pixels higher than the
     object's ``top`` within its lateral range [lo_right, hi_right] (less ``margin_m``) behind
-    ``near_fwd`` count; they are a vertical surface when a line forward = a + b right fits them
-    within a tenth of the object's ``width`` (interquartile range of the residuals; a
-    horizontal surface behind spreads along the view). The object lies in front of that line.
+    ``near_fwd`` count; they are a vertical surface when a line forward = a + b right, fitted
+    without the points well in front of it (flying pixels), holds half of them within 5 % of
+    the object's ``width`` and the kept ones within a tenth (interquartile range of the
+    residuals; a horizontal surface behind spreads along the view). The object lies in front
+    of that line.
     """
     if ring is None:
         return None
@@ -323,11 +366,39 @@ def _wall_behind(ring: np.ndarray | None, lo_right: float, hi_right: float, near
     if np.count_nonzero(sel) < min_count:
         return None
     r, f = ring[sel, 0], ring[sel, 1]
-    b, a = np.polyfit(r, f, 1)
-    q1, q3 = stats.percentiles(f - (a + b * r), (25.0, 75.0))
-    if q3 - q1 >= 0.1 * width:
+    band = 0.05 * width
+    keep = np.ones(len(r), bool)
+    for _ in range(3):
+        # Flying pixels (mixes of the top edge's depth and the wall's along the ray) lie in front of
+        # the wall: each refit leaves out the points more than the band in front of the line.
+        if np.count_nonzero(keep) < min_count:
+            return None
+        b, a = np.polyfit(r[keep], f[keep], 1)
+        keep = f - (a + b * r) >= -band
+    resid = f - (a + b * r)
+    q1, q3 = stats.percentiles(resid[keep], (25.0, 75.0))
+    # A wall holds most of the points within the band of its line; a horizontal surface spreads
+    # them along the view.
+    if q3 - q1 >= 2.0 * band or np.count_nonzero(np.abs(resid) <= band) < 0.5 * len(r):
         return None
-    return float(max(a + b * lo_right, a + b * hi_right))
+    return float(a), float(b)
+
+
+def _far_against_wall(lat: np.ndarray, wall: tuple[float, float], percentiles: tuple[float, float]) -> float:
+    """Farthest forward coordinate (metres) of the footprint of an object standing against the wall
+    ``forward = a + b right`` (``wall`` = (a, b)): a rectangle aligned with the wall (furniture
+    stands square to the wall it is pushed against), from the wall to the farthest-out visible
+    point, over the visible points' span along the wall; ``lat`` Nx2 (right, forward) of them."""
+    a, b = wall
+    along = np.array([1.0, b]) / math.hypot(1.0, b)
+    out = np.array([b, -1.0]) / math.hypot(1.0, b)  # towards the camera (at the origin, a > 0)
+    base = np.array([0.0, a])
+    s = (lat - base) @ along
+    t = (lat - base) @ out
+    s_lo, s_hi = stats.percentiles(s, percentiles)
+    t_hi = max(float(stats.percentile(t, percentiles[1])), 0.0)
+    corners = np.array([base + along * si + out * ti for si in (s_lo, s_hi) for ti in (0.0, t_hi)])
+    return float(corners[:, 1].max())
 
 
 def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
@@ -430,9 +501,10 @@ def support_box(
     under_foot = [h for h in getattr(gravity, 'levels', ()) if h <= lowest + support_contact_m]
     if under_foot:
         plane = max(under_foot)
-    ring = None
+    ring = ring_agrees = None
     if plane is not None or gravity.source != 'prior':
-        ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
+        ring, ring_agrees = _ring_points(frame, mask_crop, origin, support_ring_px)
+        ring = ring @ basis.T  # (right, fwd, height)
         local = _local_support(ring[:, 2], bottom_vis, top, support_max_gap_m, plane_tol_m)
         if local is not None and (plane is None or local > plane + support_max_gap_m):
             # It stands on something of its own (another object, a shelf, a night stand), not on
@@ -444,6 +516,7 @@ def support_box(
         # The mask's fringe lying on the support (in front of, beside and behind the foot, where
         # no depth jump cuts it off) is the support, not the object: it would stretch the box.
         above = _above_support(depth, mask_crop, origin, k, up, float(plane), plane_tol_m)
+        above = _with_low_parts(above, mask_crop & np.isfinite(depth))
         sel = above[point_pixels[:, 0], point_pixels[:, 1]]
         if np.count_nonzero(sel) >= max(min_points, len(pts) // 10):
             own = sel
@@ -476,6 +549,7 @@ def support_box(
         # rises behind the top's edge (a wall) whose noisy heights fall within the tolerance.
         level_img = _median_heights(depth, origin, k, up)
         flat = cap & (np.abs(level_img[vs, us] - top) <= cap_tolerance_m)
+        flat &= _level_along_column(level_img, vs, us, top, cap_tolerance_m)
         if np.count_nonzero(flat) < 3:
             flat = cap
         on_level = _footprint_on_level(vs[flat], us[flat], origin, k, basis, top, full[flat])
@@ -540,9 +614,12 @@ def support_box(
         far = near_fwd + width
         wall = None
         if not top_visible:  # (what is seen above an occluded top may be what hides it)
-            wall = _wall_behind(ring, lo[0], hi[0], near_fwd, top, width, plane_tol_m, footprint_margin_m)
+            # (flying pixels between the object's top edge and the wall, mixes of both depths along
+            # the ray, are not part of a surface)
+            wall = _wall_behind(None if ring is None else ring[ring_agrees], lo[0], hi[0], near_fwd, top, width,
+                                plane_tol_m, footprint_margin_m)
         if wall is not None:
-            far = max(min(far, wall), float(hi[1]))
+            far = max(min(far, _far_against_wall(lat, wall, percentiles)), float(hi[1]))
         horiz = horiz + ((near_fwd + far) / 2.0 - horiz @ fwd) * fwd
 
     resting = False
