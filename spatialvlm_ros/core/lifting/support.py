@@ -201,9 +201,6 @@ _NARROW_TOP = 0.6
 # Depth jump (at 1 m, growing with z^2) of which half between a point and its neighbours' median
 # makes it a flying pixel (LiftConfig.bleed_jump_m's default).
 _AGREE_JUMP_M = 0.02
-# A mask's fringe (its bleed onto the surroundings) is narrower than this (pixels); a piece of it
-# reaching farther from the object is a part (split_bleed's fringe_px).
-_FRINGE_PX = 8.0
 # Pixels nearest each side of the top's outline whose corners are projected.
 _EDGE_PIXELS = 48
 
@@ -264,25 +261,6 @@ def _median_heights(depth: np.ndarray, origin: tuple[int, int], k, up: np.ndarra
     return np.where(valid, med, np.nan)
 
 
-def _level_along_column(level_img: np.ndarray, vs: np.ndarray, us: np.ndarray, level: float, tol_m: float,
-                        step_px: int = 2) -> np.ndarray:
-    """(N,) bool: whether the pixel ``step_px`` rows above or below each pixel (rows ``vs``, columns
-    ``us`` of the HxW crop heights ``level_img``, metres) is at ``level`` too (within ``tol_m``).
-
-    On a level top, one of them is (the top's interior, or its near or far edge's inner side); on
-    a wall beside the top, crossing its level (a mask that bleeds onto the wall), the heights rise
-    and fall with the rows and neither is: the wall is not the top's footprint.
-    """
-    h = level_img.shape[0]
-    same = np.zeros(len(vs), bool)
-    for dv in (-step_px, step_px):
-        r = vs + dv
-        ok = (r >= 0) & (r < h)
-        with np.errstate(invalid='ignore'):
-            same |= ok & (np.abs(level_img[np.clip(r, 0, h - 1), us] - level) <= tol_m)
-    return same
-
-
 def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
                    support: float, tol_m: float, window_px: int = 3) -> np.ndarray:
     """HxW bool on the crop: pixels that rise above the support surface at height ``support``.
@@ -307,22 +285,6 @@ def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, 
     if np.count_nonzero(outside) >= 20:
         noise = _MAD_TO_STD * float(stats.median(np.abs(med[outside] - support)))
     return med > support + max(tol_m, 2.0 * noise)
-
-
-def _with_low_parts(above: np.ndarray, mask: np.ndarray, fringe_px: float = _FRINGE_PX) -> np.ndarray:
-    """HxW bool: ``above`` (the mask's pixels rising above the support) and the pieces of the rest of
-    ``mask`` (HxW bool) that reach farther than ``fringe_px`` from them: a part lying almost flat on
-    the support (a tool's shaft, 8 mm high under depth noise of as much) is far longer than a
-    mask's fringe is wide (:func:`.cloud.split_bleed` keeps such parts past a depth jump alike)."""
-    rest = mask & ~above
-    if not rest.any() or not above.any():
-        return above
-    dist = cv2.distanceTransform((~above).view(np.uint8), cv2.DIST_L2, 3)
-    far = rest & (dist > fringe_px)
-    if not far.any():
-        return above
-    _, lab = cv2.connectedComponents(rest.view(np.uint8), connectivity=8)
-    return above | np.isin(lab, np.unique(lab[far]))
 
 
 def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.ndarray:
@@ -516,7 +478,6 @@ def support_box(
         # The mask's fringe lying on the support (in front of, beside and behind the foot, where
         # no depth jump cuts it off) is the support, not the object: it would stretch the box.
         above = _above_support(depth, mask_crop, origin, k, up, float(plane), plane_tol_m)
-        above = _with_low_parts(above, mask_crop & np.isfinite(depth))
         sel = above[point_pixels[:, 0], point_pixels[:, 1]]
         if np.count_nonzero(sel) >= max(min_points, len(pts) // 10):
             own = sel
@@ -549,7 +510,6 @@ def support_box(
         # rises behind the top's edge (a wall) whose noisy heights fall within the tolerance.
         level_img = _median_heights(depth, origin, k, up)
         flat = cap & (np.abs(level_img[vs, us] - top) <= cap_tolerance_m)
-        flat &= _level_along_column(level_img, vs, us, top, cap_tolerance_m)
         if np.count_nonzero(flat) < 3:
             flat = cap
         on_level = _footprint_on_level(vs[flat], us[flat], origin, k, basis, top, full[flat])
