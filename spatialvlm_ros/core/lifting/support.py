@@ -110,9 +110,11 @@ def _backproject(vs: np.ndarray, us: np.ndarray, z: np.ndarray, origin: tuple[in
     return np.stack([x * z, y * z, z], axis=1)
 
 
-def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Mx3 float64 points, (M,) bool depth agrees with its 3x3 neighbours' (not a flying pixel:
-    :func:`depth_agrees`)) of the valid depth pixels in a ``ring_px`` band around the mask."""
+def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int,
+                 drop_flying: bool = False) -> np.ndarray:
+    """Mx3 float64 points of the valid depth pixels in a ``ring_px`` band around the mask; with
+    ``drop_flying``, only those whose depth agrees with their 3x3 neighbours' (not flying pixels:
+    :func:`depth_agrees`)."""
     h, w = frame.shape
     r0, c0 = origin
     rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
@@ -125,8 +127,10 @@ def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px:
     ring &= np.isfinite(depth)
     vs, us = np.nonzero(ring)
     z = depth[vs, us].astype(np.float64)
-    agree = depth_agrees(depth, vs, us, z, _AGREE_JUMP_M)
-    return _backproject(vs, us, z, (rr0, cc0), frame.intrinsics), agree
+    if drop_flying:
+        keep = depth_agrees(depth, vs, us, z, _AGREE_JUMP_M)
+        vs, us, z = vs[keep], us[keep], z[keep]
+    return _backproject(vs, us, z, (rr0, cc0), frame.intrinsics)
 
 
 def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int = 3, step_m: float = 0.01) -> bool:
@@ -463,10 +467,9 @@ def support_box(
     under_foot = [h for h in getattr(gravity, 'levels', ()) if h <= lowest + support_contact_m]
     if under_foot:
         plane = max(under_foot)
-    ring = ring_agrees = None
+    ring = None
     if plane is not None or gravity.source != 'prior':
-        ring, ring_agrees = _ring_points(frame, mask_crop, origin, support_ring_px)
-        ring = ring @ basis.T  # (right, fwd, height)
+        ring = _ring_points(frame, mask_crop, origin, support_ring_px) @ basis.T  # (right, fwd, height)
         local = _local_support(ring[:, 2], bottom_vis, top, support_max_gap_m, plane_tol_m)
         if local is not None and (plane is None or local > plane + support_max_gap_m):
             # It stands on something of its own (another object, a shelf, a night stand), not on
@@ -576,8 +579,9 @@ def support_box(
         if not top_visible:  # (what is seen above an occluded top may be what hides it)
             # (flying pixels between the object's top edge and the wall, mixes of both depths along
             # the ray, are not part of a surface)
-            wall = _wall_behind(None if ring is None else ring[ring_agrees], lo[0], hi[0], near_fwd, top, width,
-                                plane_tol_m, footprint_margin_m)
+            solid = None if ring is None else (
+                _ring_points(frame, mask_crop, origin, support_ring_px, drop_flying=True) @ basis.T)
+            wall = _wall_behind(solid, lo[0], hi[0], near_fwd, top, width, plane_tol_m, footprint_margin_m)
         if wall is not None:
             far = max(min(far, _far_against_wall(lat, wall, percentiles)), float(hi[1]))
         horiz = horiz + ((near_fwd + far) / 2.0 - horiz @ fwd) * fwd
