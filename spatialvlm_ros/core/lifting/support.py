@@ -7,7 +7,9 @@ better than its depth along the viewing ray:
 - its **top**: the highest visible surface. The top surface ("cap": pixels of the *uneroded* mask
   within ``cap_tolerance_m`` of the top height) is taken from the full mask, because a pixel on the
   mask border that really belongs to the background lies far below the top and drops out by its
-  height alone; the top height is the median of the cap (unbiased by depth noise on a flat top);
+  height alone; the top height is the median of the cap (unbiased by depth noise on a flat top),
+  or, for an open top (a rim round a hollow: a bowl, a mug), the rim's crest (the cap's median
+  lies below it, on the surfaces falling away either side);
 - its **bottom**: an object whose lowest visible point is within ``support_max_gap_m`` of the
   frame's dominant horizontal plane rests on it, so its bottom is the support surface: the
   plane, or a thin object lying on the plane under it (a mat, a marker: sampled in a ring of
@@ -31,7 +33,9 @@ better than its depth along the viewing ray:
   part of it: the pixels whose local median height rises above the support count, which keeps
   a part a few pixels wide and a few mm high (a tool's shaft). Seen from the side, or with
   something in front of the top, the horizontal centre comes from the ray push of the 'amodal'
-  mode, the far side from a cross-section as deep as it is wide.
+  mode, the far side from a cross-section as deep as it is wide; with the top out of view and a
+  wall seen right above the object (furniture pushed against it), from a footprint square to
+  that wall, reaching back to it.
 
 centre = horizontal centre + up * (top + bottom) / 2. The size is the gravity-aligned box (width
 along the camera's horizontal right, depth along the horizontal viewing direction, height = top -
