@@ -219,6 +219,54 @@ def _room_objects(rng, room):
     return [o for o in objs]
 
 
+# A camera keeps this clearance (metres) from the walls and from every piece of furniture: a real
+# one is not placed inside a cabinet or a lamp shade (it would see nothing but its inside).
+_WALL_CLEARANCE_M, _OBJECT_CLEARANCE_M = 0.3, 0.05
+
+
+def _object_boxes(objects) -> np.ndarray:
+    """(K, 2, 3) float64 world axis-aligned (min, max) corners of each object's parts."""
+    out = []
+    for o in objects:
+        c = np.concatenate([np.asarray(part.shape.corners(), float).reshape(-1, 3) for part in o.parts])
+        out.append((c.min(axis=0), c.max(axis=0)))
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2, 3)
+
+
+def _camera_free(pos: np.ndarray, room: tuple, boxes: np.ndarray) -> bool:
+    """Whether a room camera at ``pos`` (world, metres) is inside the room, at a height of 0.4-1.6 m,
+    and clear of every object's box (``boxes`` (K, 2, 3))."""
+    X, Y = room
+    c = _WALL_CLEARANCE_M
+    if not (c < pos[0] < X - c and c < pos[1] < Y - c and 0.4 <= pos[2] <= 1.6):
+        return False
+    return _clear_of(pos, boxes)
+
+
+def _clear_of(pos: np.ndarray, boxes: np.ndarray) -> bool:
+    """Whether ``pos`` (3,) lies outside every box of ``boxes`` (K, 2, 3) by the object clearance."""
+    m = _OBJECT_CLEARANCE_M
+    inside = np.all((pos > boxes[:, 0] - m) & (pos < boxes[:, 1] + m), axis=1)
+    return not bool(inside.any())
+
+
+def _closer_free(target: np.ndarray, offset: np.ndarray, room: tuple, boxes: np.ndarray) -> tuple[np.ndarray, float]:
+    """A free camera position ``target + s * offset`` turned about the vertical through ``target``
+    (the pitch and the view of the target kept), at the largest range share ``s`` and the smallest
+    turn that is free. Clipped into the room when none is. Returns (position (3,), turn in radians, to add to the heading)."""
+    for s in np.linspace(1.0, 0.3, 15):
+        for turn in np.radians(np.arange(0.0, 360.0, 15.0)):
+            c, n = math.cos(turn), math.sin(turn)
+            rot = np.array([[c, -n, 0.0], [n, c, 0.0], [0.0, 0.0, 1.0]])
+            cand = target + s * (rot @ offset)
+            if _camera_free(cand, room, boxes):
+                return cand, turn
+    X, Y = room
+    w = _WALL_CLEARANCE_M
+    pos = target + offset
+    return np.array([np.clip(pos[0], w, X - w), np.clip(pos[1], w, Y - w), np.clip(pos[2], 0.4, 1.6)]), 0.0
+
+
 def _support_of(obj: SceneObject, objects) -> Optional[str]:
     return obj.support
 
@@ -256,15 +304,23 @@ def make_scene(seed: int, kind: str = 'tabletop', sensor: Optional[str] = None) 
     p = math.radians(pitch)
     if kind == 'room':
         X, Y = room
+        boxes = _object_boxes(objects)
         for _ in range(50):
             yaw = float(rng.uniform(0, 2 * np.pi))
             h = np.array([math.cos(yaw), math.sin(yaw), 0.0])
             pos = target - rng_m * (math.cos(p) * h - math.sin(p) * np.array([0, 0, 1.0]))
-            if 0.3 < pos[0] < X - 0.3 and 0.3 < pos[1] < Y - 0.3 and 0.4 <= pos[2] <= 1.6:
+            if _camera_free(pos, room, boxes):
                 break
         else:
-            pos[2] = float(np.clip(pos[2], 0.4, 1.6))
-            pos[0], pos[1] = float(np.clip(pos[0], 0.3, X - 0.3)), float(np.clip(pos[1], 0.3, Y - 0.3))
+            # No sampled heading fits the room at this range: the camera goes into the room's
+            # bounds (at most 1.6 m up), unless that puts it inside furniture.
+            w = _WALL_CLEARANCE_M
+            clipped = np.array([np.clip(pos[0], w, X - w), np.clip(pos[1], w, Y - w), np.clip(pos[2], 0.4, 1.6)])
+            if _clear_of(clipped, boxes):
+                pos = clipped
+            else:
+                pos, turn = _closer_free(target, pos - target, room, boxes)
+                yaw += turn
     else:
         h = np.array([math.cos(yaw), math.sin(yaw), 0.0])
         pos = target - rng_m * (math.cos(p) * h - math.sin(p) * np.array([0, 0, 1.0]))

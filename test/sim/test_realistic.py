@@ -53,3 +53,14 @@ def test_sensor_noise_grows_with_range_and_masks_bleed_past_the_object(scene):
         assert (mask & own).sum() >= 0.5 * own.sum()  # most of the object is in its mask
         bled += int((mask & ~own).sum() > 0)
     assert bled >= 1  # masks bleed into the background, as real segmentations do
+
+
+@pytest.mark.parametrize('seed', [1021, 6009, 6019])
+def test_a_room_camera_is_never_inside_the_furniture(seed):
+    # These seeds once put the camera inside the cabinet or the lamp's shade (the whole image its
+    # inside: no gravity, no objects can be measured from such a view).
+    scene = make_scene(seed, 'room')
+    for obj in scene.objects:
+        c = np.concatenate([np.asarray(p.shape.corners()).reshape(-1, 3) for p in obj.parts])
+        assert not np.all((scene.cam_pos > c.min(axis=0)) & (scene.cam_pos < c.max(axis=0))), obj.name
+    assert np.isfinite(scene.depth).mean() > 0.5

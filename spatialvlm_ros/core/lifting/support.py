@@ -7,7 +7,9 @@ better than its depth along the viewing ray:
 - its **top**: the highest visible surface. The top surface ("cap": pixels of the *uneroded* mask
   within ``cap_tolerance_m`` of the top height) is taken from the full mask, because a pixel on the
   mask border that really belongs to the background lies far below the top and drops out by its
-  height alone; the top height is the median of the cap (unbiased by depth noise on a flat top);
+  height alone; the top height is the median of the cap (unbiased by depth noise on a flat top),
+  or, for an open top (a rim round a hollow: a bowl, a mug), the rim's crest (the cap's median
+  lies below it, on the surfaces falling away either side);
 - its **bottom**: an object whose lowest visible point is within ``support_max_gap_m`` of the
   frame's dominant horizontal plane rests on it, so its bottom is the support surface: the
   plane, or a thin object lying on the plane under it (a mat, a marker: sampled in a ring of
@@ -31,7 +33,9 @@ better than its depth along the viewing ray:
   part of it: the pixels whose local median height rises above the support count, which keeps
   a part a few pixels wide and a few mm high (a tool's shaft). Seen from the side, or with
   something in front of the top, the horizontal centre comes from the ray push of the 'amodal'
-  mode, the far side from a cross-section as deep as it is wide.
+  mode, the far side from a cross-section as deep as it is wide; with the top out of view and a
+  wall seen right above the object (furniture pushed against it), from a footprint square to
+  that wall, reaching back to it.
 
 centre = horizontal centre + up * (top + bottom) / 2. The size is the gravity-aligned box (width
 along the camera's horizontal right, depth along the horizontal viewing direction, height = top -
@@ -110,8 +114,11 @@ def _backproject(vs: np.ndarray, us: np.ndarray, z: np.ndarray, origin: tuple[in
     return np.stack([x * z, y * z, z], axis=1)
 
 
-def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int) -> np.ndarray:
-    """Mx3 float64 points of the valid depth pixels in a ``ring_px`` band around the mask."""
+def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px: int,
+                 drop_flying: bool = False) -> np.ndarray:
+    """Mx3 float64 points of the valid depth pixels in a ``ring_px`` band around the mask; with
+    ``drop_flying``, only those whose depth agrees with their 3x3 neighbours' (not flying pixels:
+    :func:`depth_agrees`)."""
     h, w = frame.shape
     r0, c0 = origin
     rr0, cc0 = max(r0 - ring_px, 0), max(c0 - ring_px, 0)
@@ -123,7 +130,11 @@ def _ring_points(frame, mask_crop: np.ndarray, origin: tuple[int, int], ring_px:
     depth = frame.depth[rr0:rr1, cc0:cc1]
     ring &= np.isfinite(depth)
     vs, us = np.nonzero(ring)
-    return _backproject(vs, us, depth[vs, us].astype(np.float64), (rr0, cc0), frame.intrinsics)
+    z = depth[vs, us].astype(np.float64)
+    if drop_flying:
+        keep = depth_agrees(depth, vs, us, z, _AGREE_JUMP_M)
+        vs, us, z = vs[keep], us[keep], z[keep]
+    return _backproject(vs, us, z, (rr0, cc0), frame.intrinsics)
 
 
 def _cap_occluded(frame, mask_crop, origin, cap_vs, cap_us, cap_z, ring_px: int = 3, step_m: float = 0.01) -> bool:
@@ -198,6 +209,9 @@ _NARROW_TOP = 0.6
 # Depth jump (at 1 m, growing with z^2) of which half between a point and its neighbours' median
 # makes it a flying pixel (LiftConfig.bleed_jump_m's default).
 _AGREE_JUMP_M = 0.02
+# A top whose outline holds this share of pixels lower than it is open (a rim round a hollow):
+# flat tops hold <= 0.15 (noise), bowls and mugs seen from above 0.4-0.9.
+_HOLLOW = 0.3
 # Pixels nearest each side of the top's outline whose corners are projected.
 _EDGE_PIXELS = 48
 
@@ -258,6 +272,30 @@ def _median_heights(depth: np.ndarray, origin: tuple[int, int], k, up: np.ndarra
     return np.where(valid, med, np.nan)
 
 
+def _hollow_share(shape: tuple[int, int], vs: np.ndarray, us: np.ndarray, cap: np.ndarray, level: np.ndarray,
+                  top: float, tol_m: float) -> float:
+    """Share of the image region the top outlines whose pixels lie well below it: the hollow inside
+    a rim (a bowl, a cup), ~0 for a flat top.
+
+    shape: the crop's (H, W); vs, us: rows and columns of the N mask pixels with depth, ``level``
+    their noise-smoothed heights (metres, :func:`_median_heights`); cap: (N,) bool, the top band.
+    The outline is the convex hull of the band's pixels whose smoothed height is at ``top``
+    (within ``tol_m``: not a noisy pixel of the support that reaches the band), convex for a
+    flat top seen from anywhere; well below = by more than twice ``tol_m``, beyond the noise.
+    """
+    at_top = cap & (np.abs(level - top) <= tol_m)
+    if np.count_nonzero(at_top) < 3:
+        return 0.0
+    hull = cv2.convexHull(np.stack([us[at_top], vs[at_top]], axis=1).astype(np.int32))
+    region = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(region, hull, 1)
+    low = np.zeros(shape, bool)
+    with np.errstate(invalid='ignore'):
+        below = level < top - 2.0 * tol_m
+    low[vs[below], us[below]] = True
+    return float(np.count_nonzero(region.view(bool) & low)) / max(int(np.count_nonzero(region)), 1)
+
+
 def _above_support(depth: np.ndarray, mask_crop: np.ndarray, origin: tuple[int, int], k, up: np.ndarray,
                    support: float, tol_m: float, window_px: int = 3) -> np.ndarray:
     """HxW bool on the crop: pixels that rise above the support surface at height ``support``.
@@ -305,16 +343,18 @@ def _inside_convex(pts: np.ndarray, outline: np.ndarray, margin: float) -> np.nd
 
 
 def _wall_behind(ring: np.ndarray | None, lo_right: float, hi_right: float, near_fwd: float, top: float,
-                 width: float, tol_m: float, margin_m: float, min_count: int = 10) -> float | None:
-    """Farthest forward coordinate (metres), over an object's lateral range, of a vertical surface
-    seen right above it, in line with it and behind its near side (the wall a piece of furniture
-    stands against), or None.
+                 width: float, tol_m: float, margin_m: float, min_count: int = 10) -> tuple[float, float] | None:
+    """The line ``forward = a + b right`` (a, b; metres) of a vertical surface seen right above an
+    object, in line with it and behind its near side (the wall a piece of furniture stands
+    against), or None.
 
     ring: Mx3 (right, forward, height) of the pixels around the mask. The pixels higher than the
     object's ``top`` within its lateral range [lo_right, hi_right] (less ``margin_m``) behind
-    ``near_fwd`` count; they are a vertical surface when a line forward = a + b right fits them
-    within a tenth of the object's ``width`` (interquartile range of the residuals; a
-    horizontal surface behind spreads along the view). The object lies in front of that line.
+    ``near_fwd`` count; they are a vertical surface when a line forward = a + b right, fitted
+    without the points well in front of it (flying pixels), holds half of them within 5 % of
+    the object's ``width`` and the kept ones within a tenth (interquartile range of the
+    residuals; a horizontal surface behind spreads along the view). The object lies in front
+    of that line.
     """
     if ring is None:
         return None
@@ -323,11 +363,39 @@ def _wall_behind(ring: np.ndarray | None, lo_right: float, hi_right: float, near
     if np.count_nonzero(sel) < min_count:
         return None
     r, f = ring[sel, 0], ring[sel, 1]
-    b, a = np.polyfit(r, f, 1)
-    q1, q3 = stats.percentiles(f - (a + b * r), (25.0, 75.0))
-    if q3 - q1 >= 0.1 * width:
+    band = 0.05 * width
+    keep = np.ones(len(r), bool)
+    for _ in range(3):
+        # Flying pixels (mixes of the top edge's depth and the wall's along the ray) lie in front of
+        # the wall: each refit leaves out the points more than the band in front of the line.
+        if np.count_nonzero(keep) < min_count:
+            return None
+        b, a = np.polyfit(r[keep], f[keep], 1)
+        keep = f - (a + b * r) >= -band
+    resid = f - (a + b * r)
+    q1, q3 = stats.percentiles(resid[keep], (25.0, 75.0))
+    # A wall holds most of the points within the band of its line; a horizontal surface spreads
+    # them along the view.
+    if q3 - q1 >= 2.0 * band or np.count_nonzero(np.abs(resid) <= band) < 0.5 * len(r):
         return None
-    return float(max(a + b * lo_right, a + b * hi_right))
+    return float(a), float(b)
+
+
+def _far_against_wall(lat: np.ndarray, wall: tuple[float, float], percentiles: tuple[float, float]) -> float:
+    """Farthest forward coordinate (metres) of the footprint of an object standing against the wall
+    ``forward = a + b right`` (``wall`` = (a, b)): a rectangle aligned with the wall (furniture
+    stands square to the wall it is pushed against), from the wall to the farthest-out visible
+    point, over the visible points' span along the wall; ``lat`` Nx2 (right, forward) of them."""
+    a, b = wall
+    along = np.array([1.0, b]) / math.hypot(1.0, b)
+    out = np.array([b, -1.0]) / math.hypot(1.0, b)  # towards the camera (at the origin, a > 0)
+    base = np.array([0.0, a])
+    s = (lat - base) @ along
+    t = (lat - base) @ out
+    s_lo, s_hi = stats.percentiles(s, percentiles)
+    t_hi = max(float(stats.percentile(t, percentiles[1])), 0.0)
+    corners = np.array([base + along * si + out * ti for si in (s_lo, s_hi) for ti in (0.0, t_hi)])
+    return float(corners[:, 1].max())
 
 
 def _local_support(ring_h: np.ndarray, bottom_vis: float, top: float, max_gap: float, tol: float,
@@ -415,6 +483,14 @@ def support_box(
         cap2 = np.abs(hf - top) <= cap_tolerance_m
         if np.count_nonzero(cap2) >= 3:
             cap, top = cap2, float(stats.median(hf[cap2]))
+    level_img = _median_heights(depth, origin, k, up)  # noise-smoothed heights of the crop
+    level = level_img[vs, us]
+    if np.count_nonzero(cap) >= 3 and _hollow_share(mask_crop.shape, vs, us, cap, level, top, cap_tolerance_m) >= _HOLLOW:
+        # An open top (a bowl's, a cup's rim around its hollow): the highest line is the rim's
+        # crest, and the band about it holds the surfaces falling away on both sides, so its
+        # median lies below the crest (by 2-5 mm on a bowl). The crest is the high percentile of
+        # the noise-smoothed heights.
+        top = max(top, top_ref)
 
     rays = full / full[:, 2:3]  # (x/z, y/z, 1) per pixel
     mean_dir = rays.mean(axis=0)
@@ -474,8 +550,7 @@ def support_box(
         c_lat = full[cap] @ np.stack([right, fwd], axis=1)
         # Pixels whose 3x3 median height is at the top's level: not the band of a surface that
         # rises behind the top's edge (a wall) whose noisy heights fall within the tolerance.
-        level_img = _median_heights(depth, origin, k, up)
-        flat = cap & (np.abs(level_img[vs, us] - top) <= cap_tolerance_m)
+        flat = cap & (np.abs(level - top) <= cap_tolerance_m)
         if np.count_nonzero(flat) < 3:
             flat = cap
         on_level = _footprint_on_level(vs[flat], us[flat], origin, k, basis, top, full[flat])
@@ -540,9 +615,13 @@ def support_box(
         far = near_fwd + width
         wall = None
         if not top_visible:  # (what is seen above an occluded top may be what hides it)
-            wall = _wall_behind(ring, lo[0], hi[0], near_fwd, top, width, plane_tol_m, footprint_margin_m)
+            # (flying pixels between the object's top edge and the wall, mixes of both depths along
+            # the ray, are not part of a surface)
+            solid = None if ring is None else (
+                _ring_points(frame, mask_crop, origin, support_ring_px, drop_flying=True) @ basis.T)
+            wall = _wall_behind(solid, lo[0], hi[0], near_fwd, top, width, plane_tol_m, footprint_margin_m)
         if wall is not None:
-            far = max(min(far, wall), float(hi[1]))
+            far = max(min(far, _far_against_wall(lat, wall, percentiles)), float(hi[1]))
         horiz = horiz + ((near_fwd + far) / 2.0 - horiz @ fwd) * fwd
 
     resting = False
