@@ -28,6 +28,7 @@ from typing import Sequence
 
 from ..core.task import TaskSpec, pair_key
 from .errors import OfflineError
+from .table import pyarrow_modules
 
 __all__ = ['CODEBASE_VERSION', 'write_lerobot_dataset', 'lerobot_features']
 
@@ -72,13 +73,7 @@ def lerobot_features(task: TaskSpec) -> dict:
 
 
 def _pa():
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise OfflineError('pyarrow is required for the LeRobot export; install with pip install pyarrow',
-                           kind='dependency') from err
-    return pa, pq
+    return pyarrow_modules('the LeRobot export')
 
 
 def _fps(stamps: Sequence[int]) -> int:

@@ -73,6 +73,7 @@ from .bagio import Chunk, ReadStats
 from .chunks import write_chunk_dir
 from .config import LabelConfig
 from .errors import OfflineError
+from .table import pyarrow_modules
 from .labeller import ChunkResult, FrameJob, label_frames
 from .runner import ChunkWork, InputJob, RunOptions, _write_atomic, export_lerobot, run_jobs
 
@@ -93,13 +94,7 @@ _METADATA_KEY = b'spatialvlm'
 
 
 def _pa():
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise OfflineError('pyarrow is required to read LeRobot datasets; install with pip install pyarrow',
-                           kind='dependency') from err
-    return pa, pq
+    return pyarrow_modules('reading LeRobot datasets')
 
 
 @dataclass(frozen=True)

@@ -231,9 +231,9 @@ def _hf_features() -> dict:
 
 
 def _write_parquet(path: Path, samples: list, images_dir: Path) -> None:
-    from .table import _pa
+    from .table import pyarrow_modules
 
-    pa, pq = _pa()
+    pa, pq = pyarrow_modules()
     content = pa.list_(pa.struct([('type', pa.string()), ('text', pa.string())]))
     schema = pa.schema([
         ('id', pa.string()),

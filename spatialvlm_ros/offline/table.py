@@ -9,24 +9,27 @@ from ..core.reward import term_names
 from ..core.task import TaskSpec, pair_key
 from .errors import OfflineError
 
-__all__ = ['frames_schema', 'vlm_type', 'write_frames_table']
+__all__ = ['frames_schema', 'pyarrow_modules', 'vlm_type', 'write_frames_table']
 
 
-def _pa():
+def pyarrow_modules(purpose: str = 'Parquet output'):
+    """(pyarrow, pyarrow.parquet), imported on first use; OfflineError(kind='dependency') naming
+    ``purpose`` when pyarrow is missing. The one place the offline tools import it."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as err:
-        raise OfflineError('pyarrow is required for Parquet output; install with pip install pyarrow',
+        raise OfflineError(f'pyarrow is required for {purpose}; install with pip install pyarrow',
                            kind='dependency') from err
     return pa, pq
+
 
 
 def frames_schema(task: TaskSpec):
     """Columns: ids and stamps, the reward detail (terms and distances as structs with one field
     per term of the task's reward form / task pair, metres), objects and facts (core.serialize
     schema) as nested lists; ``done`` is the frame's terminal flag (the task's success)."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     terms = term_names(task)
     vec = pa.list_(pa.float64(), 3)
     return pa.schema([
@@ -61,7 +64,7 @@ def vlm_type(task: TaskSpec):
     """The ``vlm`` column (the VLM labeller's frames; null elsewhere): per task pair the question's
     answer text, the distance parsed from it (metres), the depth distance and their disagreement, and
     the task's reward on the VLM's distances."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     pairs = [pair_key(*p) for p in task.pairs()]
     return pa.struct([
         ('backend', pa.string()),
@@ -82,7 +85,7 @@ def vlm_type(task: TaskSpec):
 
 def write_frames_table(path: Path, rows: Sequence[dict], task: TaskSpec) -> None:
     """Write ``rows`` (dicts as made by offline.labeller) to ``path`` (Parquet, zstd)."""
-    pa, pq = _pa()
+    pa, pq = pyarrow_modules()
     schema = frames_schema(task)
     terms = [f.name for f in schema.field('terms').type]
     dists = [f.name for f in schema.field('distances').type]
