@@ -26,7 +26,9 @@ Metrics per category (object kind, scene kind and all): size error median (relat
 dimensions pooled), height/width/depth error medians, signed bias (median signed relative error),
 pair-distance error median (relative, pairs of measured objects in one scene). Gravity per frame:
 angle between our up and the true up (percentiles, share within 2 deg), its source and
-confidence (median confidence of frames within and beyond 2 deg).
+confidence (median confidence of frames within and beyond 2 deg). A static camera: every scene
+seen ``--static-draws`` more times with new sensor noise, the angle between consecutive frames' ups
+(median, 99th percentile, max; our own targets, the issue sets no number).
 
 Prints one JSON document and writes it to ``bench/results/realistic.json`` (``--json-out``).
 """
@@ -47,14 +49,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spatialvlm_ros.core.gravity import gravity_basis  # noqa: E402
+from spatialvlm_ros.core.gravity import estimate_gravity, gravity_basis  # noqa: E402
 from spatialvlm_ros.core.grounding import ObjectQuery  # noqa: E402
 from spatialvlm_ros.core.lifting import LiftConfig  # noqa: E402
 from spatialvlm_ros.core.pipeline import PipelineConfig, SpatialPipeline  # noqa: E402
-from spatialvlm_ros.sim.realistic import make_scene  # noqa: E402
+from spatialvlm_ros.sim.realistic import SENSORS, apply_sensor, make_scene  # noqa: E402
 
 # The issue's targets.
 SIZE_MEDIAN, HEIGHT_MEDIAN, BIAS_ABS, GRAVITY_SHARE_2DEG = 0.03, 0.03, 0.015, 0.99
+# Ours, for a static camera's up from one frame to the next (the issue asks for no jitter and sets
+# no number): a tenth of a degree typically (a good spirit level), half a degree at worst.
+STEADY_P50_DEG, STEADY_MAX_DEG = 0.1, 0.5
 DIMS = ('width', 'height', 'depth')
 
 
@@ -78,7 +83,17 @@ def angle_deg(a, b) -> float:
     return math.degrees(math.acos(float(np.clip(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
 
 
-def run_scene(seed: int, kind: str, min_pixels: int) -> dict:
+def steady_ups(scene, pipe, first_up: np.ndarray, draws: int, seed: int) -> list[float]:
+    """A static camera: the same scene with ``draws`` new draws of its sensor noise (frames that
+    follow each other); the angle (degrees) between each frame's up and the previous one's."""
+    ups = [first_up]
+    for k in range(draws):
+        apply_sensor(scene, SENSORS[scene.sensor], np.random.default_rng([seed, k]))
+        ups.append(estimate_gravity(scene.frame(), pipe.config.gravity).up)
+    return [angle_deg(a, b) for a, b in zip(ups, ups[1:])]
+
+
+def run_scene(seed: int, kind: str, min_pixels: int, draws: int = 0) -> dict:
     scene = make_scene(seed, kind)
     frame = scene.frame()
     names = [n for n, t in scene.truth.items()
@@ -109,6 +124,8 @@ def run_scene(seed: int, kind: str, min_pixels: int) -> dict:
             obj[f'{key}_size'] = s.tolist()
             obj[f'{key}_center'] = c.tolist()
         out['objects'][n] = obj
+    if draws:  # last: it replaces the scene's depth
+        out['gravity']['steady_deg'] = steady_ups(scene, pipe, g.up, draws, seed)
     return out
 
 
@@ -176,6 +193,14 @@ def summarise(scenes: list[dict]) -> dict:
     return out
 
 
+def _steady(gs: list[dict]) -> dict:
+    d = np.array([v for g in gs for v in g.get('steady_deg', ())])
+    if not len(d):
+        return {}
+    return {'static_camera': {'frame_pairs': len(d), 'change_deg_p50': float(np.percentile(d, 50)),
+                              'change_deg_p99': float(np.percentile(d, 99)), 'change_deg_max': float(d.max())}}
+
+
 def gravity_summary(scenes: list[dict]) -> dict:
     out = {}
     for kind in ('all', 'tabletop', 'room'):
@@ -196,6 +221,7 @@ def gravity_summary(scenes: list[dict]) -> dict:
             'confidence_median_beyond_2deg': _median(conf[err > 2.0]),
             'confidence_max_beyond_2deg': float(conf[err > 2.0].max()) if np.any(err > 2.0) else None,
             'sources': dict(src),
+            **_steady(gs),
             'worst': sorted(({'seed': s['seed'], 'error_deg': round(s['gravity']['error_deg'], 2),
                               'confidence': round(s['gravity']['confidence'], 3), 'pitch_deg': round(s['pitch_deg'], 1),
                               'roll_deg': round(s['roll_deg'], 1)}
@@ -213,6 +239,9 @@ def main(argv=None) -> int:
                     help='another set of scenes: tabletop i is seed OFFSET + i, room i seed OFFSET + 1000 + i '
                          '(0: the benchmark\'s own scenes)')
     ap.add_argument('--min-pixels', type=int, default=300)
+    ap.add_argument('--static-draws', type=int, default=4,
+                    help='a static camera: the up of this many more frames of every scene (new sensor noise), '
+                         'compared frame to frame (0: skip)')
     ap.add_argument('--json-out', default=str(ROOT / 'bench' / 'results' / 'realistic.json'))
     ap.add_argument('--scenes-out', default=None, help='also write the per-scene measurements here')
     args = ap.parse_args(argv)
@@ -220,8 +249,9 @@ def main(argv=None) -> int:
         args.tabletops, args.rooms = 15, 10
     t0 = time.time()
     off = args.seed_offset
-    scenes = [run_scene(off + i, 'tabletop', args.min_pixels) for i in range(args.tabletops)]
-    scenes += [run_scene(off + 1000 + i, 'room', args.min_pixels) for i in range(args.rooms)]
+    draws = args.static_draws
+    scenes = [run_scene(off + i, 'tabletop', args.min_pixels, draws) for i in range(args.tabletops)]
+    scenes += [run_scene(off + 1000 + i, 'room', args.min_pixels, draws) for i in range(args.rooms)]
     cats = summarise(scenes)
     grav = gravity_summary(scenes)
     allc = cats['all']['ours']
@@ -233,6 +263,12 @@ def main(argv=None) -> int:
     }
     for name, t in targets.items():
         t['met'] = t['value'] >= t['target'] if name.startswith('gravity') else t['value'] <= t['target']
+    steady = grav['all'].get('static_camera')
+    if steady:
+        targets['static_camera_up_change_p50_deg'] = {'value': steady['change_deg_p50'], 'target': STEADY_P50_DEG,
+                                                      'met': steady['change_deg_p50'] <= STEADY_P50_DEG}
+        targets['static_camera_up_change_max_deg'] = {'value': steady['change_deg_max'], 'target': STEADY_MAX_DEG,
+                                                      'met': steady['change_deg_max'] <= STEADY_MAX_DEG}
     ahead = all(all(v.values()) for c in cats.values() for v in c['ours_ahead_of'].values())
     targets['ahead_of_baselines_everywhere'] = {'value': ahead, 'met': ahead}
     doc = {

@@ -14,8 +14,11 @@ surface (floor or table). :func:`estimate_gravity` does the same, in this order 
    robot cameras are held upright; a side wall implies a roll of ~90 deg). Each candidate up is
    scored by the points of every plane it explains: horizontal planes (floor, table, furniture
    tops, ceiling) parallel to it and walls perpendicular to it (Manhattan structure); the best
-   explained hypothesis wins and is refined on all its planes together (horizontal normals
-   parallel, wall normals perpendicular). Source ``'plane'``; confidence = the share of the view
+   explained hypothesis wins. Its up is then the one normal shared by its horizontal planes that
+   are level with the largest of them (within ``level_tol_deg``; walls only vote), fitted by least
+   squares on a denser sample (``refine_points``), each plane keeping its own height and every point
+   weighted by its depth noise: a small or far plane counts for what its points can tell, and a
+   static camera's up stays put from frame to frame. Source ``'plane'``; confidence = the share of the view
    the hypothesis explains (saturating at ``full_confidence_share``), scaled down by the support
    of the best rival hypothesis more than ``rival_deg`` away (an ambiguous up says so) and when
    only one small plane holds it. The support height is that of the largest horizontal plane
@@ -64,6 +67,11 @@ class GravityConfig:
     max_planes: int = 5
     # A plane counts as horizontal / vertical for a hypothesis within this angle (degrees).
     manhattan_tol_deg: float = 4.0
+    # Horizontal planes this close to the largest one are refined with it (floors and tables are
+    # level; one further off is a slope or a plane fitted across two surfaces).
+    level_tol_deg: float = 2.0
+    # Valid pixels sampled on a regular grid for the final fit of up (on the chosen planes only).
+    refine_points: int = 6000
     # A rival hypothesis differs from the winner by more than this (degrees).
     rival_deg: float = 5.0
     # Share of the sampled view a hypothesis must explain for confidence 1.
@@ -94,13 +102,14 @@ class GravityConfig:
         for name, lo, hi in (('max_tilt_deg', 0.0, 90.0), ('given_plane_tol_deg', 0.0, 90.0),
                              ('min_inlier_ratio', 0.0, 1.0), ('max_roll_deg', 0.0, 90.0),
                              ('manhattan_tol_deg', 0.0, 45.0), ('rival_deg', 0.0, 90.0),
-                             ('full_confidence_share', 0.0, 1.0)):
+                             ('full_confidence_share', 0.0, 1.0), ('level_tol_deg', 0.0, 45.0)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise SpatialError(f'GravityConfig.{name}: expected a number in ({lo}, {hi}], got {v!r}')
         for name in ('inlier_threshold_m', 'max_depth_m', 'noise_ref_depth_m'):
             check_number(self, name)
-        for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0), ('max_planes', 1)):
+        for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0), ('max_planes', 1),
+                         ('refine_points', 10)):
             check_int(self, name, lo)
 
 
@@ -283,7 +292,32 @@ def _extract_planes(pts: np.ndarray, config: GravityConfig) -> list[tuple[np.nda
     return planes
 
 
-def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: GravityConfig):
+def _joint_normal(dense: np.ndarray, planes: list, config: GravityConfig) -> Optional[np.ndarray]:
+    """The one normal shared by parallel ``planes`` ((normal, d) each), each keeping its own offset:
+    least squares on the Nx3 ``dense`` points within the inlier threshold of each plane, every point
+    weighted by 1 / its depth noise variance (which grows with z^2), so a small or far plane counts
+    for what its points can tell. None when fewer than 3 points take part."""
+    z = dense[:, 2]
+    sigma = np.maximum(1.0, (z / config.noise_ref_depth_m) ** 2)
+    thr = config.inlier_threshold_m * sigma
+    m = np.zeros((3, 3))
+    used = 0
+    for normal, d in planes:
+        sel = np.abs(dense @ normal - d) < thr
+        if np.count_nonzero(sel) < 3:
+            continue
+        q, w = dense[sel], 1.0 / sigma[sel] ** 2
+        q = q - (w @ q) / w.sum()
+        m += (q * w[:, None]).T @ q
+        used += len(q)
+    if used < 3:
+        return None
+    vals, vecs = np.linalg.eigh(m)
+    n = vecs[:, 0]
+    return n / np.linalg.norm(n)
+
+
+def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: GravityConfig, dense: np.ndarray):
     """(up, support plane index, explained share, rival share, supporting plane count, indices of
     the horizontal planes below the camera) or None."""
     n_pts = len(pts)
@@ -310,15 +344,17 @@ def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: Gr
     u = normals[best]
     score, horiz, vert = explained(u)
     # Refine on the horizontal planes it explains (walls only vote: real walls and furniture sides
-    # are a degree or two off vertical, floors and tables are level).
-    m = np.zeros((3, 3))
-    for j in np.flatnonzero(horiz):
-        m += np.outer(normals[j], normals[j]) * counts[j]
-    w, v = np.linalg.eigh(m)
-    refined = v[:, int(np.argmax(w))]
-    refined = refined if refined @ u > 0 else -refined
-    if math.degrees(math.acos(float(np.clip(refined @ u, -1.0, 1.0)))) <= config.manhattan_tol_deg:
-        u = refined / np.linalg.norm(refined)
+    # are a degree or two off vertical, floors and tables are level) that are level with the
+    # largest of them (a plane further off is a slope or a fit across two surfaces).
+    hj = np.flatnonzero(horiz)
+    big = hj[int(np.argmax(counts[hj]))]
+    cos_level = math.cos(math.radians(config.level_tol_deg))
+    level = [j for j in hj if abs(normals[j] @ normals[big]) >= cos_level]
+    refined = _joint_normal(dense, [planes[j][:2] for j in level], config)
+    if refined is not None:
+        refined = refined if refined @ u > 0 else -refined
+        if math.degrees(math.acos(float(np.clip(refined @ u, -1.0, 1.0)))) <= config.manhattan_tol_deg:
+            u = refined
     cos_rival = math.cos(math.radians(config.rival_deg))
     rival = max((explained(normals[i])[0] for i in cands if normals[i] @ u < cos_rival), default=0.0)
     # The support: the largest horizontal plane below the camera (normal towards it, along up).
@@ -354,7 +390,9 @@ def estimate_gravity(
             ratio = len(idx) / len(pts)
             rms = float(np.sqrt(np.mean((pts[idx] @ normal - d) ** 2)))
     elif planes:
-        found = _up_from_planes(pts, planes, prior, config)
+        # The final fit on a denser sample than the search (cheap: a few residuals a point).
+        dense = _grid_points(frame, config.refine_points, config.max_depth_m)
+        found = _up_from_planes(pts, planes, prior, config, dense)
         if found is not None:
             u, j, share, rival, n_planes, below = found
             normal, d, idx = planes[j]
