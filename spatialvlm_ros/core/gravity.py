@@ -297,19 +297,24 @@ def _joint_normal(dense: np.ndarray, planes: list, config: GravityConfig) -> Opt
     least squares on the Nx3 ``dense`` points within the inlier threshold of each plane, every point
     weighted by 1 / its depth noise variance (which grows with z^2), so a small or far plane counts
     for what its points can tell. None when fewer than 3 points take part."""
-    z = dense[:, 2]
-    sigma = np.maximum(1.0, (z / config.noise_ref_depth_m) ** 2)
+    if not planes:
+        return None
+    sigma = np.maximum(1.0, (dense[:, 2] * (1.0 / config.noise_ref_depth_m)) ** 2)  # depth noise / its floor
     thr = config.inlier_threshold_m * sigma
+    w_all = 1.0 / (sigma * sigma)
+    normals = np.array([p[0] for p in planes])
+    offsets = np.array([p[1] for p in planes])
+    near = np.abs(dense @ normals.T - offsets) < thr[:, None]
     m = np.zeros((3, 3))
     used = 0
-    for normal, d in planes:
-        sel = np.abs(dense @ normal - d) < thr
-        if np.count_nonzero(sel) < 3:
+    for j in range(len(planes)):
+        sel = np.flatnonzero(near[:, j])
+        if len(sel) < 3:
             continue
-        q, w = dense[sel], 1.0 / sigma[sel] ** 2
+        q, w = dense[sel], w_all[sel]
         q = q - (w @ q) / w.sum()
         m += (q * w[:, None]).T @ q
-        used += len(q)
+        used += len(sel)
     if used < 3:
         return None
     vals, vecs = np.linalg.eigh(m)
