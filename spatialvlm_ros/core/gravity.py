@@ -23,6 +23,8 @@ surface (floor or table). :func:`estimate_gravity` does the same, in this order 
    of the best rival hypothesis more than ``rival_deg`` away (an ambiguous up says so) and when
    only one small plane holds it. The support height is that of the largest horizontal plane
    below the camera.
+   A static camera's up is then averaged over its recent frames that agree (:mod:`.up_window`,
+   in :class:`~spatialvlm_ros.core.pipeline.SpatialPipeline`).
 3. Neither: up = ``prior_up`` with source ``'prior'`` and confidence 0 (an explicit assumption, so
    a reader can tell; facts keep working as they did with the camera's y axis).
 
@@ -47,7 +49,8 @@ from .types import Frame
 from .vec3 import cross3
 from .stats import median
 
-__all__ = ['GravityConfig', 'Gravity', 'estimate_gravity', 'up_from_rotation', 'gravity_basis', 'fit_plane_ransac']
+__all__ = ['GravityConfig', 'Gravity', 'estimate_gravity', 'up_from_rotation', 'gravity_basis', 'fit_plane_ransac',
+           'tilt_of']
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,12 @@ class GravityConfig:
     max_depth_m: float = 6.0
     # Random generator seed: the same frame always gives the same plane.
     seed: int = 0
+    # A static camera's up (core.up_window): the mean of the per-frame ups of up to this many
+    # recent frames (this one included; 1: every frame its own) that agree with this frame's
+    # within window_deg, each at most window_gap_s (seconds of header time) before the next.
+    window_frames: int = 5
+    window_deg: float = 1.0
+    window_gap_s: float = 0.5
 
     def __post_init__(self) -> None:
         up = np.asarray(self.prior_up, dtype=np.float64)
@@ -102,14 +111,15 @@ class GravityConfig:
         for name, lo, hi in (('max_tilt_deg', 0.0, 90.0), ('given_plane_tol_deg', 0.0, 90.0),
                              ('min_inlier_ratio', 0.0, 1.0), ('max_roll_deg', 0.0, 90.0),
                              ('manhattan_tol_deg', 0.0, 45.0), ('rival_deg', 0.0, 90.0),
-                             ('full_confidence_share', 0.0, 1.0), ('level_tol_deg', 0.0, 45.0)):
+                             ('full_confidence_share', 0.0, 1.0), ('level_tol_deg', 0.0, 45.0),
+                             ('window_deg', 0.0, 90.0)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise SpatialError(f'GravityConfig.{name}: expected a number in ({lo}, {hi}], got {v!r}')
-        for name in ('inlier_threshold_m', 'max_depth_m', 'noise_ref_depth_m'):
+        for name in ('inlier_threshold_m', 'max_depth_m', 'noise_ref_depth_m', 'window_gap_s'):
             check_number(self, name)
         for name, lo in (('iterations', 1), ('max_points', 10), ('min_points', 3), ('seed', 0), ('max_planes', 1),
-                         ('refine_points', 10)):
+                         ('refine_points', 10), ('window_frames', 1)):
             check_int(self, name, lo)
 
 
@@ -131,6 +141,8 @@ class Gravity:
         its foot, not always the dominant one; empty when no plane was found.
     inlier_ratio: plane inliers / sampled valid pixels (0 when no plane).
     tilt_deg: angle between ``up`` and the optical frame's -y axis (how far the camera looks down).
+    averaged_frames: how many frames' estimates ``up`` is the mean of (:mod:`.up_window`; 1: this
+        frame's own).
     """
 
     up: np.ndarray
@@ -143,6 +155,7 @@ class Gravity:
     planes: int = 0
     rival_share: float = 0.0
     levels: tuple = ()
+    averaged_frames: int = 1
 
     def to_dict(self) -> dict:
         return {
@@ -155,7 +168,13 @@ class Gravity:
             'tilt_deg': float(self.tilt_deg),
             'planes': int(self.planes),
             'rival_share': float(self.rival_share),
+            'averaged_frames': int(self.averaged_frames),
         }
+
+
+def tilt_of(up: np.ndarray) -> float:
+    """Degrees between ``up`` (unit, optical frame) and the optical -y axis."""
+    return math.degrees(math.acos(float(np.clip(-up[1], -1.0, 1.0))))
 
 
 def up_from_rotation(base_rotation) -> np.ndarray:
@@ -412,7 +431,6 @@ def estimate_gravity(
                 conf *= min(1.0, ratio / config.full_confidence_share) ** 0.5
         else:
             logger.debug('gravity: no plane within the tilt and roll priors among %d planes', len(planes))
-    tilt = math.degrees(math.acos(float(np.clip(-up[1], -1.0, 1.0))))
     return Gravity(
         up=up,
         source=source,
@@ -420,7 +438,7 @@ def estimate_gravity(
         plane_height=height,
         inlier_ratio=ratio,
         plane_rms_m=rms,
-        tilt_deg=tilt,
+        tilt_deg=tilt_of(up),
         planes=n_planes,
         rival_share=float(rival),
         levels=levels,

@@ -12,6 +12,7 @@ from typing import Mapping, Optional
 from .config_files import config_dir, load_defaults  # noqa: F401 - the parameters' defaults live there
 from .errors import SpatialError
 from .facts import FactsConfig
+from .gravity import GravityConfig
 from .grounding import ObjectQuery, grounder_config_from
 from .lifting import lift_config_from_params
 from .pipeline import PipelineConfig
@@ -78,6 +79,9 @@ def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> 
     grounder_config = grounder_config_from(p['grounder'], p)
     lift = lift_config_from_params(p)
     up = list(p.get('up_rotation', []))
+    window = p.get('up_window_frames', GravityConfig.window_frames)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise SpatialError(f'up_window_frames: expected an integer >= 1, got {window!r}', kind='params')
     return PipelineConfig(
         queries=queries,
         grounder=p['grounder'],
@@ -86,4 +90,5 @@ def pipeline_config_from_params(p: Mapping, task: Optional[TaskSpec] = None) -> 
         lift_overrides={n: dataclasses.replace(lift, center_mode=m) for n, m in modes.items()},
         base_rotation=tuple(float(v) for v in up) if len(up) == 9 else None,
         facts=FactsConfig(margin_m=float(p['fact_margin_m'])),
+        gravity=GravityConfig(window_frames=window),
     )

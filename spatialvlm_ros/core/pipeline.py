@@ -11,6 +11,7 @@ import numpy as np
 from .errors import GroundingError
 from .facts import FactsConfig, compute_facts
 from .gravity import Gravity, GravityConfig, estimate_gravity, up_from_rotation
+from .up_window import UpWindow
 from .grounding import ObjectQuery, make_grounder
 from .lifting import LiftConfig, lift_objects
 from .sizes import CAMERA_UP, object_sizes
@@ -58,6 +59,12 @@ class PipelineConfig:
                 raise GroundingError(f'base_rotation: expected 9 numbers (3x3 row-major), got {rot.size}')
             up_from_rotation(rot.reshape(3, 3))  # validates
 
+    @property
+    def lead_frames(self) -> int:
+        """Frames before a frame that its up depends on (:mod:`.up_window`): what an offline chunk
+        must be given before its first frame to label it as the live stream does."""
+        return self.gravity.window_frames - 1 if self.use_gravity else 0
+
 
 @dataclass(frozen=True)
 class PipelineResult:
@@ -74,11 +81,28 @@ class PipelineResult:
 
 
 class SpatialPipeline:
-    """Stateful only in its grounder (models load once); ``process`` is safe to call per frame."""
+    """Stateful in its grounder (models load once) and in the up of the recent frames of its one
+    camera stream (:mod:`.up_window`; a frame stamped no later than the last starts it over);
+    ``process`` is called per frame, in stamp order."""
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.grounder = make_grounder(config.grounder, **config.grounder_config)
+        self.up_window = UpWindow(config.gravity)
+
+    def gravity(self, frame: Frame, base_rotation=None) -> Optional[Gravity]:
+        """``frame``'s up (None with ``use_gravity`` off), taken into the recent frames: call once
+        per frame, first (:meth:`perceive` does unless given it). Alone, for the lead frames of an
+        offline chunk."""
+        if not self.config.use_gravity:
+            return None
+        rot = base_rotation if base_rotation is not None else self.config.base_rotation
+        rot = None if rot is None else np.asarray(rot, dtype=np.float64).reshape(3, 3)
+        return self.up_window.push(frame.stamp_ns, estimate_gravity(frame, self.config.gravity, rot))
+
+    def reset(self) -> None:
+        """Forget the recent frames (the next frame starts a new stream)."""
+        self.up_window.clear()
 
     def process(
         self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None,
@@ -96,22 +120,20 @@ class SpatialPipeline:
 
     def perceive(
         self, frame: Frame, queries: Optional[Sequence[ObjectQuery]] = None, base_rotation=None,
-        known: Optional[Mapping[str, Optional[ObjectObservation]]] = None,
+        known: Optional[Mapping[str, Optional[ObjectObservation]]] = None, gravity: Optional[Gravity] = None,
     ) -> PipelineResult:
         """Ground and lift only (arguments as :meth:`process`); the result has no facts yet.
+        ``gravity``: this frame's, from :meth:`gravity` (None: estimated here).
 
         A node publishes these objects before it relates them, so what depends on the objects
         alone (the reward) does not wait for the facts.
         """
+        if gravity is None:
+            gravity = self.gravity(frame, base_rotation)
         queries = tuple(queries) if queries is not None else self.config.queries
         known = dict(known or {})
         visual = tuple(q for q in queries if q.name not in known)
         masks = self.grounder.ground(frame, visual) if visual else {}
-        gravity = None
-        if self.config.use_gravity:
-            rot = base_rotation if base_rotation is not None else self.config.base_rotation
-            rot = None if rot is None else np.asarray(rot, dtype=np.float64).reshape(3, 3)
-            gravity = estimate_gravity(frame, self.config.gravity, rot)
         objects: dict[str, Optional[ObjectObservation]] = lift_objects(
             frame, masks, self.config.lift, per_object=self.config.lift_overrides, gravity=gravity
         )

@@ -100,10 +100,13 @@ class FrameStep:
             grounder that takes its masks from outside (``needs_masks``: the 'mask' grounder).
         Raises SpatialError subclasses (FrameError, TransformError, ...) for unusable inputs.
         """
+        # The up first: the recent frames' ups then hold every frame that got this far, as
+        # :meth:`warm` gives them to an offline chunk's lead frames.
+        gravity = self.pipeline.gravity(frame, base_rotation)
         if label_image is not None:
             self.pipeline.grounder.set_masks(label_image=label_image)
         kinematic = {n: _known_observation(n, k, frame, transform) for n, k in (known or {}).items()}
-        perceived = self.pipeline.perceive(frame, base_rotation=base_rotation, known=kinematic)
+        perceived = self.pipeline.perceive(frame, base_rotation=base_rotation, known=kinematic, gravity=gravity)
         camera_objects = perceived.objects
         # Gravity-aligned sizes, measured once by the pipeline in the camera frame (where gravity is defined).
         sizes = {n: s for n, s in perceived.sizes.items() if camera_objects.get(n) is not None}
@@ -133,6 +136,16 @@ class FrameStep:
                  label_image: Optional[np.ndarray] = None) -> FrameResult:
         """:meth:`relate` of :meth:`perceive`."""
         return self.relate(self.perceive(frame, known, transform, base_rotation, label_image))
+
+    def warm(self, frame: Frame, base_rotation=None) -> None:
+        """Take ``frame`` into the recent frames the up is steadied over, without labelling it: the
+        frames before an offline chunk (``PipelineConfig.lead_frames``), so its first frames get the
+        up the live stream gave them."""
+        self.pipeline.gravity(frame, base_rotation)
+
+    def reset(self) -> None:
+        """Forget the recent frames (a new stream or chunk follows)."""
+        self.pipeline.reset()
 
     def close(self) -> None:
         """Free the grounder's model (GPU memory); the step cannot be used afterwards."""

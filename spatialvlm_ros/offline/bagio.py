@@ -70,6 +70,9 @@ class Chunk:
     frames: list  # FrameJob (by reference: their raw entries are (msgtype, message key))
     after: dict  # frame index -> position in ``messages`` after which its outputs go
     by_reference: bool = False
+    # The frames just before this chunk's first (FrameJob, as ``frames``), not labelled: the up of
+    # a static camera is steadied over recent frames (core.up_window), so they are seen first.
+    lead: list = field(default_factory=list)
 
 
 class _MessageKeys:
@@ -107,6 +110,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
     last_processed = None
     stream_of = {t: s for s, t in topics.by_stream().items()}
     per_chunk = config.chunk_frames
+    n_lead = config.pipeline_config().lead_frames
     tol_ns = int(float(p.get('kinematic_tolerance_s', 0.02)) * 1e9)
     kin_topics = dict((topic, name) for name, topic in config.kinematic)
     buffers = {name: StampedBuffer(tol_ns, max_items=100_000) for name, _ in config.kinematic}
@@ -123,7 +127,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
                 item = buf.lookup(fj.stamp_ns)
                 known.append((name, None if item is None else item[1], '' if item is None else item[2]))
             frames.append(dataclasses.replace(fj, known=tuple(known)))
-        return Chunk(chunk.index, chunk.messages, frames, chunk.after, chunk.by_reference)
+        return dataclasses.replace(chunk, frames=frames)
 
     def ready(chunk: Chunk, newest_ns: int) -> bool:
         return not buffers or not chunk.frames or newest_ns > chunk.frames[-1].stamp_ns + tol_ns
@@ -132,6 +136,7 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
             connections.extend(reader.connections)
         index, frame_index = 0, 0
         messages, frames, after = [], [], {}
+        lead: list = []
         newest = -1
         keys = _MessageKeys()
         for conn, log_time, raw in raw_messages(reader):
@@ -188,15 +193,16 @@ def iter_chunks(path: Path, topics: CameraTopics, config: LabelConfig, stats: Re
             after[frame_index] = len(messages) - 1
             frame_index += 1
             if len(frames) == per_chunk:
-                pending.append(Chunk(index, messages, frames, after, not keep_data))
+                pending.append(Chunk(index, messages, frames, after, not keep_data, lead))
                 index += 1
+                lead = (lead + frames)[-n_lead:] if n_lead else []
                 messages, frames, after = [], [], {}
                 while pending and ready(pending[0], newest):
                     yield resolve(pending.pop(0))
         for chunk in pending:
             yield resolve(chunk)
         if messages or index == 0:
-            yield resolve(Chunk(index, messages, frames, after, not keep_data))
+            yield resolve(Chunk(index, messages, frames, after, not keep_data, lead))
     s = sync.stats
     stats.sync_dropped, stats.sync_out_of_order, stats.sync_time_jumps = s.dropped, s.out_of_order, s.time_jumps
 
@@ -246,10 +252,10 @@ def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
     if not chunk.by_reference:
         return chunk
     keys = list(chunk.messages) if with_messages else []
-    for fj in chunk.frames:
+    for fj in (*chunk.lead, *chunk.frames):
         keys.extend(ref for _, ref in fj.raw)
     if not keys:
-        return Chunk(chunk.index, [], list(chunk.frames), chunk.after, False)
+        return dataclasses.replace(chunk, messages=[], frames=list(chunk.frames), by_reference=False)
     lo = min(k[1] for k in keys)
     hi = max(k[1] for k in keys)
     wanted = set(keys)
@@ -267,9 +273,12 @@ def fill_chunk(path: Path, chunk: Chunk, with_messages: bool = True) -> Chunk:
         raise OfflineError(f'{path}: {len(missing)} messages of chunk {chunk.index} are no longer in the bag '
                            f'(e.g. connection {min(missing)[0]} at {min(missing)[1]} ns); was it changed while '
                            'being labelled? Run again.', kind='unreadable')
-    frames = [dataclasses.replace(fj, raw=tuple((m, data[ref]) for m, ref in fj.raw)) for fj in chunk.frames]
+    def filled(fj):
+        return dataclasses.replace(fj, raw=tuple((m, data[ref]) for m, ref in fj.raw))
+
     messages = [(cid, t, data[(cid, t, occ)]) for cid, t, occ in chunk.messages] if with_messages else []
-    return Chunk(chunk.index, messages, frames, chunk.after, False)
+    return Chunk(chunk.index, messages, [filled(fj) for fj in chunk.frames], chunk.after, False,
+                 [filled(fj) for fj in chunk.lead])
 
 
 def _qos(conn) -> list:

@@ -69,6 +69,6 @@ def label_and_write(w: WriteJob) -> dict:
     t0 = time.perf_counter()
     chunk = fill_chunk(Path(w.bag), w.chunk, with_messages=w.config.bag)
     read_s = w.read_s + time.perf_counter() - t0
-    result = label_chunk(ChunkJob(w.name, chunk.index, tuple(chunk.frames), w.config))
+    result = label_chunk(ChunkJob(w.name, chunk.index, tuple(chunk.frames), w.config, tuple(chunk.lead)))
     ts = _worker_state(w.config)[1]
     return write_chunk_dir(Path(w.chunks), chunk, result, w.connections, w.config, ts, read_s)

@@ -58,6 +58,7 @@ class ChunkJob:
     chunk: int
     frames: tuple  # FrameJob, ...
     config: LabelConfig
+    lead: tuple = ()  # FrameJob, ...: the frames just before, seen but not labelled (Chunk.lead)
 
 
 @dataclass
@@ -110,17 +111,24 @@ def label_chunk(job: ChunkJob) -> ChunkResult:
         frame = frame_from_msgs(color, depth, info, min_d, max_d)
         return frame, (label_image_from_msg(masks[0], frame) if masks else None)
 
-    return label_frames(job.bag, job.chunk, ((fj, partial(decode, fj)) for fj in job.frames), job.config)
+    return label_frames(job.bag, job.chunk, ((fj, partial(decode, fj)) for fj in job.frames), job.config,
+                        lead=[(fj, partial(decode, fj)) for fj in job.lead])
 
 
-def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelConfig) -> ChunkResult:
+def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelConfig,
+                 lead: Iterable[tuple] = ()) -> ChunkResult:
     """Label frames from any input: ``items`` are ``(FrameJob, decode)`` pairs, ``decode()`` giving
     ``(core.types.Frame, label image or None)`` and raising SpatialError for unusable inputs (the
     frame then gets a row with its error, as does any other exception, kind 'internal'). ``FrameJob.raw``
     is only read by ``decode``. The bag path (:func:`label_chunk`) and the LeRobot dataset input
-    (``offline.lerobot_input``) both label through here."""
+    (``offline.lerobot_input``) both label through here.
+
+    lead: the same pairs for the frames just before (``PipelineConfig.lead_frames`` of them), given
+    to the labeller's ``warm`` and not labelled, so the chunk's first frames get the up the live
+    stream gave them (a static camera's up is steadied over recent frames)."""
     labeller, ts, new, static_tf = _worker_state(config)
     out = ChunkResult(bag=name, chunk=chunk)
+    _warm(labeller, lead, out)
     for fj, decode in items:
         t0 = time.perf_counter()
         row = _row(name, fj, '')
@@ -169,6 +177,30 @@ def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelCon
                 by_stamp[stamp]['vlm'] = doc
         out.compute_s += time.perf_counter() - t1
     return out
+
+
+def _warm(labeller, lead: Iterable[tuple], out: ChunkResult) -> None:
+    """A new chunk: the labeller forgets the frames it saw (another chunk's, in this worker) and
+    sees the chunk's lead frames; one it cannot read was not seen live either."""
+    reset, warm = getattr(labeller, 'reset', None), getattr(labeller, 'warm', None)
+    if reset is not None:
+        reset()
+    if warm is None:
+        return
+    for _, decode in lead:
+        t0 = time.perf_counter()
+        try:
+            frame, _ = decode()
+        except Exception:  # noqa: BLE001 - its own chunk reports it; the live node never saw its up
+            out.decode_s += time.perf_counter() - t0
+            continue
+        out.decode_s += time.perf_counter() - t0
+        c0 = time.thread_time()
+        try:
+            warm(frame)
+        except Exception:  # noqa: BLE001 - as above: the frame's own row says what was wrong
+            pass
+        out.step_cpu_s += time.thread_time() - c0
 
 
 def _output_messages(config: LabelConfig, ts, new, result, objects_doc: dict, facts_doc: dict,

@@ -24,7 +24,9 @@ __all__ = ['LABELLERS', 'register_labeller', 'make_labeller', 'labeller_config',
            'VLMLabellerOptions', 'asks_about']
 
 # name -> labeller class: ``config_type`` (its options dataclass), ``__init__(config: LabelConfig)``,
-# ``__call__(frame, known, transform, label_image) -> FrameResult`` and ``close()``.
+# ``__call__(frame, known, transform, label_image) -> FrameResult`` and ``close()``; optionally
+# ``reset()`` (a new chunk follows) and ``warm(frame)`` (a frame before the chunk, seen, not labelled).
+# Frames come in stamp order within a chunk.
 LABELLERS: dict[str, type] = {}
 
 
@@ -82,6 +84,12 @@ class GeometricLabeller:
 
     def __call__(self, frame, known=None, transform=None, label_image=None):
         return self.step(frame, known, transform, label_image=label_image)
+
+    def warm(self, frame) -> None:
+        self.step.warm(frame)
+
+    def reset(self) -> None:
+        self.step.reset()
 
     def close(self) -> None:
         self.step.close()
@@ -161,6 +169,12 @@ class VLMLabeller:
             if len(self._pending) * len(self.questions) >= self.options.batch_size:
                 self._ask_pending()
         return result
+
+    def warm(self, frame) -> None:
+        self.step.warm(frame)
+
+    def reset(self) -> None:
+        self.step.reset()
 
     def _ask_pending(self) -> None:
         from ..vlm import VLMError

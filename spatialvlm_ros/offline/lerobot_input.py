@@ -126,7 +126,9 @@ class LeRobotEpisode:
 
     index: int
     length: int
-    chunks: tuple  # ((first frame_index, last frame_index + 1, frames), ...)
+    # ((first frame_index, last frame_index + 1, frames, first lead frame_index), ...): a chunk's
+    # lead frames (labeller.label_frames) are those from the last up to its first frame_index.
+    chunks: tuple
     files: tuple  # data files (relative to the root) with rows of this episode
     videos: tuple = ()  # ((feature key, video file, from_timestamp s), ...)
 
@@ -318,7 +320,8 @@ def _need_av(root: Path, key: str) -> None:
 
 def open_lerobot(root: Path, color: Optional[str] = None, depth: Optional[str] = None,
                  intrinsics: Optional[tuple] = None, depth_scale: Optional[float] = None,
-                 episodes: Optional[Sequence[int]] = None, chunk_frames: int = 64) -> LeRobotInput:
+                 episodes: Optional[Sequence[int]] = None, chunk_frames: int = 64,
+                 lead_frames: int = 0) -> LeRobotInput:
     """Open and check the dataset at ``root`` (module doc) before any frame is labelled.
 
     color, depth: feature keys (None: detected: the colour feature and the depth map, paired by
@@ -327,6 +330,8 @@ def open_lerobot(root: Path, color: Optional[str] = None, depth: Optional[str] =
         :func:`parse_intrinsics` gives; required (LeRobot datasets carry none).
     depth_scale: metres per stored depth unit (default: the feature's ``depth_unit``).
     episodes: the episode indices to label, in order (None: all).
+    chunk_frames, lead_frames: frames per chunk, and how many frames before its first each chunk
+        is given (``PipelineConfig.lead_frames``).
     Raises OfflineError (kinds 'not_lerobot', 'lerobot_version', 'missing_features',
     'ambiguous_features', 'intrinsics', 'depth_not_metric', 'dependency', 'params').
     """
@@ -399,8 +404,8 @@ def open_lerobot(root: Path, color: Optional[str] = None, depth: Optional[str] =
     eps = []
     for e in wanted:
         fis = sorted(set(rows[e]))
-        chunks = tuple((fis[i], fis[min(i + chunk_frames, len(fis)) - 1] + 1, len(fis[i:i + chunk_frames]))
-                       for i in range(0, len(fis), chunk_frames))
+        chunks = tuple((fis[i], fis[min(i + chunk_frames, len(fis)) - 1] + 1, len(fis[i:i + chunk_frames]),
+                        fis[max(0, i - lead_frames)]) for i in range(0, len(fis), chunk_frames))
         eps.append(LeRobotEpisode(index=e, length=len(fis), chunks=chunks, files=tuple(files[e]),
                                   videos=videos.get(e, ())))
     return LeRobotInput(root=str(root.resolve()), fps=int(info.get('fps') or 30), streams=streams, episodes=tuple(eps))
@@ -614,14 +619,19 @@ class EpisodeChunkJob:
     stop: int
     config: LabelConfig
     chunks: Optional[str] = None  # the episode's checkpoint directory of chunks (a worker on this machine)
+    lead_start: Optional[int] = None  # first frame_index of the lead frames (None: none)
 
 
 def _read_and_label(job: EpisodeChunkJob) -> tuple[ChunkResult, float]:
     t0 = time.perf_counter()
     p = job.config.params
-    items = read_chunk(job.input, job.episode, job.start, job.stop, float(p['min_depth_m']), float(p['max_depth_m']))
+    depth_range = float(p['min_depth_m']), float(p['max_depth_m'])
+    items = read_chunk(job.input, job.episode, job.start, job.stop, *depth_range)
+    lead = []
+    if job.lead_start is not None and job.lead_start < job.start:
+        lead = read_chunk(job.input, job.episode, job.lead_start, job.start, *depth_range)
     read_s = time.perf_counter() - t0
-    return label_frames(job.name, job.chunk, items, job.config), read_s
+    return label_frames(job.name, job.chunk, items, job.config, lead=lead), read_s
 
 
 def label_episode_chunk(job: EpisodeChunkJob) -> ChunkResult:
@@ -653,13 +663,13 @@ class _EpisodeJob(InputJob):
 
     def work_items(self, executor, stats: ReadStats, done: set) -> Iterator[ChunkWork]:
         local = getattr(executor, 'local', False)
-        for i, (start, stop, n) in enumerate(self.episode.chunks):
+        for i, (start, stop, n, lead_start) in enumerate(self.episode.chunks):
             stats.matched += n
             if i in done:
                 yield ChunkWork(i, n)
                 continue
             job = EpisodeChunkJob(self.name, i, self.input, self.episode, start, stop, self.config,
-                                  str(self.work / 'chunks') if local else None)
+                                  str(self.work / 'chunks') if local else None, lead_start)
             if local:
                 yield ChunkWork(i, n, label_and_write_episode_chunk, job)
             else:  # Ray: the result comes back and is written here
@@ -688,7 +698,8 @@ def label_lerobot(root: Path, out: Path, config: LabelConfig, options: RunOption
                            'and --kinematic apply to bags; pick its features with --lerobot-color / --lerobot-depth',
                            kind='params')
     config = dataclasses.replace(config, bag=False)
-    inp = open_lerobot(root, color, depth, intrinsics, depth_scale, episodes, config.chunk_frames)
+    inp = open_lerobot(root, color, depth, intrinsics, depth_scale, episodes, config.chunk_frames,
+                       config.pipeline_config().lead_frames)
     progress = Path(progress) if progress is not None else Path(inp.root) / PROGRESS_FILE
     _check_progress_target(progress)
     out = Path(out)

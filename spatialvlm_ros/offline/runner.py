@@ -182,7 +182,7 @@ class _BagJob(InputJob):
                                      read_s))
             else:
                 yield ChunkWork(chunk.index, n, label_chunk, ChunkJob(self.name, chunk.index, tuple(chunk.frames),
-                                                                   self.config),
+                                                                   self.config, tuple(chunk.lead)),
                             partial(write_chunk_dir, self.work / 'chunks', chunk, connections=connections,
                                     config=self.config, ts=ts, read_s=read_s))
             t_read = time.perf_counter()

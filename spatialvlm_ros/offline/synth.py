@@ -134,6 +134,7 @@ def synth_items(job: tuple) -> list:
     for item in items:
         try:
             frame = _frame(item, config.params, ts)
+            pipe.reset()  # each sample is measured on its own frame (a worker takes any items)
             result = pipe.process(frame)
         except Exception as err:  # noqa: BLE001 - a bad frame is reported, the dataset goes on
             out.append((None, getattr(err, 'kind', 'internal'), f'{item.source}: {err}'))

@@ -105,6 +105,8 @@ _NODE_PARAMETERS = {
                            "point are no box on a table); overrides the task's.",
     'up_rotation': 'Camera-to-base rotation, 9 numbers row-major (p_base = R p_optical, base z up); [0.0] = '
                    'estimate up from the dominant horizontal plane in the depth.',
+    'up_window_frames': "A static camera's up: the mean of the ups (from the depth's planes) of up to this many "
+                        'recent frames that agree within a degree, so it does not jitter; 1 = every frame its own.',
     'flat_objects': "Flat objects (markers, discs, sheets): centre mode 'flat', a plane fit completed under "
                     "occluders; overrides the task's.",
     'fact_margin_m': 'Qualitative facts (left/right, ...) are asserted only beyond this margin (metres).',

@@ -102,6 +102,7 @@ class GeometryBackend:
         queries = [q for q in self.pipeline.config.queries if q.name in (a, b)]
         try:
             with self._lock:
+                self.pipeline.reset()  # questions come in any order: each frame is measured on its own
                 result = self.pipeline.process(frame, queries)
         except SpatialError as err:
             raise VLMError(f'cannot measure the frame: {err}', kind='input') from err

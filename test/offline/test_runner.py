@@ -237,3 +237,23 @@ def test_without_the_labelled_bag_the_table_is_the_same(sim_bag, task, tmp_path)
     assert summary['frames'] == FRAMES
     full = pq.read_table(tmp_path / 'full' / sim_bag.name / 'frames.parquet').to_pylist()
     assert pq.read_table(out / 'frames.parquet').to_pylist() == full
+
+
+def test_chunks_see_the_frames_before_them(sim_bag, task, tmp_path):
+    """A static camera's up is steadied over its recent frames (core.up_window): each chunk is given
+    the frames before it, so any chunking labels every frame as one pass over the bag does (and as
+    the live node does), while the window visibly changes what this bag's frames measure."""
+    from spatialvlm_ros.offline.config import default_params
+
+    def rows(name, chunk, **params):
+        p = {**default_params(), **params}
+        label_bags([sim_bag], tmp_path / name, LabelConfig(task=task, params=p, chunk_frames=chunk, bag=False),
+                   RunOptions(workers=2 if chunk < FRAMES else 1, progress=False))
+        return pq.read_table(tmp_path / name / sim_bag.name / 'frames.parquet').to_pylist()
+
+    whole = rows('whole', FRAMES)
+    assert rows('by3', 3) == whole
+    assert rows('by1', 1) == whole
+    own = rows('own', 3, up_window_frames=1)
+    changed = [a['frame'] for a, b in zip(whole, own) if a['objects'] != b['objects']]
+    assert len(changed) >= FRAMES // 2, changed
