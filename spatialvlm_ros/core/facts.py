@@ -29,7 +29,10 @@ always passes) the relations are read in the gravity-aligned frame (``frame`` =
 probability that the sign is right given the centre uncertainty sigma = noise(z) / sqrt(n) +
 ``model_error_m`` per object with noise(z) = ``noise_a_m + noise_b_per_m * z^2`` (a Kinect-like
 depth noise model), i.e. Phi(|value| / sigma_diff); for quantitative facts divided by
-``1 + sigma_diff / max(|value|, margin_m)``.
+``1 + sigma_diff / max(|value|, margin_m)``; and for every fact read along the gravity axes (all
+but the distances: relations, sizes, heights) times the up's own confidence
+(``Gravity.confidence``: 1 for a given rotation, 0 for an assumed one), so a frame whose up is
+uncertain says so in its facts.
 """
 
 from __future__ import annotations
@@ -137,12 +140,14 @@ def _phi(x: float) -> float:
 
 def gravity_facts(
     present: Sequence[tuple[str, ObjectObservation]], config: FactsConfig, up, sizes: Optional[Mapping] = None,
-    camera: bool = False,
+    camera: bool = False, up_confidence: float = 1.0,
 ) -> list[SpatialFact]:
     """Facts of every pair and (unless ``camera``) every object of ``present`` (name, observation).
 
     up: (3,) unit vector in the optical frame. sizes: name -> (3,) (width, height, depth) metres
     (measured here when None). camera: the camera-frame variant (module docstring).
+    up_confidence: how far ``up`` is to be trusted (``Gravity.confidence``), in [0, 1]: the
+    confidence of every fact read along the gravity axes (all but the distances) is scaled by it.
     """
     use = 'camera' if camera else 'facts'
     groups = vocab.fact_groups(use)
@@ -163,9 +168,9 @@ def gravity_facts(
             frame = a.frame_id if camera else f'{a.frame_id}@gravity'
             common = dict(subject=na, object=nb, frame=frame, stamp_ns=max(int(a.stamp_ns), int(b.stamp_ns)))
             for group in groups:
-                facts.append(_group_fact(group, m, config, conf_n, sd, camera, common))
+                facts.append(_group_fact(group, m, config, conf_n, sd, camera, common, up_confidence))
     for name, o in present:
-        conf = 1.0 - math.exp(-o.evidence / config.confidence_points)
+        conf = (1.0 - math.exp(-o.evidence / config.confidence_points)) * up_confidence
         for r in objects:
             facts.append(SpatialFact(type=r.name, subject=name, object='', value=float(sizes[name][r.size]),
                                      unit=r.unit, frame=f'{o.frame_id}@gravity', holds=None, confidence=conf,
@@ -173,9 +178,12 @@ def gravity_facts(
     return facts
 
 
-def _group_fact(group, m, config: FactsConfig, conf_n: float, sd: float, camera: bool, common) -> SpatialFact:
+def _group_fact(group, m, config: FactsConfig, conf_n: float, sd: float, camera: bool, common,
+                up_confidence: float = 1.0) -> SpatialFact:
     """One fact of a vocabulary group: a metric, or a (first, inverse) pair decided on ``m``."""
     first = group[0]
+    if first.along_up and not camera:
+        conf_n *= up_confidence
     if len(group) == 1:
         v = vocab.value(first, m)
         conf = conf_n
@@ -219,7 +227,8 @@ def compute_facts(
         logger.warning('facts: objects come from different stamps %s; facts use the latest', sorted(stamps))
     if gravity is None:
         return gravity_facts(present, config, vocab.CAMERA_UP, camera=True)
-    return gravity_facts(present, config, np.asarray(gravity.up, np.float64), sizes)
+    return gravity_facts(present, config, np.asarray(gravity.up, np.float64), sizes,
+                         up_confidence=float(gravity.confidence))
 
 
 def relation_holds(facts: Sequence[SpatialFact], relation: str, subject: str, obj: str) -> Optional[bool]:

@@ -50,9 +50,13 @@ from .vec3 import cross3
 from .stats import median
 
 __all__ = ['GravityConfig', 'Gravity', 'estimate_gravity', 'up_from_rotation', 'gravity_basis', 'fit_plane_ransac',
-           'tilt_of']
+           'tilt_of', 'UNCERTAIN_BELOW']
 
 logger = logging.getLogger(__name__)
+
+# An up whose confidence is below this is reported as uncertain (the share of the view a rival
+# explains is then comparable to its own, or one small plane holds it, or it is assumed).
+UNCERTAIN_BELOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,12 @@ class Gravity:
     rival_share: float = 0.0
     levels: tuple = ()
     averaged_frames: int = 1
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether this up is too unsure to lean on (confidence below :data:`UNCERTAIN_BELOW`):
+        diagnostics and summaries report such frames."""
+        return self.confidence < UNCERTAIN_BELOW
 
     def to_dict(self) -> dict:
         return {

@@ -140,6 +140,9 @@ class Relation:
     confidence: str = 'quantitative'
     # a metric whose phrasing names a side ({side}): asked only when that offset is beyond the margin
     sided: bool = False
+    # read along the gravity frame's axes (so an uncertain up makes it uncertain); False for the
+    # distances, which are the same along any axes
+    along_up: bool = True
 
 
 # Yes/no and choice answers ({rel}: the relation's words; {x}: the chosen description). The
@@ -185,7 +188,7 @@ _ENTRIES = (
         'How far apart are the {a} and the {b}?', 'Measure the distance between the {a} and the {b}.',
         'How close is the {a} to the {b}?', 'Measure the distance from the {a} to the {b}.'),
         ('The {a} is {v} from the {b}.', 'The {a} and the {b} are {v} apart.', 'The distance is {v}.', 'About {v}.'),
-        (r'distance|how far|apart|how close',), 30, uses=(_F, _C, _A, _S)),
+        (r'distance|how far|apart|how close',), 30, uses=(_F, _C, _A, _S), along_up=False),
     _predicate('left_of', RIGHT, -1, 'right_of', 'undecided_x', 'to the left of', (
         'Is the {a} to the left of the {b}?', "Is the {a} left of the {b} from the camera's viewpoint?",
         'Does the {a} appear on the left side of the {b}?', 'From the camera, is the {a} left of the {b}?'),
@@ -210,7 +213,7 @@ _ENTRIES = (
         (r'behind|farther from the camera|further away',), 81),
     _metric('closest_distance', lambda m: m.closest, (
         'What is the gap between the surfaces of the {a} and the {b}?',),
-        ('The surfaces of the {a} and the {b} are {v} apart.',), uses=(_F,), needs='points'),
+        ('The surfaces of the {a} and the {b} are {v} apart.',), uses=(_F,), needs='points', along_up=False),
     _metric('horizontal_distance', lambda m: m.horizontal, (
         'What is the horizontal distance between the {a} and the {b}?',
         'How far apart are the {a} and the {b} horizontally?', 'Ignoring height, how far is the {a} from the {b}?'),

@@ -19,7 +19,10 @@ the box RViz markers draw. Documents written before ``extent_camera_m`` existed 
 as ``extent_m``; :func:`objects_from_doc` reads both. ``visible_fraction`` is the estimated share
 of the object in view (``ObjectObservation.visible_fraction``; 1 in documents written before it).
 
-facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]``.
+facts document: same header keys plus ``"facts": [SpatialFact.to_dict(), ...]`` and, when the
+facts were read along an up, ``"up": {"source": "given" | "plane" | "prior", "confidence": c,
+"averaged_frames": n}`` (``Gravity``): how far to trust every fact but the distances, whose
+confidences already include ``c``.
 reward document: same header keys plus ``RewardSample.to_dict()``.
 """
 
@@ -107,8 +110,12 @@ def objects_from_doc(doc: Mapping) -> tuple[int, str, dict[str, Optional[ObjectO
     return stamp_ns, frame_id, out
 
 
-def facts_to_doc(facts: Sequence[SpatialFact], stamp_ns: int, frame_id: str) -> dict:
+def facts_to_doc(facts: Sequence[SpatialFact], stamp_ns: int, frame_id: str, gravity=None) -> dict:
+    """gravity: the frame's ``core.gravity.Gravity`` (None: facts in the camera frame, no ``up``)."""
     doc = header_dict(stamp_ns, frame_id)
+    if gravity is not None:
+        doc['up'] = {'source': gravity.source, 'confidence': round(float(gravity.confidence), 6),
+                     'averaged_frames': int(gravity.averaged_frames)}
     doc['facts'] = [f.to_dict() for f in facts]
     return doc
 

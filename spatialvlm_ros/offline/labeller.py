@@ -95,7 +95,7 @@ def _row(bag: str, job: FrameJob, frame_id: str) -> dict:
         'bag': bag, 'frame': job.index, 'stamp_ns': job.stamp_ns, 'log_time_ns': job.log_time_ns,
         'frame_id': frame_id, 'valid': False, 'reward': None, 'stage': None, 'stage_name': None,
         'success': None, 'done': None, 'terms': {}, 'distances': {}, 'missing': [], 'objects': [], 'facts': [],
-        'error_kind': None, 'error': None, 'vlm': None,
+        'up': None, 'error_kind': None, 'error': None, 'vlm': None,
     }
 
 
@@ -156,12 +156,12 @@ def label_frames(name: str, chunk: int, items: Iterable[tuple], config: LabelCon
             continue
         objects_doc = serialize.objects_to_doc(result.objects, result.stamp_ns, result.frame_id, result.sizes,
                                                result.up)
-        facts_doc = serialize.facts_to_doc(result.facts, result.stamp_ns, result.camera_frame)
+        facts_doc = serialize.facts_to_doc(result.facts, result.stamp_ns, result.camera_frame, result.gravity)
         d = result.reward.to_dict()
         row.update(
             frame_id=result.frame_id, valid=d['valid'], reward=d['reward'], stage=d['stage'],
             stage_name=d['stage_name'], success=d['success'], done=d['done'], terms=d['terms'], distances=d['distances'],
-            missing=d['missing'], objects=objects_doc['objects'], facts=facts_doc['facts'],
+            missing=d['missing'], objects=objects_doc['objects'], facts=facts_doc['facts'], up=facts_doc.get('up'),
         )
         out.rows.append(row)
         if config.bag:

@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+from ..core.gravity import UNCERTAIN_BELOW
 from ..messages.bag import open_reader, typestore_for
 from .bagio import ReadStats, iter_chunks, merge_metadata
 from .chunks import WriteJob, chunk_dir, label_and_write, portable_connections, write_chunk_dir
@@ -269,6 +270,16 @@ def _assemble(job: InputJob, n_chunks: int, stats: ReadStats, done: set) -> dict
     return summary
 
 
+def up_summary(rows: list) -> dict:
+    """Where the frames' up came from and how sure it was: frames per source, the confidence's
+    median, and the frames whose up was uncertain (their facts carry it; core.gravity)."""
+    ups = [r['up'] for r in rows if r.get('up')]
+    conf = sorted(u['confidence'] for u in ups)
+    return {'sources': dict(sorted(Counter(u['source'] for u in ups).items())),
+            'confidence_median': conf[len(conf) // 2] if conf else None,
+            'uncertain_frames': sum(1 for c in conf if c < UNCERTAIN_BELOW)}
+
+
 def _bag_summary(job: InputJob, rows: list, stats: ReadStats) -> dict:
     valid = [r for r in rows if r['valid']]
     rewards = [r['reward'] for r in valid]
@@ -298,6 +309,7 @@ def _bag_summary(job: InputJob, rows: list, stats: ReadStats) -> dict:
         'vlm': vlm_agreement(rows),
         'failures': dict(sorted(failures.items())),
         'frames_without_reward': dict(sorted(no_reward.items())),
+        'up': up_summary(rows),
         'corrupt_messages': dict(sorted(stats.corrupt.items())),
         'corrupt_examples': stats.corrupt_examples,
         'sync': {'matched': stats.matched, 'rate_limited': stats.rate_limited, 'unpaired_dropped': stats.sync_dropped,

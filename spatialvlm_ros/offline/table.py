@@ -28,7 +28,8 @@ def pyarrow_modules(purpose: str = 'Parquet output'):
 def frames_schema(task: TaskSpec):
     """Columns: ids and stamps, the reward detail (terms and distances as structs with one field
     per term of the task's reward form / task pair, metres), objects and facts (core.serialize
-    schema) as nested lists; ``done`` is the frame's terminal flag (the task's success)."""
+    schema) as nested lists; ``done`` is the frame's terminal flag (the task's success); ``up``
+    the up the facts were read along (the facts document's: source, confidence, averaged_frames)."""
     pa, _ = pyarrow_modules()
     terms = term_names(task)
     vec = pa.list_(pa.float64(), 3)
@@ -54,6 +55,7 @@ def frames_schema(task: TaskSpec):
                                       ('value', pa.float64()), ('unit', pa.string()), ('frame', pa.string()),
                                       ('holds', pa.bool_()), ('confidence', pa.float64()),
                                       ('stamp_ns', pa.int64())]))),
+        ('up', pa.struct([('source', pa.string()), ('confidence', pa.float64()), ('averaged_frames', pa.int64())])),
         ('error_kind', pa.string()),
         ('error', pa.string()),
         ('vlm', vlm_type(task)),

@@ -60,7 +60,8 @@ class NodeHealth:
             self._last_logged[key] = now
             self._node.get_logger().info(f'{message} ({self.events[kind]} so far)')
 
-    def status(self, extra: dict | None = None) -> DiagnosticStatus:
+    def status(self, extra: dict | None = None, warning: str | None = None) -> DiagnosticStatus:
+        """warning: what makes the outputs doubtful although every input was taken (level WARN)."""
         st = DiagnosticStatus()
         st.name = f'{self._node.get_fully_qualified_name()}: {self.name}'
         st.hardware_id = self._node.get_name()
@@ -69,6 +70,10 @@ class NodeHealth:
             st.level, st.message = DiagnosticStatus.ERROR, 'every input so far was rejected; see last_error_*'
         elif total_bad:
             st.level, st.message = DiagnosticStatus.WARN, f'{total_bad} inputs rejected'
+            if warning:
+                st.message += f'; {warning}'
+        elif warning:
+            st.level, st.message = DiagnosticStatus.WARN, warning
         else:
             st.level, st.message = DiagnosticStatus.OK, 'ok'
         values = {'processed': self.processed, 'rejected_total': total_bad}
@@ -85,8 +90,8 @@ class NodeHealth:
         st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         return st
 
-    def publish(self, publisher, extra: dict | None = None) -> None:
+    def publish(self, publisher, extra: dict | None = None, warning: str | None = None) -> None:
         arr = DiagnosticArray()
         arr.header.stamp = self._node.get_clock().now().to_msg()
-        arr.status = [self.status(extra)]
+        arr.status = [self.status(extra, warning)]
         publisher.publish(arr)

@@ -172,6 +172,7 @@ class SpatialFactsNode(ModelNode):
         # 10 % allowance for stamp jitter: a 30 Hz camera limited to 10 Hz keeps every third frame.
         self.min_period_ns = int(0.9e9 / p['max_rate_hz']) if p['max_rate_hz'] > 0 else 0
         self._last_processed_ns: int | None = None
+        self._last_up, self._uncertain_ups = None, 0
         self.frames = FrameResolver(self, p['transform_source'], p['target_frame'], p['static_transform'],
                                     p['transform_timeout_s'])
         self.inputs = InputMonitor(self, {s: self._topic(s) for s in self.streams}, p['qos_reliability'],
@@ -260,6 +261,7 @@ class SpatialFactsNode(ModelNode):
             self.objects_pub.publish(String(data=serialize.dumps(serialize.objects_to_doc(
                 perceived.objects, perceived.stamp_ns, perceived.frame_id, perceived.sizes, perceived.up))))
             result = self.step.relate(perceived)
+            self._note_up(perceived.gravity)
         except SpatialError as err:
             self.health.reject(err.kind, str(err))
             return
@@ -267,7 +269,7 @@ class SpatialFactsNode(ModelNode):
             self.health.reject('internal', f'{type(err).__name__}: {err}')
             return
         self.facts_pub.publish(
-            String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id)))
+            String(data=serialize.dumps(serialize.facts_to_doc(result.facts, frame.stamp_ns, frame.frame_id, result.gravity)))
         )
         if self.publish_markers:
             header = Header(stamp=color.header.stamp, frame_id=result.frame_id)
@@ -277,6 +279,26 @@ class SpatialFactsNode(ModelNode):
         for name in result.missing:
             self.health.note(f'not_found_{name}', f'object {name!r} not found in frame {frame.stamp_ns}')
         self.health.ok((time.perf_counter() - t0) * 1e3)
+
+    def _note_up(self, gravity) -> None:
+        """The frame's up for diagnostics: the last one, and how many were uncertain."""
+        self._last_up = gravity
+        if gravity is not None and gravity.uncertain:
+            self._uncertain_ups += 1
+
+    def _up_diagnostics(self) -> tuple[dict, str | None]:
+        """(values, warning or None) of the last frame's up."""
+        g = self._last_up
+        if g is None:
+            return {}, None
+        values = {'up_source': g.source, 'up_confidence': round(float(g.confidence), 3),
+                  'up_averaged_frames': g.averaged_frames, 'up_tilt_deg': round(float(g.tilt_deg), 2),
+                  'up_uncertain_frames': self._uncertain_ups}
+        warning = None
+        if g.uncertain:
+            warning = (f'up uncertain (confidence {g.confidence:.2f}, {g.source}): every fact but the distances '
+                       'carries it; give up_rotation or a transform_source if the camera is mounted')
+        return values, warning
 
     def _known(self, stamp_ns: int) -> dict:
         """The known positions at this frame's stamp (None: none close enough, noted in diagnostics)."""
@@ -300,6 +322,7 @@ class SpatialFactsNode(ModelNode):
 
     def _publish_diagnostics(self) -> None:
         extra = {'lifecycle_state': self.lifecycle_state}
+        warning = None
         if self.step is not None:
             s = self.sync.stats
             extra.update({'sync_matched': s.matched, 'sync_unpaired_dropped': s.dropped,
@@ -312,7 +335,9 @@ class SpatialFactsNode(ModelNode):
                 extra.update(model=config.grounder_config.get('detector_model', ''),
                              model_device=config.grounder_config.get('model_device', ''))
             extra.update(self.inputs.rates())
-        self.health.publish(self.diag_pub, extra)
+            up, warning = self._up_diagnostics()
+            extra.update(up)
+        self.health.publish(self.diag_pub, extra, warning)
 
 
 def main(args=None) -> None:

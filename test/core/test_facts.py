@@ -134,3 +134,20 @@ def test_closest_distance_equals_the_exhaustive_search():
         pb = ob.points[:: max(1, -(-nb // 400))]
         truth = float(cKDTree(pb).query(pa, k=1)[0].min())
         assert closest_distance(oa, ob, 400) == pytest.approx(truth, abs=1e-9)
+
+
+def test_an_uncertain_up_says_so_in_every_fact_read_along_it():
+    """Relations and sizes carry the up's confidence; distances, the same along any axes, do not."""
+    from spatialvlm_ros.core.gravity import Gravity
+
+    block, target = obs('block', (-0.10, -0.05, 0.60)), obs('target', (0.10, 0.05, 0.80))
+    up = np.array([0.0, -1.0, 0.0])
+    sure = compute_facts({'block': block, 'target': target}, gravity=Gravity(up=up, source='given', confidence=1.0))
+    unsure = compute_facts({'block': block, 'target': target}, gravity=Gravity(up=up, source='plane', confidence=0.3))
+    assert [f.type for f in sure] == [f.type for f in unsure] and [f.value for f in sure] == [f.value for f in unsure]
+    for a, b in zip(sure, unsure):
+        if a.type in ('distance', 'closest_distance'):
+            assert b.confidence == a.confidence > 0.5
+        else:
+            assert b.confidence == pytest.approx(0.3 * a.confidence, rel=1e-12), a.type
+    assert {f.type for f in sure} >= {'left_of', 'above', 'in_front_of', 'height', 'width'}

@@ -119,7 +119,12 @@ def test_facts_document_round_trips_with_stamp_and_frame():
     assert doc['facts'] == [f.to_dict() for f in facts]
     assert [SpatialFact(**f) for f in doc['facts']] == facts
     assert doc['facts'][1]['holds'] is True and doc['facts'][0]['holds'] is None
-    assert facts_to_doc([], STAMP, FRAME)['facts'] == []
+    assert facts_to_doc([], STAMP, FRAME)['facts'] == [] and 'up' not in doc
+    # read along an up: the document says which, and how sure it was
+    from spatialvlm_ros.core.gravity import Gravity
+    g = Gravity(up=np.array([0.0, -1.0, 0.0]), source='plane', confidence=0.4, averaged_frames=3)
+    assert wire(facts_to_doc(facts, STAMP, FRAME, g))['up'] == {'source': 'plane', 'confidence': 0.4,
+                                                                'averaged_frames': 3}
 
 
 def _sample(reward, valid=True, missing=()):

@@ -252,6 +252,11 @@ def test_chunks_see_the_frames_before_them(sim_bag, task, tmp_path):
         return pq.read_table(tmp_path / name / sim_bag.name / 'frames.parquet').to_pylist()
 
     whole = rows('whole', FRAMES)
+    # the table says where each frame's up came from: the table's plane, steadied from the 2nd frame
+    assert [r['up']['source'] for r in whole] == ['plane'] * FRAMES
+    assert [r['up']['averaged_frames'] for r in whole][:6] == [1, 2, 3, 4, 5, 5]
+    summary = json.loads((tmp_path / 'whole' / sim_bag.name / 'summary.json').read_text())
+    assert summary['up']['sources'] == {'plane': FRAMES} and summary['up']['confidence_median'] > 0.5
     assert rows('by3', 3) == whole
     assert rows('by1', 1) == whole
     own = rows('own', 3, up_window_frames=1)

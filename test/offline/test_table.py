@@ -28,7 +28,8 @@ def task():
 def _row(frame, **kw):
     row = {'bag': 'b', 'frame': frame, 'stamp_ns': 10 + frame, 'log_time_ns': 20 + frame, 'frame_id': 'world',
            'valid': False, 'reward': None, 'stage': None, 'stage_name': None, 'success': None, 'done': None, 'terms': {},
-           'distances': {}, 'missing': [], 'objects': [], 'facts': [], 'error_kind': None, 'error': None, 'vlm': None}
+           'distances': {}, 'missing': [], 'objects': [], 'facts': [], 'up': None, 'error_kind': None, 'error': None,
+           'vlm': None}
     row.update(kw)
     return row
 
@@ -37,7 +38,7 @@ def test_the_schema_follows_the_task(task):
     schema = frames_schema(task)
     assert schema.names == ['bag', 'frame', 'stamp_ns', 'log_time_ns', 'frame_id', 'valid', 'reward', 'stage',
                             'stage_name', 'success', 'done', 'terms', 'distances', 'missing', 'objects', 'facts',
-                            'error_kind', 'error', 'vlm']
+                            'up', 'error_kind', 'error', 'vlm']
     assert [f.name for f in schema.field('distances').type] == ['gripper-block', 'block-target']
     # the VLM labeller's column: per pair answers, parsed and depth distances, disagreement; its reward
     vlm = schema.field('vlm').type
@@ -63,7 +64,8 @@ def test_rows_read_back_as_written(task, tmp_path):
         _row(0, error_kind='truncated', error='colour image truncated'),
         _row(1, valid=True, reward=-0.12, stage=0, stage_name='reach', success=False,
              terms={'offset': 0.0, 'distance': -0.12}, distances={'gripper-block': 0.12},
-             missing=['target'], objects=[obj], facts=[fact]),
+             missing=['target'], objects=[obj], facts=[fact],
+             up={'source': 'plane', 'confidence': 0.75, 'averaged_frames': 5}),
     ]
     write_frames_table(tmp_path / 'f.parquet', rows, task)
     table = pq.read_table(tmp_path / 'f.parquet')

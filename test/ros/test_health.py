@@ -59,6 +59,9 @@ def test_the_status_level_and_values(node, monkeypatch):
     st = h.status()
     assert (st.level, st.message) == (DiagnosticStatus.OK, 'ok')
     assert st.name == '/hc/health_test: spatial facts' and st.hardware_id == 'health_test'
+    # every input taken, but the outputs are doubtful (an uncertain up): a warning
+    st = h.status(warning='up uncertain')
+    assert (st.level, st.message) == (DiagnosticStatus.WARN, 'up uncertain')
     h.reject('encoding', 'yuv422 is not supported')
     st = h.status()
     assert st.level == DiagnosticStatus.ERROR and 'every input so far was rejected' in st.message
@@ -67,6 +70,7 @@ def test_the_status_level_and_values(node, monkeypatch):
     h.note('gripper_missing', 'x')
     st = h.status({'rate_hz_color': 30.0})
     assert (st.level, st.message) == (DiagnosticStatus.WARN, '1 inputs rejected')
+    assert h.status(warning='up uncertain').message == '1 inputs rejected; up uncertain'
     assert {kv.key: kv.value for kv in st.values} == {
         'processed': '3', 'rejected_total': '1', 'rejected_encoding': '1',
         'last_error_encoding': 'yuv422 is not supported', 'gripper_missing': '1', 'latency_ms_p50': '2.0',

@@ -64,6 +64,12 @@ def test_good_frame_gives_metric_objects_facts_and_reward_with_its_stamp(graph):
     assert dist[('block', 'target')] == pytest.approx(expected, abs=3e-3)
     left = [f for f in facts if f['subject'] == 'gripper' and f['object'] == 'target' and f['type'] == 'left_of']
     assert left and left[0]['holds'] is True  # gripper is at u=40, target at u=125
+    # that up is assumed, and the facts and diagnostics say so: only the distances keep a confidence
+    doc = h.wait_for(h.facts, stamp)
+    assert doc['up'] == {'source': 'prior', 'confidence': 0.0, 'averaged_frames': 1}
+    assert left[0]['confidence'] == 0.0 and all(f['confidence'] > 0.5 for f in facts if f['type'] == 'distance')
+    d = h.wait_diagnostics('spatial_facts', lambda d: 'up_source' in d)
+    assert d['up_source'] == 'prior' and d['up_confidence'] == '0.0' and int(d['up_uncertain_frames']) >= 1
 
     reward = h.wait_for(h.rewards, stamp)
     d_gb = np.linalg.norm(truth('gripper') - truth('block'))
