@@ -23,7 +23,8 @@ from ..messages.bag import read_messages
 from ..messages import serialize
 from ..core.task import load_task
 from ..core.transform import matrix_to_quaternion
-from ..offline.score import plot_rewards, score_run
+from ..offline.plot import plot_rewards
+from ..offline.score import score_run
 from .processes import COLOR, DEPTH, EE, INFO, ROS_ENV_KEYS, DemoError, ros_environment, start_nodes
 
 __all__ = ['stream_bag', 'kinematic_gripper_params', 'run_demo']

@@ -26,10 +26,9 @@ import numpy as np
 from ..core.reward import compute_reward, reward_from_distances
 from ..core.task import TaskSpec, pair_key
 from ..core.types import RewardSample
-from .plot import plot_rewards
 
 __all__ = ['GT_RESOLUTION_M', 'spearman', 'percentiles', 'epic_distance', 'value_order_correlation',
-           'ground_truth_rewards', 'reward_quality', 'pool_quality', 'score_run', 'plot_rewards', 'vlm_agreement',
+           'ground_truth_rewards', 'reward_quality', 'pool_quality', 'score_run', 'vlm_agreement',
            'pool_vlm_agreement']
 
 # Ground truth is compared at 0.1 mm: far finer than any depth camera, far coarser than solver jitter.
