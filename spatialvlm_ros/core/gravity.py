@@ -14,11 +14,12 @@ surface (floor or table). :func:`estimate_gravity` does the same, in this order 
    robot cameras are held upright; a side wall implies a roll of ~90 deg). Each candidate up is
    scored by the points of every plane it explains: horizontal planes (floor, table, furniture
    tops, ceiling) parallel to it and walls perpendicular to it (Manhattan structure); the best
-   explained hypothesis wins. Its up is then the one normal shared by its horizontal planes that
-   are level with the largest of them (within ``level_tol_deg``; walls only vote), fitted by least
-   squares on a denser sample (``refine_points``), each plane keeping its own height and every point
-   weighted by its depth noise: a small or far plane counts for what its points can tell, and a
-   static camera's up stays put from frame to frame. Source ``'plane'``; confidence = the share of the view
+   explained hypothesis wins. Its up is then fitted by least squares on a denser sample
+   (``refine_points``) to the horizontal planes level with the reference level (the lowest
+   well-fitted one, a floor or table rather than a duvet; within ``level_tol_deg``), each keeping
+   its own height, and to the walls (within ``wall_tol_deg`` of vertical), each asking up to lie in
+   it; every plane weighted by what its points tell (their spread over their residual, each point
+   by its depth noise), so a small, far or bumpy plane counts for less. Source ``'plane'``; confidence = the share of the view
    the hypothesis explains (saturating at ``full_confidence_share``), scaled down by the support
    of the best rival hypothesis more than ``rival_deg`` away (an ambiguous up says so) and when
    only one small plane holds it. The support height is that of the largest horizontal plane
@@ -74,9 +75,11 @@ class GravityConfig:
     max_planes: int = 5
     # A plane counts as horizontal / vertical for a hypothesis within this angle (degrees).
     manhattan_tol_deg: float = 4.0
-    # Horizontal planes this close to the largest one are refined with it (floors and tables are
-    # level; one further off is a slope or a plane fitted across two surfaces).
+    # Horizontal planes this close to the reference level (the lowest well-fitted one) are refined
+    # with it (floors and tables are level; one further off is a slope, a duvet or a plane fitted
+    # across two surfaces); walls within wall_tol_deg of vertical hold up too.
     level_tol_deg: float = 2.0
+    wall_tol_deg: float = 8.0
     # Valid pixels sampled on a regular grid for the final fit of up (on the chosen planes only).
     refine_points: int = 6000
     # A rival hypothesis differs from the winner by more than this (degrees).
@@ -115,7 +118,7 @@ class GravityConfig:
         for name, lo, hi in (('max_tilt_deg', 0.0, 90.0), ('given_plane_tol_deg', 0.0, 90.0),
                              ('min_inlier_ratio', 0.0, 1.0), ('max_roll_deg', 0.0, 90.0),
                              ('manhattan_tol_deg', 0.0, 45.0), ('rival_deg', 0.0, 90.0),
-                             ('full_confidence_share', 0.0, 1.0), ('level_tol_deg', 0.0, 45.0),
+                             ('full_confidence_share', 0.0, 1.0), ('level_tol_deg', 0.0, 45.0), ('wall_tol_deg', 0.0, 45.0),
                              ('window_deg', 0.0, 90.0)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not lo < v <= hi:
@@ -321,34 +324,81 @@ def _extract_planes(pts: np.ndarray, config: GravityConfig) -> list[tuple[np.nda
     return planes
 
 
-def _joint_normal(dense: np.ndarray, planes: list, config: GravityConfig) -> Optional[np.ndarray]:
-    """The one normal shared by parallel ``planes`` ((normal, d) each), each keeping its own offset:
-    least squares on the Nx3 ``dense`` points within the inlier threshold of each plane, every point
-    weighted by 1 / its depth noise variance (which grows with z^2), so a small or far plane counts
-    for what its points can tell. None when fewer than 3 points take part."""
+# A horizontal plane may be the reference level when its normal is fixed at least this well
+# against the best-fixed one (a sliver of far floor is not).
+_WELL_FIXED = 0.25
+
+
+def _plane_information(dense: np.ndarray, planes: list, config: GravityConfig) -> list:
+    """Per plane ((normal, d) each) what its points tell about its orientation: (3x3 scatter of the
+    Nx3 ``dense`` points within the inlier threshold of it about their mean, divided by their
+    residual variance), or None with fewer than 10 points. Points are weighted by 1 / their depth
+    noise variance (growing with z^2); dividing by the plane's own residual variance makes a bumpy
+    surface (a duvet, a cluttered top) count for less than a flat one (a floor) of the same size.
+    The information of the plane's normal along a direction a in it is a^T S a."""
     if not planes:
-        return None
+        return []
     sigma = np.maximum(1.0, (dense[:, 2] * (1.0 / config.noise_ref_depth_m)) ** 2)  # depth noise / its floor
     thr = config.inlier_threshold_m * sigma
     w_all = 1.0 / (sigma * sigma)
     normals = np.array([p[0] for p in planes])
     offsets = np.array([p[1] for p in planes])
     near = np.abs(dense @ normals.T - offsets) < thr[:, None]
-    m = np.zeros((3, 3))
-    used = 0
+    out = []
     for j in range(len(planes)):
         sel = np.flatnonzero(near[:, j])
-        if len(sel) < 3:
+        if len(sel) < 10:
+            out.append(None)
             continue
         q, w = dense[sel], w_all[sel]
         q = q - (w @ q) / w.sum()
-        m += (q * w[:, None]).T @ q
-        used += len(sel)
-    if used < 3:
-        return None
-    vals, vecs = np.linalg.eigh(m)
-    n = vecs[:, 0]
-    return n / np.linalg.norm(n)
+        scatter = (q * w[:, None]).T @ q
+        residual_var = max(float(np.linalg.eigvalsh(scatter)[0]) / float(w.sum()), 1e-12)
+        out.append(scatter / residual_var)
+    return out
+
+
+def _refine_up(u: np.ndarray, normals: np.ndarray, info: list, heights: np.ndarray,
+               config: GravityConfig) -> np.ndarray:
+    """The up that the horizontal planes level with the reference level (within ``level_tol_deg``)
+    and the walls (perpendicular within ``wall_tol_deg``) hold together, from hypothesis ``u``:
+    least squares in which each horizontal plane keeps its own height and each wall asks up to lie
+    in it, each weighted by what its points tell (:func:`_plane_information`). Walls take part
+    because a soft or cluttered horizontal surface (a bed) can be tilted by degrees where a wall
+    is plumb; a few rounds, as planes join once up comes closer to them. ``heights``: each
+    plane's offset d (``n . p = d``, n towards the camera), its height for a plane below it."""
+    cos_tol = math.cos(math.radians(config.manhattan_tol_deg))
+    sin_wall = math.sin(math.radians(config.wall_tol_deg))
+    cos_level = math.cos(math.radians(config.level_tol_deg))
+    start = u
+    for _ in range(3):
+        c = normals @ u
+        horiz = [j for j in np.flatnonzero(np.abs(c) >= cos_tol) if info[j] is not None]
+        if not horiz:
+            break
+        # The reference level: the lowest horizontal plane below the camera among those whose
+        # normal their points fix well (its weaker in-plane direction, against the best one's):
+        # a floor or a table is level, a bed's duvet or a cluttered top above it may be tilted.
+        fixed = {j: float(np.linalg.eigvalsh(info[j])[1]) for j in horiz}
+        good = [j for j in horiz if fixed[j] >= _WELL_FIXED * max(fixed.values())]
+        ref = min(good, key=lambda j: heights[j] if normals[j] @ u > 0 else math.inf)
+        m = sum(info[j] for j in horiz if abs(normals[j] @ normals[ref]) >= cos_level)
+        for j in np.flatnonzero(np.abs(c) <= sin_wall):
+            if info[j] is None:
+                continue
+            n = normals[j]
+            e = u - (u @ n) * n  # the wall's vertical: how far its points reach along up
+            e /= max(float(np.linalg.norm(e)), 1e-12)
+            m = m + float(e @ info[j] @ e) * np.outer(n, n)
+        refined = np.linalg.eigh(m)[1][:, 0]
+        refined = refined if refined @ u > 0 else -refined
+        done = float(refined @ u) > math.cos(math.radians(0.01))
+        u = refined / np.linalg.norm(refined)
+        if done:
+            break
+    if math.degrees(math.acos(float(np.clip(u @ start, -1.0, 1.0)))) > 2 * config.manhattan_tol_deg:
+        return start  # a refinement that far from its hypothesis holds on nothing it started from
+    return u
 
 
 def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: GravityConfig, dense: np.ndarray):
@@ -376,19 +426,9 @@ def _up_from_planes(pts: np.ndarray, planes: list, prior: np.ndarray, config: Gr
     order = np.argsort(-np.asarray(scores), kind='stable')
     best = cands[int(order[0])]
     u = normals[best]
+    info = _plane_information(dense, [p[:2] for p in planes], config)
+    u = _refine_up(u, normals, info, np.array([p[1] for p in planes]), config)
     score, horiz, vert = explained(u)
-    # Refine on the horizontal planes it explains (walls only vote: real walls and furniture sides
-    # are a degree or two off vertical, floors and tables are level) that are level with the
-    # largest of them (a plane further off is a slope or a fit across two surfaces).
-    hj = np.flatnonzero(horiz)
-    big = hj[int(np.argmax(counts[hj]))]
-    cos_level = math.cos(math.radians(config.level_tol_deg))
-    level = [j for j in hj if abs(normals[j] @ normals[big]) >= cos_level]
-    refined = _joint_normal(dense, [planes[j][:2] for j in level], config)
-    if refined is not None:
-        refined = refined if refined @ u > 0 else -refined
-        if math.degrees(math.acos(float(np.clip(refined @ u, -1.0, 1.0)))) <= config.manhattan_tol_deg:
-            u = refined
     cos_rival = math.cos(math.radians(config.rival_deg))
     rival = max((explained(normals[i])[0] for i in cands if normals[i] @ u < cos_rival), default=0.0)
     # The support: the largest horizontal plane below the camera (normal towards it, along up).

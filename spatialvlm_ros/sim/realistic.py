@@ -29,7 +29,7 @@ from ..core.types import Frame, Intrinsics
 from .sensors import SENSORS, Sensor, apply_sensor, degrade_mask
 from .shapes import Box, Bowl, Cup, Plane
 
-__all__ = ['SENSORS', 'Sensor', 'Part', 'SceneObject', 'Scene', 'make_scene', 'render', 'degrade_mask']
+__all__ = ['SENSORS', 'Sensor', 'Part', 'SceneObject', 'Scene', 'make_scene', 'render', 'degrade_mask', 'soften_bed']
 
 
 @dataclass(frozen=True)
@@ -271,8 +271,11 @@ def _support_of(obj: SceneObject, objects) -> Optional[str]:
     return obj.support
 
 
-def make_scene(seed: int, kind: str = 'tabletop', sensor: Optional[str] = None) -> Scene:
-    """A random scene of ``kind`` ('tabletop' or 'room'), rendered with its sensor model and masks."""
+def make_scene(seed: int, kind: str = 'tabletop', sensor: Optional[str] = None, soft_bed: bool = False) -> Scene:
+    """A random scene of ``kind`` ('tabletop' or 'room'), rendered with its sensor model and masks.
+
+    soft_bed: a room's bed top is a duvet (:func:`soften_bed`), not a flat box face; everything
+    else, its truth included, is the same scene."""
     rng = np.random.default_rng(seed)
     if kind == 'tabletop':
         sensor = sensor or ('d435', 'd415', 'xtion')[int(rng.integers(3))]
@@ -333,6 +336,8 @@ def make_scene(seed: int, kind: str = 'tabletop', sensor: Optional[str] = None) 
                   roll_deg=roll)
     scene.up = r_wc.T @ np.array([0.0, 0.0, 1.0])
     render(scene)
+    if soft_bed and kind == 'room':
+        soften_bed(scene, np.random.default_rng([seed, 1]))  # its own generator: the scene stays the same
     apply_sensor(scene, sen, rng)
     scene.masks = {}
     for i, obj in enumerate(scene.objects):
@@ -377,6 +382,37 @@ def render(scene: Scene) -> None:
     scene.label = label
     scene.part = part
     scene.world_points = o + d * best[..., None]
+
+
+def soften_bed(scene: Scene, rng) -> None:
+    """The bed's top as a duvet: smooth bumps of 1-3 cm (a few random waves 0.3-0.8 m long) on a
+    mattress sagging by 0.5-3 degrees, applied to the exact depth of the pixels that see the top
+    (each ray meets the raised surface earlier by its height over the ray's downward slope)."""
+    beds = [i for i, o in enumerate(scene.objects) if o.kind == 'bed']
+    if not beds:
+        return
+    i = beds[0]
+    top_box = scene.objects[i].parts[0].shape
+    top = top_box.center[2] + top_box.size[2] / 2
+    wp = scene.world_points
+    on = (scene.label == i + 1) & (scene.part == 0) & (np.abs(wp[..., 2] - top) < 1e-3)
+    if not on.any():
+        return
+    x, y = wp[on, 0] - top_box.center[0], wp[on, 1] - top_box.center[1]
+    bumps = np.zeros_like(x)
+    for _ in range(4):
+        wavelength, heading, phase = rng.uniform(0.3, 0.8), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        bumps += np.sin(2 * np.pi * (x * math.cos(heading) + y * math.sin(heading)) / wavelength + phase)
+    amp, sag, sag_dir = rng.uniform(0.01, 0.03), math.radians(rng.uniform(0.5, 3.0)), rng.uniform(0, 2 * np.pi)
+    h = amp * bumps / 2.0 + math.tan(sag) * (x * math.cos(sag_dir) + y * math.sin(sag_dir))
+    rays = _rays_world(scene)[on]  # optical z = 1: the ray parameter is the depth
+    t = scene.depth_true[on] - h / np.maximum(-rays[:, 2], 1e-3)
+    depth = scene.depth_true.copy()
+    depth[on] = t
+    scene.depth_true = depth
+    points = scene.world_points.copy()
+    points[on] = np.asarray(scene.cam_pos, float) + rays * t[:, None]
+    scene.world_points = points
 
 
 def _truth(scene: Scene) -> None:
