@@ -351,8 +351,10 @@ def _plane_information(dense: np.ndarray, planes: list, config: GravityConfig) -
             out.append(None)
             continue
         q, w = dense[sel], w_all[sel]
-        q = q - (w @ q) / w.sum()
-        scatter = (q * w[:, None]).T @ q
+        # einsum, not BLAS: a threaded BLAS sums in an order that depends on its threads, and the
+        # same frame must give the same up to the last bit in any process (pool workers, nodes)
+        q = q - np.einsum('n,ni->i', w, q) / w.sum()
+        scatter = np.einsum('n,ni,nj->ij', w, q, q)
         residual_var = max(float(np.linalg.eigvalsh(scatter)[0]) / float(w.sum()), 1e-12)
         out.append(scatter / residual_var)
     return out
