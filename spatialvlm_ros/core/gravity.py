@@ -372,6 +372,8 @@ def _refine_up(u: np.ndarray, normals: np.ndarray, info: list, heights: np.ndarr
     cos_tol = math.cos(math.radians(config.manhattan_tol_deg))
     sin_wall = math.sin(math.radians(config.wall_tol_deg))
     cos_level = math.cos(math.radians(config.level_tol_deg))
+    # how well each plane's points fix its normal (its weaker in-plane direction); 0 for none
+    fixed = [0.0 if i is None else float(np.linalg.eigvalsh(i)[1]) for i in info]
     start = u
     for _ in range(3):
         c = normals @ u
@@ -379,10 +381,10 @@ def _refine_up(u: np.ndarray, normals: np.ndarray, info: list, heights: np.ndarr
         if not horiz:
             break
         # The reference level: the lowest horizontal plane below the camera among those whose
-        # normal their points fix well (its weaker in-plane direction, against the best one's):
-        # a floor or a table is level, a bed's duvet or a cluttered top above it may be tilted.
-        fixed = {j: float(np.linalg.eigvalsh(info[j])[1]) for j in horiz}
-        good = [j for j in horiz if fixed[j] >= _WELL_FIXED * max(fixed.values())]
+        # normal their points fix well (against the best one's): a floor or a table is level, a
+        # bed's duvet or a cluttered top above it may be tilted.
+        best_fixed = max(fixed[j] for j in horiz)
+        good = [j for j in horiz if fixed[j] >= _WELL_FIXED * best_fixed]
         ref = min(good, key=lambda j: heights[j] if normals[j] @ u > 0 else math.inf)
         m = sum(info[j] for j in horiz if abs(normals[j] @ normals[ref]) >= cos_level)
         for j in np.flatnonzero(np.abs(c) <= sin_wall):
